@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import yargs from "yargs";
+import { hideBin } from "yargs/helpers";
+import { describeError, GridletError } from "../protocol/errors.js";
+import { agentCommand } from "./commands/agent.js";
+import { aggregatorCommand } from "./commands/aggregator.js";
+import { benchCommand } from "./commands/bench.js";
+import { caCommand } from "./commands/ca.js";
+import { creditCommand } from "./commands/credit.js";
+import { demoCommand } from "./commands/demo.js";
+import { ledgerCommand } from "./commands/ledger.js";
+import { recordCommand } from "./commands/record.js";
+import { replayCommand } from "./commands/replay.js";
+import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
+
+export async function main(argv: string[]): Promise<number> {
+  let usageFailure: string | undefined;
+  const parser = yargs(argv)
+    .scriptName("gridlet")
+    .usage(
+      "$0 <command> [options]\n\nPeer-to-peer energy trading: meter agents, aggregators, consortium ledger.",
+    )
+    .command(caCommand)
+    .command(agentCommand)
+    .command(aggregatorCommand)
+    .command(demoCommand)
+    .command(recordCommand)
+    .command(replayCommand)
+    .command(ledgerCommand)
+    .command(creditCommand)
+    .command(benchCommand)
+    .demandCommand(1, "name a command (see gridlet --help)")
+    .strict()
+    .recommendCommands()
+    .epilogue("Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.")
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageFailure = msg;
+    })
+    .help()
+    .version();
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`gridlet: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`gridlet: ${describeError(e)}\n`);
+    if (process.env.GRIDLET_DEBUG && e instanceof Error && !(e instanceof GridletError)) {
+      process.stderr.write(`${e.stack}\n`);
+    }
+    return EXIT_RUNTIME;
+  }
+  if (usageFailure !== undefined) {
+    process.stderr.write(`gridlet: ${usageFailure}\n\nRun "gridlet --help" for the commands.\n`);
+    return EXIT_USAGE;
+  }
+  return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`gridlet: ${describeError(e)}\n`);
+    process.exitCode = EXIT_RUNTIME;
+  },
+);
