@@ -13,6 +13,9 @@ import { recordCommand } from "./commands/record.js";
 import { replayCommand } from "./commands/replay.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
 
+/** Error codes from any domain that mean "the user asked for something malformed": exit 2. */
+const USAGE_CODES = new Set(["USAGE", "CONFIG", "CONFIG_INVALID", "BAD_REQUEST"]);
+
 export async function main(argv: string[]): Promise<number> {
   let usageFailure: string | undefined;
   const parser = yargs(argv)
@@ -43,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || (e instanceof GridletError && USAGE_CODES.has(e.code))) {
       process.stderr.write(`gridlet: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -1,9 +1,129 @@
-import type { CommandModule } from "yargs";
-import { notYetImplemented } from "../exit.js";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Argv, CommandModule } from "yargs";
+import { CaDirectory } from "../../protocol/ca-dir.js";
+import { isProtocolError } from "../../protocol/errors.js";
+import { parseCertificate, type RevocationList, verifyCertificate, verifyRevocationList } from "../../protocol/identity.js";
+import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
+import { EXIT_RUNTIME, UsageError } from "../exit.js";
+
+const DEFAULT_DIR = process.env.GRIDLET_CA_DIR ?? "./gridlet-ca";
+
+const withDir = <T>(y: Argv<T>) =>
+  y.option("dir", { type: "string", default: DEFAULT_DIR, describe: "CA directory (env GRIDLET_CA_DIR)" });
+
+const init: CommandModule = {
+  command: "init",
+  describe: "create a certificate authority (ed25519 key, self-signed certificate, empty revocation list)",
+  builder: (y) =>
+    withDir(y)
+      .option("id", { type: "string", default: "gridlet-ca", describe: "id of the CA" })
+      .option("days", { type: "number", default: 3650, describe: "validity in days" })
+      .example("$0 ca init --dir /etc/gridlet/ca", "create a CA in /etc/gridlet/ca"),
+  handler: (a) => {
+    const ca = new CaDirectory(String(a.dir));
+    const cert = ca.init(String(a.id), Number(a.days));
+    console.log(`CA "${cert.id}" created in ${ca.dir}`);
+    console.log(`  key:         ${ca.keyPath} (mode 0600)`);
+    console.log(`  certificate: ${ca.certPath}`);
+    console.log(`  public key:  ${cert.publicKey}`);
+  },
+};
+
+const issue: CommandModule = {
+  command: "issue",
+  describe: "issue a key pair and certificate to an agent or aggregator",
+  builder: (y) =>
+    withDir(y)
+      .option("role", { choices: ["agent", "aggregator"] as const, demandOption: true })
+      .option("id", { type: "string", demandOption: true, describe: "identity, e.g. agent-07" })
+      .option("home", { type: "string", describe: "home aggregator of an agent" })
+      .option("wallets", { type: "number", describe: "number of wallet addresses of an agent (default 2)" })
+      .option("days", { type: "number", default: 365, describe: "validity in days" })
+      .option("out", { type: "string", describe: "where to write ID.key and ID.cert.json (default DIR/identities)" })
+      .example("$0 ca issue --role aggregator --id agg-1", "an aggregator identity")
+      .example("$0 ca issue --role agent --id agent-07 --home agg-1 --wallets 3", "an agent with 3 wallets"),
+  handler: (a) => {
+    const ca = new CaDirectory(String(a.dir));
+    const out = a.out !== undefined ? String(a.out) : join(ca.dir, "identities");
+    const issued = ca.issue(
+      {
+        role: a.role as "agent" | "aggregator",
+        id: String(a.id),
+        ...(a.home !== undefined ? { home: String(a.home) } : {}),
+        ...(a.wallets !== undefined ? { wallets: Number(a.wallets) } : {}),
+        validDays: Number(a.days),
+      },
+      out,
+    );
+    console.log(`issued ${issued.cert.role} "${issued.cert.id}" serial ${issued.cert.serial}`);
+    console.log(`  key:         ${issued.keyPath} (mode 0600)`);
+    console.log(`  certificate: ${issued.certPath}`);
+    if (issued.cert.wallets) console.log(`  wallets:     ${issued.cert.wallets.join(", ")}`);
+  },
+};
+
+const revoke: CommandModule = {
+  command: "revoke",
+  describe: "revoke an issued certificate (re-signs revocations.json with a higher version)",
+  builder: (y) =>
+    withDir(y)
+      .option("id", { type: "string", demandOption: true })
+      .option("reason", { type: "string", default: "unspecified" })
+      .example("$0 ca revoke --id agent-07 --reason 'key leaked'", "revoke agent-07"),
+  handler: (a) => {
+    const list = new CaDirectory(String(a.dir)).revoke(String(a.id), String(a.reason));
+    console.log(`revoked "${a.id}"; revocation list is now version ${list.version} (${list.revoked.length} entries)`);
+  },
+};
+
+const verify: CommandModule = {
+  command: "verify <file>",
+  describe: "verify a certificate: CA signature, validity and revocation",
+  builder: (y) =>
+    withDir(y)
+      .positional("file", { type: "string", demandOption: true, describe: "certificate file (ID.cert.json)" })
+      .option("ca", { type: "string", describe: "CA certificate (default DIR/ca.cert.json)" })
+      .option("crl", { type: "string", describe: "revocation list (default DIR/revocations.json if present)" })
+      .example("$0 ca verify gridlet-ca/identities/agent-07.cert.json", "check agent-07's certificate"),
+  handler: (a) => {
+    const dir = String(a.dir);
+    const caPath = a.ca !== undefined ? String(a.ca) : join(dir, "ca.cert.json");
+    if (!existsSync(caPath)) throw new UsageError("USAGE", `no CA certificate at ${caPath} (use --ca or --dir)`);
+    const ca = readCertificateFile(caPath);
+    const crlPath = a.crl !== undefined ? String(a.crl) : join(a.ca !== undefined ? dirname(caPath) : dir, "revocations.json");
+    let crl: RevocationList | undefined;
+    if (existsSync(crlPath)) {
+      crl = readJsonFile(crlPath, "revocation list") as RevocationList;
+      verifyRevocationList(crl, ca);
+    } else if (a.crl !== undefined) {
+      throw new UsageError("USAGE", `no revocation list at ${crlPath}`);
+    }
+    const cert = parseCertificate(readJsonFile(String(a.file), "certificate"));
+    try {
+      verifyCertificate(cert, ca, Date.now(), crl);
+    } catch (e) {
+      if (isProtocolError(e)) {
+        console.log(`INVALID ${cert.id}: ${e.code}: ${e.message}`);
+        process.exitCode = EXIT_RUNTIME;
+        return;
+      }
+      throw e;
+    }
+    console.log(`valid ${cert.role} "${cert.id}" serial ${cert.serial}, issued by "${ca.id}", until ${new Date(cert.notAfter).toISOString()}`);
+  },
+};
 
 export const caCommand: CommandModule = {
-  command: "ca",
-  describe: "(ca: being written)",
-  builder: (y) => y,
-  handler: () => notYetImplemented("gridlet ca"),
+  command: "ca <command>",
+  describe: "certificate authority: create it, issue, revoke and verify identities",
+  builder: (y) =>
+    y
+      .command(init)
+      .command(issue)
+      .command(revoke)
+      .command(verify)
+      .demandCommand(1, "name a ca command: init, issue, revoke or verify")
+      .example("$0 ca init && $0 ca issue --role aggregator --id agg-1", "a CA and one aggregator"),
+  handler: () => undefined,
 };
