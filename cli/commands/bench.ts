@@ -1,9 +1,47 @@
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { CommandModule } from "yargs";
-import { notYetImplemented } from "../exit.js";
+import { UsageError } from "../exit.js";
+
+const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench");
+
+export function benchNames(): string[] {
+  try {
+    return readdirSync(benchDir)
+      .filter((f) => f.endsWith(".js") && !f.endsWith(".test.js") && !f.startsWith("_"))
+      .map((f) => f.slice(0, -3))
+      .sort();
+  } catch {
+    return [];
+  }
+}
 
 export const benchCommand: CommandModule = {
-  command: "bench",
-  describe: "(bench: not implemented yet)",
-  builder: (y) => y.example("$0 bench --help", "show the options of bench"),
-  handler: () => notYetImplemented("gridlet bench"),
+  command: "bench [names..]",
+  describe: "run benchmarks; each prints one JSON object (figures and ratios against limits measured in the same run)",
+  builder: (y) =>
+    y
+      .positional("names", { type: "string", array: true, describe: "benchmarks to run (default: all)" })
+      .option("list", { type: "boolean", default: false, describe: "list the benchmarks" })
+      .example("$0 bench crypto", "ed25519 sign/verify rates of the three implementations")
+      .example("$0 bench", "every benchmark, one JSON line each"),
+  handler: async (a) => {
+    const all = benchNames();
+    if (a.list) {
+      for (const n of all) console.log(n);
+      return;
+    }
+    const wanted = (a.names as string[] | undefined)?.length ? (a.names as string[]) : all;
+    for (const name of wanted) {
+      if (!all.includes(name)) throw new UsageError("USAGE", `no benchmark "${name}" (have: ${all.join(", ")})`);
+    }
+    for (const name of wanted) {
+      const mod = (await import(pathToFileURL(join(benchDir, `${name}.js`)).href)) as {
+        run?: () => Promise<Record<string, unknown>>;
+      };
+      if (typeof mod.run !== "function") throw new UsageError("USAGE", `bench/${name} does not export run()`);
+      console.log(JSON.stringify(await mod.run()));
+    }
+  },
 };

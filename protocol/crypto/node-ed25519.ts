@@ -12,6 +12,7 @@ const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 export class NodeEd25519 implements Ed25519 {
   readonly name = "node:crypto";
   private readonly publicKeys = new Map<string, KeyObject>();
+  private readonly privateKeys = new Map<string, KeyObject>();
   private readonly maxCached: number;
 
   constructor(maxCached = 4096) {
@@ -24,7 +25,19 @@ export class NodeEd25519 implements Ed25519 {
   }
 
   sign(message: Uint8Array, seed: Uint8Array): Uint8Array {
-    return new Uint8Array(sign(null, message, privateKeyObject(seed)));
+    return new Uint8Array(sign(null, message, this.privateKeyObject(seed)));
+  }
+
+  private privateKeyObject(seed: Uint8Array): KeyObject {
+    // A process signs with one or a few keys; parsing the seed each time would dominate the cost.
+    const id = Buffer.from(seed).toString("hex");
+    let key = this.privateKeys.get(id);
+    if (key === undefined) {
+      key = privateKeyObject(seed);
+      if (this.privateKeys.size >= 64) this.privateKeys.clear();
+      this.privateKeys.set(id, key);
+    }
+    return key;
   }
 
   verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
