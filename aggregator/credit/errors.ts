@@ -1,0 +1,37 @@
+import { GridletError } from "../../protocol/errors.js";
+
+/**
+ * Every reason the credit bank refuses a request or rejects a credit transaction. A refusal names the
+ * one condition that failed, so that a borrower (and the logs) can tell "no regular income" from
+ * "blacklisted" without reading prose.
+ */
+export type CreditErrorCode =
+  | "MALFORMED"
+  | "BAD_PARAMETERS"
+  | "UNAUTHORIZED"
+  | "UNKNOWN_BANK"
+  | "NO_WEALTH"
+  | "NO_REGULAR_INCOME"
+  | "NEGATIVE_CREDIT"
+  | "BLACKLISTED"
+  | "ACTIVE_LOAN"
+  | "NO_LOAN_OFFERED"
+  | "BANK_FUNDS"
+  | "UNKNOWN_LOAN"
+  | "LOAN_NOT_OFFERED"
+  | "LOAN_NOT_ACTIVE"
+  | "BAD_TOKEN_SIGNATURE"
+  | "BAD_PAYMENT_SIGNATURE"
+  | "WALLET_MISMATCH"
+  | "WALLET_TAKEN"
+  | "TOKEN_EXPIRED"
+  | "OVERSPEND"
+  | "DUPLICATE_PAYMENT"
+  | "NOT_WALLET_OWNER"
+  | "INSUFFICIENT_FUNDS";
+
+export class CreditError extends GridletError<CreditErrorCode> {}
+
+export function isCreditError(e: unknown, code?: CreditErrorCode): e is CreditError {
+  return e instanceof CreditError && (code === undefined || e.code === code);
+}

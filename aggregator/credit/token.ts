@@ -1,0 +1,128 @@
+import { fromHex, toHex, utf8 } from "../../protocol/bytes.js";
+import { signingBytes } from "../../protocol/canonical.js";
+import { type BoxKeyPair, open, type SealedBox, seal } from "../../protocol/crypto/box.js";
+import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
+import { hashJson } from "../../protocol/hash.js";
+import {
+  CREDIT_PAYMENT_DOMAIN,
+  CREDIT_TOKEN_DOMAIN,
+  type CreditPayment,
+  type CreditToken,
+  type SignedCreditToken,
+  type UnsignedCreditPayment,
+} from "../../protocol/messages/credit.js";
+import { CreditError } from "./errors.js";
+
+/** Bytes the bank signs: the token without `sig`, canonical JSON behind the credit-token domain. */
+export function tokenSigningBytes(token: CreditToken): Uint8Array {
+  const { sig: _sig, ...fields } = token as SignedCreditToken;
+  return signingBytes(CREDIT_TOKEN_DOMAIN, fields);
+}
+
+export function signToken(
+  token: CreditToken,
+  bankSeed: Uint8Array,
+  crypto: Ed25519 = defaultEd25519,
+): string {
+  return toHex(crypto.sign(tokenSigningBytes(token), bankSeed));
+}
+
+export function verifyTokenSig(
+  token: CreditToken,
+  sig: string,
+  bankPublicKey: string,
+  crypto: Ed25519 = defaultEd25519,
+): boolean {
+  const s = fromHex(sig);
+  const pk = fromHex(bankPublicKey);
+  if (s === undefined || pk === undefined) return false;
+  return crypto.verify(s, tokenSigningBytes(token), pk);
+}
+
+/** A shared wallet's address carries its public key, so anyone can check a payment's signature. */
+export function sharedWalletAddress(publicKey: Uint8Array): string {
+  return `cb${toHex(publicKey)}`;
+}
+
+export function sharedWalletPublicKey(address: string): Uint8Array {
+  const pk = address.startsWith("cb") ? fromHex(address.slice(2)) : undefined;
+  if (pk?.length !== 32) throw new CreditError("MALFORMED", `"${address}" is not a shared wallet address`);
+  return pk;
+}
+
+export function paymentSigningBytes(p: UnsignedCreditPayment): Uint8Array {
+  const { sig: _sig, ...fields } = p as CreditPayment;
+  return signingBytes(CREDIT_PAYMENT_DOMAIN, fields);
+}
+
+/** The borrower signs a payment with the shared wallet's key (delivered to it sealed). */
+export function signPayment(
+  p: UnsignedCreditPayment,
+  walletSeed: Uint8Array,
+  crypto: Ed25519 = defaultEd25519,
+): CreditPayment {
+  return { ...p, sig: toHex(crypto.sign(paymentSigningBytes(p), walletSeed)) };
+}
+
+export function verifyPaymentSig(
+  p: CreditPayment,
+  sharedWallet: string,
+  crypto: Ed25519 = defaultEd25519,
+): boolean {
+  const s = fromHex(p.sig);
+  if (s === undefined) return false;
+  return crypto.verify(s, paymentSigningBytes(p), sharedWalletPublicKey(sharedWallet));
+}
+
+/** Hash of record of a credit payment: what later tokens list in pre_record. */
+export function paymentHash(p: CreditPayment): string {
+  return hashJson(p);
+}
+
+/** Plaintext of the key delivery: the shared wallet's ed25519 seed, bound to the loan. */
+interface KeyDeliveryPlain {
+  loanId: string;
+  sharedWallet: string;
+  seed: string;
+}
+
+/** Seals the shared wallet's seed to the borrower's box key; the nonce comes from `random`. */
+export function sealWalletKey(
+  loanId: string,
+  walletSeed: Uint8Array,
+  sharedWallet: string,
+  borrowerBoxKey: string,
+  bankBox: BoxKeyPair,
+  random: (n: number) => Uint8Array,
+): SealedBox {
+  const recipient = fromHex(borrowerBoxKey);
+  if (recipient?.length !== 32)
+    throw new CreditError("MALFORMED", "borrower box key must be 32 bytes of hex");
+  const plain: KeyDeliveryPlain = { loanId, sharedWallet, seed: toHex(walletSeed) };
+  return seal(utf8(JSON.stringify(plain)), recipient, bankBox, random);
+}
+
+/** The borrower's side: opens the delivery and checks that the key really is the shared wallet's. */
+export function openWalletKey(
+  sealed: SealedBox,
+  borrowerBox: BoxKeyPair,
+  expected: { loanId: string; sharedWallet: string; bankBoxKey?: Uint8Array },
+  crypto: Ed25519 = defaultEd25519,
+): Uint8Array {
+  const plain = JSON.parse(Buffer.from(open(sealed, borrowerBox, expected.bankBoxKey)).toString("utf8")) as
+    | Partial<KeyDeliveryPlain>
+    | undefined;
+  const seed = typeof plain?.seed === "string" ? fromHex(plain.seed) : undefined;
+  if (
+    seed?.length !== 32 ||
+    plain?.loanId !== expected.loanId ||
+    plain.sharedWallet !== expected.sharedWallet ||
+    sharedWalletAddress(crypto.publicKey(seed)) !== expected.sharedWallet
+  ) {
+    throw new CreditError(
+      "WALLET_MISMATCH",
+      "the delivered key is not the shared wallet's key for this loan",
+    );
+  }
+  return seed;
+}
