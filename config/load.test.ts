@@ -7,7 +7,9 @@ const schema = z
   .object({
     version: z.literal(1),
     id: z.string(),
-    mqtt: z.object({ url: z.string().startsWith("mqtt://"), keepaliveSeconds: z.number().int().default(30) }).strict(),
+    mqtt: z
+      .object({ url: z.string().startsWith("mqtt://"), keepaliveSeconds: z.number().int().default(30) })
+      .strict(),
     meters: z.array(z.object({ id: z.string(), baud: z.number().int() }).strict()),
   })
   .strict();

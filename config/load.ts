@@ -7,7 +7,12 @@ export type ConfigErrorCode = "CONFIG_INVALID" | "CONFIG_UNREADABLE" | "CONFIG_V
 export class ConfigError extends GridletError<ConfigErrorCode> {
   /** one line per problem: `path: got VALUE, expected WHAT` */
   readonly problems: string[];
-  constructor(code: ConfigErrorCode, message: string, problems: string[] = [], context: Record<string, unknown> = {}) {
+  constructor(
+    code: ConfigErrorCode,
+    message: string,
+    problems: string[] = [],
+    context: Record<string, unknown> = {},
+  ) {
     super(code, problems.length > 0 ? `${message}\n  ${problems.join("\n  ")}` : message, context);
     this.problems = problems;
   }
@@ -24,7 +29,10 @@ const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string
 /** Environment overrides: GRIDLET_CFG__MQTT__URL=mqtt://x sets mqtt.url; values are read as YAML scalars. */
 export const ENV_PREFIX = "GRIDLET_CFG__";
 
-export function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(
+  doc: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined) continue;
     const path = name
@@ -45,9 +53,17 @@ export function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.Proc
 export function migrate(doc: Record<string, unknown>, source: string): Record<string, unknown> {
   let version = doc.version;
   if (version === undefined) {
-    throw new ConfigError("CONFIG_VERSION", `${source}: missing "version" (this gridlet reads version ${CURRENT_CONFIG_VERSION})`);
+    throw new ConfigError(
+      "CONFIG_VERSION",
+      `${source}: missing "version" (this gridlet reads version ${CURRENT_CONFIG_VERSION})`,
+    );
   }
-  if (typeof version !== "number" || !Number.isInteger(version) || version < 1 || version > CURRENT_CONFIG_VERSION) {
+  if (
+    typeof version !== "number" ||
+    !Number.isInteger(version) ||
+    version < 1 ||
+    version > CURRENT_CONFIG_VERSION
+  ) {
     throw new ConfigError(
       "CONFIG_VERSION",
       `${source}: version: got ${JSON.stringify(version)}, expected an integer 1..${CURRENT_CONFIG_VERSION}`,
@@ -78,7 +94,12 @@ function valueAt(doc: unknown, path: PropertyKey[]): unknown {
 }
 
 function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "") || "(root)";
+  return (
+    path.reduce<string>(
+      (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
+      "",
+    ) || "(root)"
+  );
 }
 
 /** Validates a parsed document; errors name each field path, the value found and what was expected. */

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { toHex } from "./bytes.js";
 import { boxKeyPairFromSecret } from "./crypto/box.js";
-import { type Ed25519, defaultEd25519 } from "./crypto/index.js";
+import { defaultEd25519, type Ed25519 } from "./crypto/index.js";
 import { GridletError } from "./errors.js";
 import {
   assertValidId,
@@ -18,7 +18,13 @@ import {
 } from "./identity.js";
 import { readCertificateFile, readJsonFile, readKeyFile, writeJsonFile, writeKeyFile } from "./keyfile.js";
 
-export type CaErrorCode = "CA_EXISTS" | "CA_MISSING" | "ALREADY_ISSUED" | "NOT_ISSUED" | "ALREADY_REVOKED" | "BAD_REQUEST";
+export type CaErrorCode =
+  | "CA_EXISTS"
+  | "CA_MISSING"
+  | "ALREADY_ISSUED"
+  | "NOT_ISSUED"
+  | "ALREADY_REVOKED"
+  | "BAD_REQUEST";
 export class CaError extends GridletError<CaErrorCode> {}
 
 const DAY_MS = 86_400_000;
@@ -50,7 +56,10 @@ export class CaDirectory {
   private readonly random: (n: number) => Uint8Array;
   private readonly crypto: Ed25519;
 
-  constructor(dir: string, opts: { now?: () => number; random?: (n: number) => Uint8Array; crypto?: Ed25519 } = {}) {
+  constructor(
+    dir: string,
+    opts: { now?: () => number; random?: (n: number) => Uint8Array; crypto?: Ed25519 } = {},
+  ) {
     this.dir = dir;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? ((n) => new Uint8Array(randomBytes(n)));
@@ -96,7 +105,10 @@ export class CaDirectory {
     );
     writeKeyFile(this.keyPath, key);
     writeJsonFile(this.certPath, cert);
-    writeJsonFile(this.revocationsPath, signRevocationList({ issuer: id, version: 1, issuedAt: now, revoked: [] }, key.seed, this.crypto));
+    writeJsonFile(
+      this.revocationsPath,
+      signRevocationList({ issuer: id, version: 1, issuedAt: now, revoked: [] }, key.seed, this.crypto),
+    );
     return cert;
   }
 
@@ -132,7 +144,10 @@ export class CaDirectory {
       throw new CaError("BAD_REQUEST", `wallets must be an integer 0..64, got ${req.wallets}`);
     }
     if (existsSync(join(this.certsDir, `${req.id}.cert.json`))) {
-      throw new CaError("ALREADY_ISSUED", `a certificate for "${req.id}" was already issued; revoke it and use a new id`);
+      throw new CaError(
+        "ALREADY_ISSUED",
+        `a certificate for "${req.id}" was already issued; revoke it and use a new id`,
+      );
     }
     const caKey = readKeyFile(this.keyPath);
     const ca = this.caCertificate();
@@ -149,7 +164,10 @@ export class CaDirectory {
         notAfter: now + (req.validDays ?? 365) * DAY_MS,
         issuer: ca.id,
         ...(req.role === "agent"
-          ? { home: req.home, wallets: Array.from({ length: walletCount }, () => newWalletAddress(this.random)) }
+          ? {
+              home: req.home,
+              wallets: Array.from({ length: walletCount }, () => newWalletAddress(this.random)),
+            }
           : {}),
       },
       caKey.seed,
@@ -168,7 +186,8 @@ export class CaDirectory {
   revoke(id: string, reason: string): RevocationList {
     this.requireCa();
     const certFile = join(this.certsDir, `${id}.cert.json`);
-    if (!existsSync(certFile)) throw new CaError("NOT_ISSUED", `no certificate was issued to "${id}" by this CA`);
+    if (!existsSync(certFile))
+      throw new CaError("NOT_ISSUED", `no certificate was issued to "${id}" by this CA`);
     const cert = readCertificateFile(certFile);
     const list = this.revocations();
     if (list.revoked.some((r) => r.serial === cert.serial)) {
@@ -190,6 +209,7 @@ export class CaDirectory {
   }
 
   private requireCa(): void {
-    if (!this.exists()) throw new CaError("CA_MISSING", `no CA in ${this.dir} (run: gridlet ca init --dir ${this.dir})`);
+    if (!this.exists())
+      throw new CaError("CA_MISSING", `no CA in ${this.dir} (run: gridlet ca init --dir ${this.dir})`);
   }
 }

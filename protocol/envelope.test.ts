@@ -32,7 +32,10 @@ function directory(revoked = new Set<string>()): SenderDirectory {
 }
 
 function reading(seq: number, ts = NOW, seed = aliceSeed): Envelope {
-  return signEnvelope({ type: "reading", from: "alice", seq, ts, body: { importWh: 1200, exportWh: 0 } }, seed);
+  return signEnvelope(
+    { type: "reading", from: "alice", seq, ts, body: { importWh: 1200, exportWh: 0 } },
+    seed,
+  );
 }
 
 function expectCode(fn: () => unknown, code: ProtocolErrorCode): void {
@@ -99,7 +102,10 @@ describe("envelope verification", () => {
     expectCode(() => v.verify(reading(1, NOW - 86_400_001)), "STALE");
     expectCode(() => v.verify(reading(2, NOW + 5_001)), "FUTURE");
     assert.equal(v.verify(reading(3, NOW - 86_000_000)).seq, 3);
-    const order = signEnvelope({ type: "order", from: "alice", seq: 4, ts: NOW - 60_001, body: {} }, aliceSeed);
+    const order = signEnvelope(
+      { type: "order", from: "alice", seq: 4, ts: NOW - 60_001, body: {} },
+      aliceSeed,
+    );
     expectCode(() => v.verify(order), "STALE");
   });
 
@@ -132,19 +138,28 @@ describe("envelope verification", () => {
     fc.assert(fc.property(fc.json(), check), { numRuns: 1000 });
     // Mutations of a valid envelope: flip, cut and splice bytes.
     fc.assert(
-      fc.property(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(valid.length), (i, b, cut) => {
-        const m = Buffer.from(valid);
-        m[i] = b;
-        check(m);
-        check(m.subarray(0, cut));
-      }),
+      fc.property(
+        fc.nat(valid.length - 1),
+        fc.integer({ min: 0, max: 255 }),
+        fc.nat(valid.length),
+        (i, b, cut) => {
+          const m = Buffer.from(valid);
+          m[i] = b;
+          check(m);
+          check(m.subarray(0, cut));
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
   it("signs the documented bytes: domain prefix, newline, RFC 8785 JSON without sig", () => {
-    const e = signEnvelope({ type: "t", from: "alice", seq: 1, ts: 2, body: { b: 1, a: [true, null, "x"] } }, aliceSeed);
-    const expected = 'gridlet/envelope/v1\n{"body":{"a":[true,null,"x"],"b":1},"from":"alice","seq":1,"ts":2,"type":"t","v":1}';
+    const e = signEnvelope(
+      { type: "t", from: "alice", seq: 1, ts: 2, body: { b: 1, a: [true, null, "x"] } },
+      aliceSeed,
+    );
+    const expected =
+      'gridlet/envelope/v1\n{"body":{"a":[true,null,"x"],"b":1},"from":"alice","seq":1,"ts":2,"type":"t","v":1}';
     assert.equal(toHex(ed.sign(new TextEncoder().encode(expected), aliceSeed)), e.sig);
   });
 });

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CaDirectory, CaError } from "./ca-dir.js";
+import { EnvelopeVerifier, signEnvelope } from "./envelope.js";
 import { isProtocolError } from "./errors.js";
-import { signEnvelope, EnvelopeVerifier } from "./envelope.js";
-import { TrustStore, verifyCertificate, signCertificate } from "./identity.js";
+import { signCertificate, TrustStore, verifyCertificate } from "./identity.js";
 import { readKeyFile } from "./keyfile.js";
 
 const DAY = 86_400_000;
@@ -36,14 +36,20 @@ describe("identities", () => {
     const { keyPath } = ca.issue({ role: "aggregator", id: "agg-1" }, out);
     assert.equal(readKeyFile(keyPath).id, "agg-1");
     chmodSync(keyPath, 0o640);
-    assert.throws(() => readKeyFile(keyPath), (e: unknown) => {
-      assert.ok(isProtocolError(e, "KEY_FILE_PERMISSIONS"));
-      assert.match(e.message, /chmod 600/);
-      return true;
-    });
+    assert.throws(
+      () => readKeyFile(keyPath),
+      (e: unknown) => {
+        assert.ok(isProtocolError(e, "KEY_FILE_PERMISSIONS"));
+        assert.match(e.message, /chmod 600/);
+        return true;
+      },
+    );
     const junk = join(out, "junk.key");
     writeFileSync(junk, "{", { mode: 0o600 });
-    assert.throws(() => readKeyFile(junk), (e: unknown) => isProtocolError(e, "KEY_FILE_INVALID"));
+    assert.throws(
+      () => readKeyFile(junk),
+      (e: unknown) => isProtocolError(e, "KEY_FILE_INVALID"),
+    );
   });
 
   it("a revoked certificate fails verification, and the trust store flags its sender", () => {
@@ -65,8 +71,14 @@ describe("identities", () => {
     assert.equal(store.lookup("agent-1")?.revoked, true);
     const verifier = new EnvelopeVerifier({ directory: store, now: () => now });
     const e = signEnvelope({ type: "reading", from: "agent-1", seq: 1, ts: now, body: {} }, agent.key.seed);
-    assert.throws(() => verifier.verify(e), (err: unknown) => isProtocolError(err, "REVOKED_SENDER"));
-    assert.throws(() => ca.revoke("agent-1", "again"), (err: unknown) => err instanceof CaError && err.code === "ALREADY_REVOKED");
+    assert.throws(
+      () => verifier.verify(e),
+      (err: unknown) => isProtocolError(err, "REVOKED_SENDER"),
+    );
+    assert.throws(
+      () => ca.revoke("agent-1", "again"),
+      (err: unknown) => err instanceof CaError && err.code === "ALREADY_REVOKED",
+    );
   });
 
   it("rejects expired, not-yet-valid, foreign and tampered certificates with their own codes", () => {
@@ -74,23 +86,38 @@ describe("identities", () => {
     const { ca, out } = freshCa(() => now);
     const { cert } = ca.issue({ role: "aggregator", id: "agg-1", validDays: 1 }, out);
     const caCert = ca.caCertificate();
-    assert.throws(() => verifyCertificate(cert, caCert, now + 2 * DAY), (e: unknown) => isProtocolError(e, "CERT_EXPIRED"));
-    assert.throws(() => verifyCertificate(cert, caCert, now - 1), (e: unknown) => isProtocolError(e, "CERT_NOT_YET_VALID"));
+    assert.throws(
+      () => verifyCertificate(cert, caCert, now + 2 * DAY),
+      (e: unknown) => isProtocolError(e, "CERT_EXPIRED"),
+    );
+    assert.throws(
+      () => verifyCertificate(cert, caCert, now - 1),
+      (e: unknown) => isProtocolError(e, "CERT_NOT_YET_VALID"),
+    );
     assert.throws(
       () => verifyCertificate({ ...cert, role: "agent" }, caCert, now),
       (e: unknown) => isProtocolError(e, "CERT_INVALID"),
     );
     const other = freshCa(() => now);
-    assert.throws(() => verifyCertificate(cert, other.ca.caCertificate(), now), (e: unknown) => isProtocolError(e, "CERT_INVALID"));
+    assert.throws(
+      () => verifyCertificate(cert, other.ca.caCertificate(), now),
+      (e: unknown) => isProtocolError(e, "CERT_INVALID"),
+    );
     // A certificate signed by a key that is not the CA's, though it names the CA as issuer.
     const forged = signCertificate({ ...cert, serial: "f" }, readKeyFile(join(out, "agg-1.key")).seed);
-    assert.throws(() => verifyCertificate(forged, caCert, now), (e: unknown) => isProtocolError(e, "CERT_INVALID"));
+    assert.throws(
+      () => verifyCertificate(forged, caCert, now),
+      (e: unknown) => isProtocolError(e, "CERT_INVALID"),
+    );
   });
 
   it("refuses bad requests: agent without home, wallets on an aggregator, bad ids, re-issue", () => {
     const { ca, out } = freshCa();
     const code = (fn: () => unknown, c: string) =>
-      assert.throws(fn, (e: unknown) => (e instanceof CaError && e.code === c) || isProtocolError(e, "CERT_INVALID"));
+      assert.throws(
+        fn,
+        (e: unknown) => (e instanceof CaError && e.code === c) || isProtocolError(e, "CERT_INVALID"),
+      );
     code(() => ca.issue({ role: "agent", id: "a" }, out), "BAD_REQUEST");
     code(() => ca.issue({ role: "aggregator", id: "g", wallets: 2 }, out), "BAD_REQUEST");
     code(() => ca.issue({ role: "aggregator", id: "../etc" }, out), "CERT_INVALID");

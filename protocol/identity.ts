@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { fromHex, toHex } from "./bytes.js";
 import { signingBytes } from "./canonical.js";
 import { newBoxKeyPair } from "./crypto/box.js";
-import { type Ed25519, defaultEd25519 } from "./crypto/index.js";
+import { defaultEd25519, type Ed25519 } from "./crypto/index.js";
 import type { SenderDirectory, SenderKey } from "./envelope.js";
 import { ProtocolError } from "./errors.js";
 
@@ -100,9 +100,13 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function assertValidId(id: string): void {
   if (!ID.test(id)) {
-    throw new ProtocolError("CERT_INVALID", `identity "${id}" must be 1-64 of A-Z a-z 0-9 . _ - (not first)`, {
-      id,
-    });
+    throw new ProtocolError(
+      "CERT_INVALID",
+      `identity "${id}" must be 1-64 of A-Z a-z 0-9 . _ - (not first)`,
+      {
+        id,
+      },
+    );
   }
 }
 
@@ -115,13 +119,18 @@ export function parseCertificate(value: unknown): Certificate {
   const c = value as Record<string, unknown>;
   if (c.v !== 1) bad("v", "1");
   for (const f of ["serial", "id", "issuer"]) if (typeof c[f] !== "string" || c[f] === "") bad(f, "a string");
-  if (c.role !== "ca" && c.role !== "agent" && c.role !== "aggregator") bad("role", "ca, agent or aggregator");
-  if (typeof c.publicKey !== "string" || fromHex(c.publicKey)?.length !== 32) bad("publicKey", "32 bytes hex");
+  if (c.role !== "ca" && c.role !== "agent" && c.role !== "aggregator")
+    bad("role", "ca, agent or aggregator");
+  if (typeof c.publicKey !== "string" || fromHex(c.publicKey)?.length !== 32)
+    bad("publicKey", "32 bytes hex");
   if (typeof c.boxKey !== "string" || fromHex(c.boxKey)?.length !== 32) bad("boxKey", "32 bytes hex");
   if (!Number.isSafeInteger(c.notBefore)) bad("notBefore", "an integer (ms)");
   if (!Number.isSafeInteger(c.notAfter)) bad("notAfter", "an integer (ms)");
   if (c.home !== undefined && typeof c.home !== "string") bad("home", "a string");
-  if (c.wallets !== undefined && (!Array.isArray(c.wallets) || c.wallets.some((w) => typeof w !== "string"))) {
+  if (
+    c.wallets !== undefined &&
+    (!Array.isArray(c.wallets) || c.wallets.some((w) => typeof w !== "string"))
+  ) {
     bad("wallets", "a list of strings");
   }
   if (typeof c.sig !== "string" || fromHex(c.sig)?.length !== 64) bad("sig", "64 bytes hex");
@@ -141,15 +150,23 @@ export function verifyCertificate(
 ): void {
   if (ca.role !== "ca") throw new ProtocolError("CERT_INVALID", `"${ca.id}" is not a CA certificate`);
   if (cert.issuer !== ca.id) {
-    throw new ProtocolError("CERT_INVALID", `certificate of "${cert.id}" is issued by "${cert.issuer}", not "${ca.id}"`);
+    throw new ProtocolError(
+      "CERT_INVALID",
+      `certificate of "${cert.id}" is issued by "${cert.issuer}", not "${ca.id}"`,
+    );
   }
   const sig = fromHex(cert.sig);
   const caKey = fromHex(ca.publicKey);
   if (sig === undefined || caKey === undefined || !crypto.verify(sig, certificateSigningBytes(cert), caKey)) {
-    throw new ProtocolError("CERT_INVALID", `certificate of "${cert.id}" has a bad CA signature`, { id: cert.id });
+    throw new ProtocolError("CERT_INVALID", `certificate of "${cert.id}" has a bad CA signature`, {
+      id: cert.id,
+    });
   }
   if (now < cert.notBefore) {
-    throw new ProtocolError("CERT_NOT_YET_VALID", `certificate of "${cert.id}" is not valid before ${iso(cert.notBefore)}`);
+    throw new ProtocolError(
+      "CERT_NOT_YET_VALID",
+      `certificate of "${cert.id}" is not valid before ${iso(cert.notBefore)}`,
+    );
   }
   if (now > cert.notAfter) {
     throw new ProtocolError("CERT_EXPIRED", `certificate of "${cert.id}" expired at ${iso(cert.notAfter)}`);
@@ -163,7 +180,11 @@ export function verifyCertificate(
   }
 }
 
-export function verifyRevocationList(list: RevocationList, ca: Certificate, crypto: Ed25519 = defaultEd25519): void {
+export function verifyRevocationList(
+  list: RevocationList,
+  ca: Certificate,
+  crypto: Ed25519 = defaultEd25519,
+): void {
   const sig = fromHex(list.sig);
   const caKey = fromHex(ca.publicKey);
   if (
@@ -173,7 +194,10 @@ export function verifyRevocationList(list: RevocationList, ca: Certificate, cryp
     !Array.isArray(list.revoked) ||
     !crypto.verify(sig, revocationSigningBytes(list), caKey)
   ) {
-    throw new ProtocolError("CERT_INVALID", `revocation list (version ${list.version}) has a bad CA signature`);
+    throw new ProtocolError(
+      "CERT_INVALID",
+      `revocation list (version ${list.version}) has a bad CA signature`,
+    );
   }
 }
 
@@ -200,7 +224,11 @@ export class TrustStore implements SenderDirectory {
     this.crypto = opts.crypto ?? defaultEd25519;
     const caKey = fromHex(ca.publicKey);
     const caSig = fromHex(ca.sig);
-    if (caKey === undefined || caSig === undefined || !this.crypto.verify(caSig, certificateSigningBytes(ca), caKey)) {
+    if (
+      caKey === undefined ||
+      caSig === undefined ||
+      !this.crypto.verify(caSig, certificateSigningBytes(ca), caKey)
+    ) {
       throw new ProtocolError("CERT_INVALID", `CA certificate "${ca.id}" is not validly self-signed`);
     }
     if (opts.revocations !== undefined) this.setRevocations(opts.revocations);

@@ -1,4 +1,4 @@
-import { chmodSync, openSync, readFileSync, statSync, writeFileSync, closeSync } from "node:fs";
+import { chmodSync, closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { fromHex, toHex } from "./bytes.js";
 import { ProtocolError } from "./errors.js";
 import { type Certificate, type KeyMaterial, parseCertificate } from "./identity.js";
@@ -24,7 +24,9 @@ export function readKeyFile(path: string): KeyMaterial {
   try {
     mode = statSync(path).mode;
   } catch (e) {
-    throw new ProtocolError("KEY_FILE_INVALID", `cannot read key file ${path}: ${(e as Error).message}`, { path });
+    throw new ProtocolError("KEY_FILE_INVALID", `cannot read key file ${path}: ${(e as Error).message}`, {
+      path,
+    });
   }
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(4, "0");
@@ -44,9 +46,13 @@ export function readKeyFile(path: string): KeyMaterial {
   const seed = typeof o?.seed === "string" ? fromHex(o.seed) : undefined;
   const boxSecret = typeof o?.boxSecret === "string" ? fromHex(o.boxSecret) : undefined;
   if (typeof o?.id !== "string" || seed?.length !== 32 || boxSecret?.length !== 32) {
-    throw new ProtocolError("KEY_FILE_INVALID", `key file ${path} needs "id", a 32-byte "seed" and "boxSecret"`, {
-      path,
-    });
+    throw new ProtocolError(
+      "KEY_FILE_INVALID",
+      `key file ${path} needs "id", a 32-byte "seed" and "boxSecret"`,
+      {
+        path,
+      },
+    );
   }
   return { id: o.id, seed, boxSecret };
 }

@@ -28,7 +28,8 @@ export const STATUS_OFFLINE = "offline";
 /** Splits `gridlet/v1/agent/<id>/<leaf>`; undefined for any other topic. */
 export function parseAgentTopic(topic: string): { agentId: string; leaf: string } | undefined {
   const parts = topic.split("/");
-  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[2] !== "agent") return undefined;
+  if (parts.length !== 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[2] !== "agent")
+    return undefined;
   return { agentId: parts[3], leaf: parts[4] };
 }
 

@@ -37,19 +37,48 @@ describe("independent verification following docs/PROTOCOL.md", () => {
   const dir = mkdtempSync(join(tmpdir(), "gridlet-indep-"));
   const caDir = join(dir, "ca");
   execFileSync(process.execPath, [cli, "ca", "init", "--dir", caDir]);
-  execFileSync(process.execPath, [cli, "ca", "issue", "--dir", caDir, "--role", "agent", "--id", "agent-7", "--home", "agg-1"]);
+  execFileSync(process.execPath, [
+    cli,
+    "ca",
+    "issue",
+    "--dir",
+    caDir,
+    "--role",
+    "agent",
+    "--id",
+    "agent-7",
+    "--home",
+    "agg-1",
+  ]);
   const caCert = JSON.parse(readFileSync(join(caDir, "ca.cert.json"), "utf8"));
   const cert = JSON.parse(readFileSync(join(caDir, "identities", "agent-7.cert.json"), "utf8"));
 
   it("verifies the CA's self-signed certificate and an issued certificate", () => {
     assert.equal(verifyPerDocument("gridlet/certificate/v1", caCert, caCert.publicKey), true);
     assert.equal(verifyPerDocument("gridlet/certificate/v1", cert, caCert.publicKey), true);
-    assert.equal(verifyPerDocument("gridlet/certificate/v1", { ...cert, home: "agg-2" }, caCert.publicKey), false);
-    assert.equal(verifyPerDocument("gridlet/envelope/v1", cert, caCert.publicKey), false, "domain separation");
+    assert.equal(
+      verifyPerDocument("gridlet/certificate/v1", { ...cert, home: "agg-2" }, caCert.publicKey),
+      false,
+    );
+    assert.equal(
+      verifyPerDocument("gridlet/envelope/v1", cert, caCert.publicKey),
+      false,
+      "domain separation",
+    );
   });
 
   it("verifies the revocation list after a revocation", () => {
-    execFileSync(process.execPath, [cli, "ca", "revoke", "--dir", caDir, "--id", "agent-7", "--reason", "test"]);
+    execFileSync(process.execPath, [
+      cli,
+      "ca",
+      "revoke",
+      "--dir",
+      caDir,
+      "--id",
+      "agent-7",
+      "--reason",
+      "test",
+    ]);
     const crl = JSON.parse(readFileSync(join(caDir, "revocations.json"), "utf8"));
     assert.equal(crl.version, 2);
     assert.equal(verifyPerDocument("gridlet/revocations/v1", crl, caCert.publicKey), true);
@@ -58,7 +87,13 @@ describe("independent verification following docs/PROTOCOL.md", () => {
   it("verifies an envelope signed with an issued key, with nested and unicode bodies", () => {
     const key = readKeyFile(join(caDir, "identities", "agent-7.key"));
     const e = signEnvelope(
-      { type: "order", from: "agent-7", seq: 3, ts: 1_767_225_600_123, body: { z: [1, { b: "é€", a: null }], a: true } },
+      {
+        type: "order",
+        from: "agent-7",
+        seq: 3,
+        ts: 1_767_225_600_123,
+        body: { z: [1, { b: "é€", a: null }], a: true },
+      },
       key.seed,
     );
     const wire = JSON.parse(JSON.stringify(e));

@@ -19,7 +19,8 @@ export function benchNames(): string[] {
 
 export const benchCommand: CommandModule = {
   command: "bench [names..]",
-  describe: "run benchmarks; each prints one JSON object (figures and ratios against limits measured in the same run)",
+  describe:
+    "run benchmarks; each prints one JSON object (figures and ratios against limits measured in the same run)",
   builder: (y) =>
     y
       .positional("names", { type: "string", array: true, describe: "benchmarks to run (default: all)" })
@@ -34,7 +35,8 @@ export const benchCommand: CommandModule = {
     }
     const wanted = (a.names as string[] | undefined)?.length ? (a.names as string[]) : all;
     for (const name of wanted) {
-      if (!all.includes(name)) throw new UsageError("USAGE", `no benchmark "${name}" (have: ${all.join(", ")})`);
+      if (!all.includes(name))
+        throw new UsageError("USAGE", `no benchmark "${name}" (have: ${all.join(", ")})`);
     }
     for (const name of wanted) {
       const mod = (await import(pathToFileURL(join(benchDir, `${name}.js`)).href)) as {

@@ -3,7 +3,12 @@ import { dirname, join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { isProtocolError } from "../../protocol/errors.js";
-import { parseCertificate, type RevocationList, verifyCertificate, verifyRevocationList } from "../../protocol/identity.js";
+import {
+  parseCertificate,
+  type RevocationList,
+  verifyCertificate,
+  verifyRevocationList,
+} from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { EXIT_RUNTIME, UsageError } from "../exit.js";
 
@@ -40,7 +45,10 @@ const issue: CommandModule = {
       .option("home", { type: "string", describe: "home aggregator of an agent" })
       .option("wallets", { type: "number", describe: "number of wallet addresses of an agent (default 2)" })
       .option("days", { type: "number", default: 365, describe: "validity in days" })
-      .option("out", { type: "string", describe: "where to write ID.key and ID.cert.json (default DIR/identities)" })
+      .option("out", {
+        type: "string",
+        describe: "where to write ID.key and ID.cert.json (default DIR/identities)",
+      })
       .example("$0 ca issue --role aggregator --id agg-1", "an aggregator identity")
       .example("$0 ca issue --role agent --id agent-07 --home agg-1 --wallets 3", "an agent with 3 wallets"),
   handler: (a) => {
@@ -73,7 +81,9 @@ const revoke: CommandModule = {
       .example("$0 ca revoke --id agent-07 --reason 'key leaked'", "revoke agent-07"),
   handler: (a) => {
     const list = new CaDirectory(String(a.dir)).revoke(String(a.id), String(a.reason));
-    console.log(`revoked "${a.id}"; revocation list is now version ${list.version} (${list.revoked.length} entries)`);
+    console.log(
+      `revoked "${a.id}"; revocation list is now version ${list.version} (${list.revoked.length} entries)`,
+    );
   },
 };
 
@@ -84,14 +94,21 @@ const verify: CommandModule = {
     withDir(y)
       .positional("file", { type: "string", demandOption: true, describe: "certificate file (ID.cert.json)" })
       .option("ca", { type: "string", describe: "CA certificate (default DIR/ca.cert.json)" })
-      .option("crl", { type: "string", describe: "revocation list (default DIR/revocations.json if present)" })
+      .option("crl", {
+        type: "string",
+        describe: "revocation list (default DIR/revocations.json if present)",
+      })
       .example("$0 ca verify gridlet-ca/identities/agent-07.cert.json", "check agent-07's certificate"),
   handler: (a) => {
     const dir = String(a.dir);
     const caPath = a.ca !== undefined ? String(a.ca) : join(dir, "ca.cert.json");
-    if (!existsSync(caPath)) throw new UsageError("USAGE", `no CA certificate at ${caPath} (use --ca or --dir)`);
+    if (!existsSync(caPath))
+      throw new UsageError("USAGE", `no CA certificate at ${caPath} (use --ca or --dir)`);
     const ca = readCertificateFile(caPath);
-    const crlPath = a.crl !== undefined ? String(a.crl) : join(a.ca !== undefined ? dirname(caPath) : dir, "revocations.json");
+    const crlPath =
+      a.crl !== undefined
+        ? String(a.crl)
+        : join(a.ca !== undefined ? dirname(caPath) : dir, "revocations.json");
     let crl: RevocationList | undefined;
     if (existsSync(crlPath)) {
       crl = readJsonFile(crlPath, "revocation list") as RevocationList;
@@ -110,7 +127,9 @@ const verify: CommandModule = {
       }
       throw e;
     }
-    console.log(`valid ${cert.role} "${cert.id}" serial ${cert.serial}, issued by "${ca.id}", until ${new Date(cert.notAfter).toISOString()}`);
+    console.log(
+      `valid ${cert.role} "${cert.id}" serial ${cert.serial}, issued by "${ca.id}", until ${new Date(cert.notAfter).toISOString()}`,
+    );
   },
 };
 

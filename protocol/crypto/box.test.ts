@@ -16,7 +16,10 @@ describe("NaCl box bodies", () => {
 
   it("a third party cannot open it and a tampered ciphertext fails authentication", () => {
     const sealed = seal(msg, bob.publicKey, alice);
-    assert.throws(() => open(sealed, eve), (e: unknown) => isProtocolError(e, "DECRYPT_FAILED"));
+    assert.throws(
+      () => open(sealed, eve),
+      (e: unknown) => isProtocolError(e, "DECRYPT_FAILED"),
+    );
     const ct = Buffer.from(sealed.ct, "base64");
     ct[3] ^= 0x40;
     assert.throws(
@@ -27,7 +30,13 @@ describe("NaCl box bodies", () => {
 
   it("rejects a box from an unexpected sender and malformed fields", () => {
     const sealed = seal(msg, bob.publicKey, alice);
-    assert.throws(() => open(sealed, bob, eve.publicKey), (e: unknown) => isProtocolError(e, "DECRYPT_FAILED"));
-    assert.throws(() => open({ ...sealed, nonce: "00" }, bob), (e: unknown) => isProtocolError(e, "MALFORMED"));
+    assert.throws(
+      () => open(sealed, bob, eve.publicKey),
+      (e: unknown) => isProtocolError(e, "DECRYPT_FAILED"),
+    );
+    assert.throws(
+      () => open({ ...sealed, nonce: "00" }, bob),
+      (e: unknown) => isProtocolError(e, "MALFORMED"),
+    );
   });
 });

@@ -43,13 +43,17 @@ describe("ed25519 implementations", () => {
 
   it("all implementations sign identically and accept each other's signatures", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 200 }), (seed, msg) => {
-        const sigs = impls.map((i) => toHex(i.sign(msg, seed)));
-        assert.equal(new Set(sigs).size, 1);
-        const pub = impls[0].publicKey(seed);
-        const sig = fromHex(sigs[0])!;
-        for (const verifier of impls) assert.equal(verifier.verify(sig, msg, pub), true);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ maxLength: 200 }),
+        (seed, msg) => {
+          const sigs = impls.map((i) => toHex(i.sign(msg, seed)));
+          assert.equal(new Set(sigs).size, 1);
+          const pub = impls[0].publicKey(seed);
+          const sig = fromHex(sigs[0])!;
+          for (const verifier of impls) assert.equal(verifier.verify(sig, msg, pub), true);
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -14,9 +14,7 @@ const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const interval = z.number().int().min(0).max(1e12);
 
 /** Authorises the aggregator to freeze up to `maxDepositMc` of the wallet as the order's deposit. */
-export const depositAuthorisationSchema = z
-  .object({ wallet, interval, maxDepositMc: count })
-  .strict();
+export const depositAuthorisationSchema = z.object({ wallet, interval, maxDepositMc: count }).strict();
 
 export const orderBodySchema = z
   .object({
