@@ -26,6 +26,8 @@ export interface DriverCounters {
   exceptions: number;
   reconnects: number;
   garbage: number;
+  /** values the meter refused (Modbus exception 2 on an optional register) and that were reported as 0 */
+  absent?: number;
 }
 
 export interface MeterDriver {
