@@ -17,19 +17,35 @@ const identitySchema = z
 const mqttSchema = z
   .object({
     url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    /** fixed client id of the persistent session; default gridlet-<id> */
+    clientId: z.string().min(1).max(128).optional(),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
     reconnectMinMs: z.number().int().min(100).default(1000),
     reconnectMaxMs: z.number().int().min(1000).default(60_000),
+    /** envelopes published and not yet receipted, at most */
+    inflight: z.number().int().min(1).max(100_000).default(1000),
+    /** an unreceipted envelope this old makes the agent resend its outbox */
+    receiptTimeoutMs: z.number().int().min(1000).default(30_000),
   })
-  .strict();
+  .strict()
+  .refine((m) => m.reconnectMinMs <= m.reconnectMaxMs, "reconnectMinMs not above reconnectMaxMs");
 
 export const agentConfigSchema = z
   .object({
     version: z.literal(1),
     id: z.string().min(1),
     identity: identitySchema,
+    /** the home aggregator, whose signature receipts must carry */
+    aggregator: z.object({ id: z.string().min(1), cert: z.string().min(1) }).strict(),
     mqtt: mqttSchema,
     store: z.object({ path: z.string().min(1) }).strict(),
+    /** one read of every meter per interval */
+    intervalMs: z.number().int().min(100).max(3_600_000).default(1000),
+    homeAssistant: z
+      .object({ enabled: z.boolean().default(true), prefix: z.string().min(1).default("homeassistant") })
+      .strict()
+      .default({ enabled: true, prefix: "homeassistant" }),
+    /** each entry is validated by the meter section's own schema (agent/meters/config.ts) */
     meters: z.array(z.record(z.string(), z.unknown())).min(1, "at least one meter"),
   })
   .strict();
@@ -42,14 +58,43 @@ export const aggregatorConfigSchema = z
     broker: z
       .object({
         embedded: z
-          .object({ host: z.string().default("127.0.0.1"), port: z.number().int().min(1).max(65535).default(1883) })
+          .object({
+            host: z.string().default("127.0.0.1"),
+            port: z.number().int().min(0).max(65535).default(1883),
+          })
           .strict()
           .optional(),
-        url: z.string().optional(),
+        url: z
+          .string()
+          .regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL")
+          .optional(),
+        clientId: z.string().min(1).max(128).optional(),
+        /** broker user/password of the aggregator itself on an external broker (Mosquitto password file) */
+        username: z.string().optional(),
+        password: z.string().optional(),
       })
       .strict()
       .refine((b) => (b.embedded === undefined) !== (b.url === undefined), "exactly one of embedded or url"),
     store: z.object({ path: z.string().min(1) }).strict(),
+    /** directory of agents' certificates (ID.cert.json), for agents that never log in to an embedded broker */
+    trust: z
+      .object({ certDir: z.string().min(1).optional() })
+      .strict()
+      .default({}),
+    ingest: z
+      .object({
+        /** readings buffered by an agent through an outage of up to this long are still accepted */
+        readingMaxAgeMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .default(30 * 86_400_000),
+        maxFutureMs: z.number().int().min(0).default(60_000),
+        /** receipts are batched per agent for at most this long */
+        receiptDelayMs: z.number().int().min(0).max(10_000).default(20),
+      })
+      .strict()
+      .default({ readingMaxAgeMs: 30 * 86_400_000, maxFutureMs: 60_000, receiptDelayMs: 20 }),
   })
   .strict();
 

@@ -1,0 +1,228 @@
+import { fromHex } from "../../protocol/bytes.js";
+import {
+  EnvelopeVerifier,
+  encodeEnvelope,
+  type SequenceStore,
+  signEnvelope,
+} from "../../protocol/envelope.js";
+import { describeError, isGridletError } from "../../protocol/errors.js";
+import type { Certificate } from "../../protocol/identity.js";
+import type { Logger } from "../../protocol/log.js";
+import {
+  MSG_READING,
+  MSG_RECEIPT,
+  type ReadingBody,
+  receiptBodySchema,
+} from "../../protocol/messages/readings.js";
+import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-assistant.js";
+import { loginToken } from "../link/login.js";
+import { AgentLink } from "../link/mqtt-link.js";
+import type { MeterDriver, MeterReading } from "../meters/types.js";
+import type { AgentStore } from "../store/agent-store.js";
+import type { LoadedIdentity } from "./identity.js";
+import type { ServiceNotifier } from "./notify.js";
+
+export interface AgentRuntimeOptions {
+  id: string;
+  intervalMs: number;
+  identity: LoadedIdentity;
+  /** the home aggregator's certificate, already verified against the CA: receipts must carry its signature */
+  aggregator: Certificate;
+  drivers: MeterDriver[];
+  store: AgentStore;
+  mqtt: {
+    url: string;
+    clientId: string;
+    keepaliveSeconds: number;
+    reconnectMinMs: number;
+    reconnectMaxMs: number;
+    inflight: number;
+    receiptTimeoutMs: number;
+  };
+  homeAssistant: { enabled: boolean; prefix: string };
+  notifier: ServiceNotifier;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Receipts are idempotent (they only delete outbox rows), so a replayed one is harmless: no seq check. */
+const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };
+
+export function readingBody(r: MeterReading): ReadingBody {
+  const body: ReadingBody = {
+    meter: r.meter,
+    ts: r.ts,
+    importWh: r.importWh,
+    exportWh: r.exportWh,
+    powerW: r.powerW,
+  };
+  if (r.voltageV !== undefined) body.voltageV = r.voltageV;
+  if (r.currentA !== undefined) body.currentA = r.currentA;
+  if (r.frequencyHz !== undefined) body.frequencyHz = r.frequencyHz;
+  return body;
+}
+
+/**
+ * The agent at work: reads every meter each interval, stores the tick's readings with their signed
+ * envelopes in one transaction, hands the outbox to the MQTT link and applies the aggregator's receipts.
+ */
+export class AgentRuntime {
+  private readonly o: AgentRuntimeOptions;
+  private readonly now: () => number;
+  private readonly link: AgentLink;
+  private readonly receipts: EnvelopeVerifier;
+  private readonly latest = new Map<string, MeterReading>();
+  private readonly lastFailure = new Map<string, string>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private ticking: Promise<void> | undefined;
+  private lastStoredAt = 0;
+  private stopped = false;
+  readonly counters = { ticks: 0, readFailures: 0, receipts: 0, badReceipts: 0, acked: 0, deadLettered: 0 };
+
+  constructor(opts: AgentRuntimeOptions) {
+    this.o = opts;
+    this.now = opts.now ?? Date.now;
+    const aggKey = fromHex(opts.aggregator.publicKey)!;
+    this.receipts = new EnvelopeVerifier({
+      directory: {
+        lookup: (id) => (id === opts.aggregator.id ? { publicKey: aggKey, revoked: false } : undefined),
+      },
+      sequences: noSequenceCheck,
+      // A receipt may wait in the broker's session for as long as the agent was offline.
+      freshness: { maxAgeMs: () => 365 * 86_400_000, maxFutureMs: 5 * 60_000 },
+      now: this.now,
+    });
+    const { identity } = opts;
+    this.link = new AgentLink({
+      ...opts.mqtt,
+      agentId: opts.id,
+      password: () =>
+        loginToken(identity.key, identity.cert, opts.mqtt.clientId, opts.store.allocateSeq(), this.now()),
+      outbox: opts.store,
+      retained: () =>
+        opts.homeAssistant.enabled
+          ? discoveryMessages(
+              opts.id,
+              opts.drivers.map((d) => d.id),
+              opts.homeAssistant.prefix,
+            )
+          : [],
+      onDown: (payload) => this.onDown(payload),
+      log: opts.log.child("link"),
+    });
+  }
+
+  start(): void {
+    this.link.start();
+    this.timers.push(setInterval(() => this.tickOnce(), this.o.intervalMs));
+    const wd = this.o.notifier.watchdogMs;
+    if (wd !== undefined) {
+      // Pinging at half the period; a ping only goes out while readings are being stored, so a hung
+      // meter bus gets the service restarted by systemd.
+      this.timers.push(
+        setInterval(
+          () => {
+            if (this.now() - this.lastStoredAt < wd) this.o.notifier.watchdog();
+          },
+          Math.max(500, Math.floor(wd / 2)),
+        ),
+      );
+    }
+    this.tickOnce();
+    this.o.notifier.ready();
+    this.o.log.info("agent started", {
+      id: this.o.id,
+      meters: this.o.drivers.map((d) => d.id),
+      intervalMs: this.o.intervalMs,
+    });
+  }
+
+  private tickOnce(): void {
+    if (this.ticking !== undefined || this.stopped) return;
+    this.ticking = this.tick().finally(() => {
+      this.ticking = undefined;
+    });
+  }
+
+  /** One read of every meter; the successes are stored together. */
+  async tick(): Promise<void> {
+    this.counters.ticks += 1;
+    const results = await Promise.allSettled(this.o.drivers.map((d) => d.read()));
+    const ok: MeterReading[] = [];
+    results.forEach((r, i) => {
+      const meter = this.o.drivers[i].id;
+      if (r.status === "fulfilled") {
+        ok.push(r.value);
+        if (this.lastFailure.delete(meter)) this.o.log.info("meter reading again", { meter });
+        return;
+      }
+      this.counters.readFailures += 1;
+      const code = isGridletError(r.reason) ? r.reason.code : "ERROR";
+      // Log a failure when it starts or changes, not on every tick of a long outage.
+      if (this.lastFailure.get(meter) !== code) {
+        this.lastFailure.set(meter, code);
+        this.o.log.warn("meter read failed", { meter, code, error: describeError(r.reason) });
+      }
+    });
+    if (ok.length === 0 || this.stopped) return;
+    const signedAt = this.now();
+    const rows = this.o.store.appendReadings(ok, (reading, seq) => ({
+      type: MSG_READING,
+      payload: encodeEnvelope(
+        signEnvelope(
+          { type: MSG_READING, from: this.o.id, seq, ts: signedAt, body: readingBody(reading) },
+          this.o.identity.key.seed,
+        ),
+      ).toString("utf8"),
+    }));
+    this.lastStoredAt = this.now();
+    for (const r of ok) this.latest.set(r.meter, r);
+    this.o.log.debug("readings stored", { count: rows.length, firstSeq: rows[0].seq });
+    if (this.o.homeAssistant.enabled)
+      this.link.publishRetained(haStateTopic(this.o.id), haStatePayload(this.latest));
+    this.link.kick();
+  }
+
+  private onDown(payload: Buffer): void {
+    let env: ReturnType<EnvelopeVerifier["verify"]>;
+    try {
+      env = this.receipts.verify(payload);
+      if (env.type !== MSG_RECEIPT) return; // other down messages belong to later parts of the agent
+    } catch (e) {
+      this.counters.badReceipts += 1;
+      this.o.log.warn("down message rejected", { error: describeError(e) });
+      return;
+    }
+    const parsed = receiptBodySchema.safeParse(env.body);
+    if (!parsed.success || parsed.data.to !== this.o.id) {
+      this.counters.badReceipts += 1;
+      this.o.log.warn("receipt rejected", {
+        reason: parsed.success ? `addressed to ${parsed.data.to}` : parsed.error.message,
+      });
+      return;
+    }
+    const { acks, rejected } = parsed.data;
+    this.counters.receipts += 1;
+    const at = this.now();
+    this.counters.acked += this.o.store.acknowledge(acks, at);
+    if (rejected.length > 0) {
+      this.counters.deadLettered += this.o.store.deadLetter(rejected, at);
+      for (const r of rejected) this.o.log.warn("aggregator refused an envelope for good", r);
+    }
+    this.link.settled([...acks, ...rejected.map((r) => r.seq)]);
+  }
+
+  linkStats() {
+    return this.link.stats();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.o.notifier.stopping();
+    for (const t of this.timers) clearInterval(t);
+    await this.ticking;
+    await this.link.stop();
+    await Promise.allSettled(this.o.drivers.map((d) => d.close()));
+    this.o.store.close();
+  }
+}

@@ -1,0 +1,244 @@
+import Database from "better-sqlite3";
+import type { MeterReading } from "../meters/types.js";
+import { StoreError } from "./errors.js";
+
+/**
+ * The agent's durable state in one SQLite file: every reading, the outbox of signed envelopes not yet
+ * receipted by the aggregator, and the per-sender sequence counter. WAL with synchronous=NORMAL: a
+ * power cut may lose the last transaction but never corrupts the file, and a crash of the process
+ * (kill -9) loses nothing committed. Readings are written in one transaction per tick, so an SD card
+ * sees one fsync per tick rather than one per meter.
+ */
+
+export interface OutboxRow {
+  seq: number;
+  type: string;
+  payload: string;
+}
+
+export interface StoreCounters {
+  readingsStored: number;
+  outboxDepth: number;
+  deadLetters: number;
+  nextSeq: number;
+  lastReceiptAt: number | null;
+  lastReadingAt: number | null;
+}
+
+/** Builds the signed, encoded envelope for a reading once its sequence number is known. */
+export type ReadingSigner = (reading: MeterReading, seq: number) => { type: string; payload: string };
+
+const SCHEMA_VERSION = 1;
+
+export class AgentStore {
+  private readonly db: Database.Database;
+  private readonly agentId: string;
+  private readonly stmts: ReturnType<AgentStore["prepare"]>;
+
+  /**
+   * `firstSeq` is the counter of a new store. Taking it from the clock (ms × 1000) means that an agent
+   * whose store was wiped still never reuses a sequence number the aggregator has already seen, as long
+   * as it sent fewer than 1000 messages per millisecond on average since then.
+   */
+  constructor(path: string, agentId: string, firstSeq: () => number) {
+    try {
+      this.db = new Database(path);
+    } catch (e) {
+      throw new StoreError("STORE_OPEN_FAILED", `cannot open agent store ${path}: ${(e as Error).message}`, {
+        path,
+      });
+    }
+    this.agentId = agentId;
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate(firstSeq);
+    this.stmts = this.prepare();
+  }
+
+  private migrate(firstSeq: () => number): void {
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS readings (
+        seq INTEGER PRIMARY KEY, meter TEXT NOT NULL, ts INTEGER NOT NULL,
+        import_wh INTEGER NOT NULL, export_wh INTEGER NOT NULL, power_w REAL NOT NULL, extra TEXT);
+      CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS dead (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
+        code TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
+    `);
+    const get = this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?");
+    const version = get.get("schema")?.value;
+    if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
+      throw new StoreError(
+        "STORE_SCHEMA",
+        `agent store has schema ${version}, this agent reads ${SCHEMA_VERSION}`,
+      );
+    }
+    const owner = get.get("agent")?.value;
+    if (owner !== undefined && owner !== this.agentId) {
+      throw new StoreError(
+        "STORE_IDENTITY_MISMATCH",
+        `agent store belongs to "${owner}", not "${this.agentId}"; use a store per identity`,
+      );
+    }
+    const put = this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+    this.db.transaction(() => {
+      put.run("schema", String(SCHEMA_VERSION));
+      put.run("agent", this.agentId);
+      put.run("next_seq", String(firstSeq()));
+    })();
+  }
+
+  private prepare() {
+    return {
+      getMeta: this.db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: this.db.prepare<[string, string]>("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
+      insertReading: this.db.prepare(
+        "INSERT INTO readings (seq, meter, ts, import_wh, export_wh, power_w, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertOutbox: this.db.prepare("INSERT INTO outbox (seq, type, payload) VALUES (?, ?, ?)"),
+      outboxAfter: this.db.prepare<[number, number], OutboxRow>(
+        "SELECT seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+      ),
+      deleteOutbox: this.db.prepare<[number]>("DELETE FROM outbox WHERE seq = ?"),
+      outboxRow: this.db.prepare<[number], OutboxRow>("SELECT seq, type, payload FROM outbox WHERE seq = ?"),
+      insertDead: this.db.prepare(
+        "INSERT OR REPLACE INTO dead (seq, type, payload, code, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      countReadings: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM readings"),
+      countOutbox: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox"),
+      countDead: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM dead"),
+      lastReading: this.db.prepare<[], { ts: number | null }>("SELECT max(ts) AS ts FROM readings"),
+    };
+  }
+
+  private nextSeq(): number {
+    return Number(this.stmts.getMeta.get("next_seq")!.value);
+  }
+
+  /**
+   * Assigns sequence numbers, stores the readings and their signed envelopes, and advances the counter,
+   * all in one transaction: after a crash either all of a tick is there with its numbers consumed, or
+   * none of it is and the numbers are free.
+   */
+  appendReadings(readings: readonly MeterReading[], sign: ReadingSigner): OutboxRow[] {
+    if (readings.length === 0) return [];
+    return this.db.transaction(() => {
+      let seq = this.nextSeq();
+      const rows: OutboxRow[] = [];
+      for (const r of readings) {
+        const extra: Record<string, number> = {};
+        if (r.voltageV !== undefined) extra.voltageV = r.voltageV;
+        if (r.currentA !== undefined) extra.currentA = r.currentA;
+        if (r.frequencyHz !== undefined) extra.frequencyHz = r.frequencyHz;
+        const signed = sign(r, seq);
+        this.stmts.insertReading.run(
+          seq,
+          r.meter,
+          r.ts,
+          r.importWh,
+          r.exportWh,
+          r.powerW,
+          Object.keys(extra).length > 0 ? JSON.stringify(extra) : null,
+        );
+        this.stmts.insertOutbox.run(seq, signed.type, signed.payload);
+        rows.push({ seq, ...signed });
+        seq += 1;
+      }
+      this.stmts.setMeta.run("next_seq", String(seq));
+      return rows;
+    })();
+  }
+
+  /** Reserves one sequence number for a message that is not kept in the outbox (a login token). */
+  allocateSeq(): number {
+    return this.db.transaction(() => {
+      const seq = this.nextSeq();
+      this.stmts.setMeta.run("next_seq", String(seq + 1));
+      return seq;
+    })();
+  }
+
+  /** Outbox rows with seq above `afterSeq`, oldest first. */
+  outboxAfter(afterSeq: number, limit: number): OutboxRow[] {
+    return this.stmts.outboxAfter.all(afterSeq, limit);
+  }
+
+  /** Removes receipted envelopes; returns how many were still in the outbox. */
+  acknowledge(seqs: readonly number[], at: number): number {
+    return this.db.transaction(() => {
+      let removed = 0;
+      for (const s of seqs) removed += this.stmts.deleteOutbox.run(s).changes;
+      this.stmts.setMeta.run("last_receipt_at", String(at));
+      return removed;
+    })();
+  }
+
+  /** Moves envelopes the aggregator refused for good out of the outbox, keeping them for inspection. */
+  deadLetter(entries: readonly { seq: number; code: string; reason: string }[], at: number): number {
+    return this.db.transaction(() => {
+      let moved = 0;
+      for (const e of entries) {
+        const row = this.stmts.outboxRow.get(e.seq);
+        if (row === undefined) continue;
+        this.stmts.insertDead.run(row.seq, row.type, row.payload, e.code, e.reason, at);
+        this.stmts.deleteOutbox.run(row.seq);
+        moved += 1;
+      }
+      return moved;
+    })();
+  }
+
+  counters(): StoreCounters {
+    const last = this.stmts.getMeta.get("last_receipt_at")?.value;
+    return {
+      readingsStored: this.stmts.countReadings.get()!.n,
+      outboxDepth: this.stmts.countOutbox.get()!.n,
+      deadLetters: this.stmts.countDead.get()!.n,
+      nextSeq: this.nextSeq(),
+      lastReceiptAt: last === undefined ? null : Number(last),
+      lastReadingAt: this.stmts.lastReading.get()!.ts,
+    };
+  }
+
+  /** (seq, meter, ts, importWh) of every stored reading, for audits and tests. */
+  readingKeys(): { seq: number; meter: string; ts: number; importWh: number }[] {
+    return this.db
+      .prepare<[], { seq: number; meter: string; ts: number; importWh: number }>(
+        "SELECT seq, meter, ts, import_wh AS importWh FROM readings ORDER BY seq",
+      )
+      .all();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Opens a store read-only for `gridlet agent status` while the agent runs. */
+export function readStoreCounters(path: string): StoreCounters {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (e) {
+    throw new StoreError("STORE_OPEN_FAILED", `cannot open agent store ${path}: ${(e as Error).message}`, {
+      path,
+    });
+  }
+  try {
+    const meta = (k: string) =>
+      db.prepare<[string], { value: string }>("SELECT value FROM meta WHERE key = ?").get(k)?.value;
+    const count = (t: string) => db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${t}`).get()!.n;
+    const last = meta("last_receipt_at");
+    return {
+      readingsStored: count("readings"),
+      outboxDepth: count("outbox"),
+      deadLetters: count("dead"),
+      nextSeq: Number(meta("next_seq")),
+      lastReceiptAt: last === undefined ? null : Number(last),
+      lastReadingAt: db.prepare<[], { ts: number | null }>("SELECT max(ts) AS ts FROM readings").get()!.ts,
+    };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,49 @@
+import { haNodeId } from "../../agent/link/home-assistant.js";
+import { HA_DISCOVERY_PREFIX, TOPIC_ROOT } from "../../protocol/topics.js";
+import type { BrokerIdentity } from "./login.js";
+
+/**
+ * Who may publish and subscribe where (the same rules as config/mosquitto.acl.example):
+ * an agent publishes only under its own `gridlet/v1/agent/<id>/` (never its `down`, which is the
+ * aggregator's) and its own Home Assistant discovery topics; it subscribes to its own `down` and to the
+ * public aggregator and CA topics. An aggregator publishes to agents' `down` topics and under its own
+ * topics, and may subscribe to anything under gridlet/v1.
+ */
+export function mayPublish(who: BrokerIdentity, topic: string): boolean {
+  if (topic.includes("+") || topic.includes("#")) return false;
+  const parts = topic.split("/");
+  if (who.role === "agent") {
+    if (topic.startsWith(`${TOPIC_ROOT}/agent/${who.id}/`)) return parts.length === 5 && parts[4] !== "down";
+    // homeassistant/<component>/<node_id>/<object_id>/config
+    return parts.length >= 4 && parts[0] === HA_DISCOVERY_PREFIX && parts[2] === haNodeId(who.id);
+  }
+  if (who.role === "aggregator") {
+    if (parts.length === 5 && topic.startsWith(`${TOPIC_ROOT}/agent/`) && parts[4] === "down") return true;
+    if (topic.startsWith(`${TOPIC_ROOT}/aggregator/${who.id}/`)) return true;
+    return topic === `${TOPIC_ROOT}/consensus/${who.id}` || topic === `${TOPIC_ROOT}/ca/revocations`;
+  }
+  return false;
+}
+
+function matchesPattern(filter: string, pattern: string): boolean {
+  const f = filter.split("/");
+  const p = pattern.split("/");
+  if (f.length !== p.length) return false;
+  return f.every((level, i) => p[i] === "+" || level === p[i]);
+}
+
+export function maySubscribe(who: BrokerIdentity, filter: string): boolean {
+  if (who.role === "aggregator") return filter === `${TOPIC_ROOT}/#` || filter.startsWith(`${TOPIC_ROOT}/`);
+  if (who.role !== "agent" || filter.includes("#")) return false;
+  const allowed = [
+    `${TOPIC_ROOT}/agent/${who.id}/down`,
+    `${TOPIC_ROOT}/aggregator/+/announce`,
+    `${TOPIC_ROOT}/aggregator/+/status`,
+    `${TOPIC_ROOT}/ca/revocations`,
+  ];
+  // A "+" in the filter only passes where the pattern has one, so no agent can widen to others' topics.
+  return allowed.some(
+    (p) =>
+      matchesPattern(filter, p) && filter.split("/").every((l, i) => l !== "+" || p.split("/")[i] === "+"),
+  );
+}
