@@ -52,7 +52,9 @@ export function closeTrade(state: TradingState, t: Trade, c: Closing): TradingEv
     f.set(t.seller, (f.get(t.seller) ?? 0) + paidWh);
   }
   state.trades.delete(t.id);
-  state.tradesByInterval.get(t.interval)?.delete(t.id);
+  const set = state.tradesByInterval.get(t.interval);
+  set?.delete(t.id);
+  if (set?.size === 0) state.tradesByInterval.delete(t.interval);
   return {
     type: "trade-closed",
     tradeId: t.id,

@@ -84,8 +84,6 @@ export const contractModule: TradingModule = {
           sellerForfeitMc: fault === "seller" ? t.depositMc : 0,
           outcome: "ruled",
         });
-        if (state.intervals.get(t.interval)?.settled && state.tradesByInterval.get(t.interval)?.size === 0)
-          state.tradesByInterval.delete(t.interval);
         return [{ ...ev, fault, rulingBy: tx.sender, note: tx.body.note }];
       },
     }),

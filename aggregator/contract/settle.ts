@@ -71,7 +71,6 @@ export const settleDueTx = defineHandler({
       events.push(closeTrade(state, t, settlementOf(t, metered.get(t.id)!)));
     }
     iv.settled = true;
-    if (state.tradesByInterval.get(interval)?.size === 0) state.tradesByInterval.delete(interval);
     events.push({ type: "interval-settled", interval, closed: events.length });
     return events;
   },

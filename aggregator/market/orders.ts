@@ -97,7 +97,10 @@ export const placeOrder = defineHandler({
 export function removeOrder(state: TradingState, o: Order): void {
   unfreeze(state.wallets.get(o.wallet)!, o.reservedMc);
   state.orders.delete(o.id);
-  state.ordersByInterval.get(o.interval)?.delete(o.id);
+  const set = state.ordersByInterval.get(o.interval);
+  set?.delete(o.id);
+  // an empty entry would make a live replica differ from one restored from a snapshot
+  if (set?.size === 0) state.ordersByInterval.delete(o.interval);
   const agent = state.agents.get(o.agent)!;
   const k = agent.openOrders.indexOf(o.id);
   if (k >= 0) agent.openOrders.splice(k, 1);
