@@ -35,7 +35,8 @@ export function readImage(
     }
     const raw = state[name] / spec.scale;
     const value = spec.type === "float32" ? raw : Math.round(raw);
-    encodeRegisters(value, spec.type, spec.wordOrder).forEach((w, k) => words.set(spec.address + k, w));
+    for (const [k, w] of encodeRegisters(value, spec.type, spec.wordOrder).entries())
+      words.set(spec.address + k, w);
   }
   if (address < lo || address + count > hi) return { exception: 2 };
   if (refused.some(([a, b]) => address < b && address + count > a)) return { exception: 2 };

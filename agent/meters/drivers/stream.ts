@@ -105,7 +105,7 @@ export class StreamMeterDriver implements MeterDriver {
       this.c.reads++;
       const ws = this.waiters;
       this.waiters = [];
-      if (ws.length > 0) ws.forEach((w) => w(r));
+      if (ws.length > 0) for (const w of ws) w(r);
       else this.fresh = r;
     }
     const dropped = this.o.decoder.dropped();
