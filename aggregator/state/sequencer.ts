@@ -51,6 +51,10 @@ export class Sequencer {
     return this.seq;
   }
 
+  get lastHeight(): number {
+    return this.height;
+  }
+
   submit(tx: Tx, timeMs: number): TradingApplyResult {
     return this.applyBlock({
       height: this.height + 1,
