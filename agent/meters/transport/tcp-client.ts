@@ -117,7 +117,9 @@ export class ModbusTcpClient implements ModbusClient {
         s.on("data", (d: Buffer) => this.onData(s, d));
         s.on("error", (e) => this.log.warn("modbus tcp error", { error: e.message }));
         s.on("close", () => {
-          if (this.sock === s) this.sock = undefined;
+          // A socket dropped on purpose is no longer current; its close must not fail the next request.
+          if (this.sock !== s) return;
+          this.sock = undefined;
           this.waiting?.(new MeterError("PORT_CLOSED", "connection closed during a transaction"));
         });
         resolve(s);
