@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { discoveryMessages, haNodeId, haStateTopic } from "../agent/link/home-assistant.js";
+import { loginToken } from "../agent/link/login.js";
+import { mayPublish, maySubscribe } from "../aggregator/broker/acl.js";
+import { LoginVerifier } from "../aggregator/broker/login.js";
+import { isProtocolError } from "../protocol/errors.js";
+import { TrustStore } from "../protocol/identity.js";
+import { makePki, type TestPki } from "./helpers/pki.js";
+import { tempDir } from "./helpers/tmp.js";
+
+describe("broker authorisation", () => {
+  const agent = { id: "agent-1", role: "agent" as const };
+  const agg = { id: "agg-1", role: "aggregator" as const };
+
+  it("keeps an agent to its own topics", () => {
+    for (const t of [
+      "gridlet/v1/agent/agent-1/up",
+      "gridlet/v1/agent/agent-1/status",
+      haStateTopic("agent-1"),
+    ]) {
+      assert.ok(mayPublish(agent, t), t);
+    }
+    assert.ok(mayPublish(agent, `homeassistant/sensor/${haNodeId("agent-1")}/main_import/config`));
+    for (const t of [
+      "gridlet/v1/agent/agent-1/down",
+      "gridlet/v1/agent/agent-2/up",
+      "gridlet/v1/agent/agent-1/up/extra",
+      "gridlet/v1/agent/+/up",
+      "gridlet/v1/aggregator/agg-1/announce",
+      "homeassistant/sensor/gridlet_agent-2/x/config",
+      "gridlet/v1/ca/revocations",
+    ]) {
+      assert.ok(!mayPublish(agent, t), t);
+    }
+  });
+
+  it("lets an agent subscribe to its down topic and public topics only", () => {
+    for (const t of [
+      "gridlet/v1/agent/agent-1/down",
+      "gridlet/v1/aggregator/+/announce",
+      "gridlet/v1/aggregator/agg-1/status",
+      "gridlet/v1/ca/revocations",
+    ]) {
+      assert.ok(maySubscribe(agent, t), t);
+    }
+    for (const t of [
+      "gridlet/v1/agent/agent-2/down",
+      "gridlet/v1/agent/+/down",
+      "gridlet/v1/agent/agent-1/+",
+      "#",
+      "gridlet/v1/#",
+      "gridlet/v1/agent/agent-1/up",
+    ]) {
+      assert.ok(!maySubscribe(agent, t), t);
+    }
+  });
+
+  it("lets the aggregator receipt any agent but speak only as itself", () => {
+    assert.ok(mayPublish(agg, "gridlet/v1/agent/agent-7/down"));
+    assert.ok(mayPublish(agg, "gridlet/v1/aggregator/agg-1/status"));
+    assert.ok(!mayPublish(agg, "gridlet/v1/aggregator/agg-2/status"));
+    assert.ok(!mayPublish(agg, "gridlet/v1/agent/agent-7/up"));
+    assert.ok(maySubscribe(agg, "gridlet/v1/agent/+/up"));
+    assert.ok(!maySubscribe(agg, "homeassistant/#"));
+  });
+});
+
+describe("login tokens", () => {
+  const tmp = tempDir();
+  let pki: TestPki;
+  before(() => {
+    pki = makePki(tmp.dir, "agg-1", ["agent-1", "agent-2"]);
+  });
+  after(() => tmp.cleanup());
+
+  const verifier = (now: number) =>
+    new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: () => now }), () => now);
+
+  it("accepts a fresh token and learns the certificate", () => {
+    const now = Date.now();
+    const a = pki.agents[0];
+    const v = verifier(now);
+    assert.deepEqual(v.verify(a.id, Buffer.from(loginToken(a.key, a.cert, "c1", 10, now)), "c1"), {
+      id: "agent-1",
+      role: "agent",
+    });
+  });
+
+  it("refuses old, replayed, misdirected and borrowed tokens, each with its reason", () => {
+    const now = Date.now();
+    const [a, b] = pki.agents;
+    const v = verifier(now);
+    const code = (f: () => unknown, c: string) => assert.throws(f, (e) => isProtocolError(e) && e.code === c);
+    code(
+      () => v.verify(a.id, Buffer.from(loginToken(a.key, a.cert, "c1", 1, now - 10 * 60_000)), "c1"),
+      "STALE",
+    );
+    const token = Buffer.from(loginToken(a.key, a.cert, "c1", 5, now));
+    v.verify(a.id, token, "c1");
+    code(() => v.verify(a.id, token, "c1"), "REPLAY");
+    code(() => v.verify(a.id, Buffer.from(loginToken(a.key, a.cert, "c1", 6, now)), "c2"), "MALFORMED");
+    code(() => v.verify(b.id, Buffer.from(loginToken(a.key, a.cert, "c1", 7, now)), "c1"), "MALFORMED");
+    // agent-2's certificate with agent-1's key: the signature does not match the certificate.
+    code(() => v.verify(b.id, Buffer.from(loginToken(a.key, b.cert, "c1", 8, now)), "c1"), "BAD_SIGNATURE");
+  });
+
+  it("refuses a revoked identity", () => {
+    const now = Date.now();
+    const list = pki.ca.revoke("agent-2", "test");
+    const trust = new TrustStore(pki.ca.caCertificate(), { now: () => now, revocations: list });
+    const b = pki.agents[1];
+    assert.throws(
+      () =>
+        new LoginVerifier(trust, () => now).verify(
+          b.id,
+          Buffer.from(loginToken(b.key, b.cert, "c", 1, now)),
+          "c",
+        ),
+      (e) => isProtocolError(e) && e.code === "REVOKED_SENDER",
+    );
+  });
+});
+
+describe("Home Assistant discovery", () => {
+  it("announces import and export energy and power per meter, available with the agent's status", () => {
+    const msgs = discoveryMessages("site.7", ["grid", "pv"]);
+    assert.equal(msgs.length, 6);
+    const imp = JSON.parse(
+      msgs.find((m) => m.topic === "homeassistant/sensor/gridlet_site_7/grid_import/config")!.payload,
+    );
+    assert.equal(imp.device_class, "energy");
+    assert.equal(imp.state_class, "total_increasing");
+    assert.equal(imp.unit_of_measurement, "kWh");
+    assert.equal(imp.availability_topic, "gridlet/v1/agent/site.7/status");
+    assert.equal(imp.state_topic, "gridlet/v1/agent/site.7/state");
+    const power = JSON.parse(msgs.find((m) => m.topic.endsWith("pv_power/config"))!.payload);
+    assert.equal(power.unit_of_measurement, "W");
+    assert.equal(power.device_class, "power");
+  });
+});
