@@ -111,7 +111,10 @@ describe("agent store", () => {
     assert.ok(keys.length > 0 && keys.length % 5 === 0, `whole ticks only (${keys.length})`);
     assert.equal(c.outboxDepth, keys.length, "every reading has its envelope");
     assert.equal(c.nextSeq, 1 + keys.length, "the counter is exactly past the last stored reading");
-    keys.forEach((k, i) => assert.equal(k.seq, 1 + i));
+    assert.deepEqual(
+      keys.map((k) => k.seq),
+      keys.map((_k, i) => 1 + i),
+    );
     assert.equal(s.appendReadings([reading("m0", 0)], sign)[0].seq, c.nextSeq);
     s.close();
   });
