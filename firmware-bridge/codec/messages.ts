@@ -310,7 +310,9 @@ function decodePayload(f: Frame): Message {
       return { kind: "fault", code: v.getUint8(0), channel: v.getUint8(1), detail: v.getUint32(2, true) };
     }
     default:
-      throw new BridgeError("UNKNOWN_TYPE", `unknown message type 0x${f.type.toString(16)}`, { type: f.type });
+      throw new BridgeError("UNKNOWN_TYPE", `unknown message type 0x${f.type.toString(16)}`, {
+        type: f.type,
+      });
   }
 }
 

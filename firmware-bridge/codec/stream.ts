@@ -29,9 +29,13 @@ export class FrameDecoder {
         out.push({
           ok: false,
           bytes,
-          error: new BridgeError("FRAME_TOO_LONG", `${bytes} bytes without a delimiter, limit ${MAX_ENCODED}`, {
-            length: bytes,
-          }),
+          error: new BridgeError(
+            "FRAME_TOO_LONG",
+            `${bytes} bytes without a delimiter, limit ${MAX_ENCODED}`,
+            {
+              length: bytes,
+            },
+          ),
         });
       } else if (this.len > 0) {
         out.push(this.finish());
