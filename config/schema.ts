@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { meterDeviceSchema } from "../agent/meters/config.js";
 
 /**
  * The one configuration schema, composed of the sections each part of Gridlet owns. Field docs live in
@@ -30,6 +31,18 @@ const mqttSchema = z
   .strict()
   .refine((m) => m.reconnectMinMs <= m.reconnectMaxMs, "reconnectMinMs not above reconnectMaxMs");
 
+/** A constant-power meter needing no hardware (agent/runtime/drivers.ts), for smoke tests and demos. */
+const syntheticMeterSchema = z
+  .object({
+    id: z.string().min(1).max(64),
+    driver: z.literal("synthetic"),
+    powerW: z.number().finite().default(1000),
+    startWh: z.number().int().min(0).default(0),
+    /** stop after this many readings (tests account for every reading) */
+    readings: z.number().int().min(0).optional(),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     version: z.literal(1),
@@ -45,8 +58,10 @@ export const agentConfigSchema = z
       .object({ enabled: z.boolean().default(true), prefix: z.string().min(1).default("homeassistant") })
       .strict()
       .default({ enabled: true, prefix: "homeassistant" }),
-    /** each entry is validated by the meter section's own schema (agent/meters/config.ts) */
-    meters: z.array(z.record(z.string(), z.unknown())).min(1, "at least one meter"),
+    /** the meter section's own schema (agent/meters/config.ts), plus the hardware-free synthetic meter */
+    meters: z
+      .array(z.discriminatedUnion("driver", [syntheticMeterSchema, ...meterDeviceSchema.options]))
+      .min(1, "at least one meter"),
   })
   .strict();
 

@@ -32,7 +32,7 @@ describe("systemd notification", { timeout: 60_000 }, () => {
     const config = writeAgentConfig(tmp.dir, pki, 0, {
       url: `mqtt://127.0.0.1:${await freePort()}`,
       intervalMs: 100,
-      meters: [{ id: "m", type: "synthetic", readings: 25 }],
+      meters: [{ id: "m", driver: "synthetic", readings: 25 }],
     });
     const agent = spawnGridlet(["agent", "--config", config], {
       NOTIFY_SOCKET: sock,

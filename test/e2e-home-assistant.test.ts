@@ -21,8 +21,8 @@ describe("Home Assistant sees the agent's meters with no configuration", { timeo
       writeAgentConfig(tmp.dir, pki, 0, {
         url: broker.url,
         meters: [
-          { id: "grid", type: "synthetic", powerW: 1800 },
-          { id: "pv", type: "synthetic", powerW: -900 },
+          { id: "grid", driver: "synthetic", powerW: 1800 },
+          { id: "pv", driver: "synthetic", powerW: -900 },
         ],
       }),
     ]);

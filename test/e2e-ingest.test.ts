@@ -24,7 +24,7 @@ async function roundTrip(
   const agentConfig = writeAgentConfig(dir, pki, 0, {
     url: agentUrl,
     intervalMs: 100,
-    meters: [{ id: "main", type: "synthetic", powerW: 3600, readings: 12 }],
+    meters: [{ id: "main", driver: "synthetic", powerW: 3600, readings: 12 }],
   });
   const agent = spawnGridlet(["agent", "--config", agentConfig]);
   try {

@@ -29,7 +29,7 @@ describe("store and forward", { timeout: 150_000 }, () => {
     const agentConfig = writeAgentConfig(tmp.dir, pki, 0, {
       url: broker.url,
       intervalMs: 100,
-      meters: [{ id: "main", type: "synthetic", powerW: 3600, readings: perRun }],
+      meters: [{ id: "main", driver: "synthetic", powerW: 3600, readings: perRun }],
     });
     const agentDb = join(tmp.dir, "agent-1.sqlite");
     const aggDb = join(tmp.dir, "agg-1.sqlite");

@@ -1,3 +1,5 @@
+import type { Logger } from "../../protocol/log.js";
+import { BusRegistry, createMeterDriver } from "../meters/factory.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import { AgentRuntimeError } from "./errors.js";
 
@@ -5,7 +7,7 @@ import { AgentRuntimeError } from "./errors.js";
 export type DriverFactory = (entry: Record<string, unknown>) => MeterDriver | Promise<MeterDriver>;
 
 /**
- * A synthetic meter (`type: synthetic`) that needs no hardware: a constant power integrated over the
+ * A synthetic meter (`driver: synthetic`) that needs no hardware: a constant power integrated over the
  * clock into exact Wh, optionally only `readings` times. It exists for smoke tests of the agent ↔ aggregator path and for demos; real
  * meters and log replay come from agent/meters.
  */
@@ -46,35 +48,14 @@ export function syntheticDriver(entry: Record<string, unknown>, now: () => numbe
   };
 }
 
-type FactoryModule = {
-  createMeterDriver?: (entry: Record<string, unknown>) => MeterDriver | Promise<MeterDriver>;
-};
-
 /**
- * The meter section's factory (agent/meters), found at run time so that the agent builds while that
- * section grows; `synthetic` meters are served here.
+ * The agent's factory: `driver: synthetic` is served here, everything else by agent/meters (Modbus RTU
+ * and TCP, DSMR P1, SML, replay), with one bus registry so that meters on one serial port share it.
  */
-export async function defaultDriverFactory(): Promise<DriverFactory> {
-  let meters: FactoryModule["createMeterDriver"];
-  for (const path of ["../meters/factory.js", "../meters/index.js", "../meters/config.js"]) {
-    try {
-      const mod = (await import(path)) as FactoryModule;
-      if (typeof mod.createMeterDriver === "function") {
-        meters = mod.createMeterDriver;
-        break;
-      }
-    } catch {
-      // not there (yet): try the next place
-    }
-  }
-  return (entry) => {
-    if (entry.type === "synthetic") return syntheticDriver(entry);
-    if (meters === undefined) {
-      throw new AgentRuntimeError(
-        "METER_CONFIG",
-        `meter type ${JSON.stringify(entry.type)} is not available in this build (only "synthetic")`,
-      );
-    }
-    return meters(entry);
-  };
+export function defaultDriverFactory(log: Logger): DriverFactory {
+  const buses = new BusRegistry();
+  return (entry) =>
+    entry.driver === "synthetic"
+      ? syntheticDriver(entry)
+      : createMeterDriver(entry, { buses, log: log.child("meters") });
 }

@@ -38,7 +38,7 @@ export const agentCommand: CommandModule = {
     const agent = await startAgent(config, {
       log,
       notifier: systemdNotifier(process.env, log),
-      drivers: await defaultDriverFactory(),
+      drivers: defaultDriverFactory(log),
     });
     const sig = await untilSignal();
     log.info("stopping", { signal: sig });

@@ -28,7 +28,7 @@ export function writeAgentConfig(
       },
       store: { path: opts.storePath ?? join(dir, `${a.id}.sqlite`) },
       intervalMs: opts.intervalMs ?? 200,
-      meters: opts.meters ?? [{ id: "main", type: "synthetic", powerW: 3600 }],
+      meters: opts.meters ?? [{ id: "main", driver: "synthetic", powerW: 3600 }],
     }),
   );
   return path;
