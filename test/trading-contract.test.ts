@@ -20,7 +20,7 @@ function setup(config: unknown = {}) {
   assert.equal(d.order("buyer", wb, "buy", IV, 1000, 300).ok, true);
   assert.equal(d.order("seller", ws, "sell", IV, 1000, 200).ok, true);
   const cleared = d.clear(IV);
-  const fill = cleared.find((e) => e.type === "fill") as TradingEvent & { tradeId: string };
+  const fill = cleared.find((e) => e.type === "matched") as TradingEvent & { tradeId: string };
   assert.ok(fill, "a match was made");
   return { d, ws, wb, tradeId: fill.tradeId };
 }

@@ -241,7 +241,7 @@ describe("trading ledger properties", () => {
         for (const e of d.log)
           if (e.result.ok)
             for (const ev of e.result.events) {
-              if (ev.type === "fill") fills++;
+              if (ev.type === "matched") fills++;
               if (ev.type === "trade-closed") closed++;
             }
       }),

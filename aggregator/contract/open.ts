@@ -19,7 +19,7 @@ export function openTrade(
   ask: Order,
   energyWh: number,
   priceMcPerKwh: number,
-): { trade: Trade; events: TradingEvent[] } {
+): { trade: Trade; event: TradingEvent } {
   const buyerW = state.wallets.get(bid.wallet)!;
   const sellerW = state.wallets.get(ask.wallet)!;
   const paymentMc = costMc(energyWh, priceMcPerKwh);
@@ -48,12 +48,21 @@ export function openTrade(
   freeze(sellerW, depositMc);
   state.trades.set(trade.id, trade);
   getOrInsert(state.tradesByInterval, trade.interval, () => new Set<string>()).add(trade.id);
-  const fill = { tradeId: trade.id, interval: trade.interval, energyWh, priceMcPerKwh, paymentMc, depositMc };
+  // one event per trade; the process turns it into an encrypted fill for each party
   return {
     trade,
-    events: [
-      { type: "fill", to: bid.agent, orderId: bid.id, side: "buy", ...fill },
-      { type: "fill", to: ask.agent, orderId: ask.id, side: "sell", ...fill },
-    ],
+    event: {
+      type: "matched",
+      tradeId: trade.id,
+      interval: trade.interval,
+      buyer: bid.agent,
+      seller: ask.agent,
+      buyOrder: bid.id,
+      sellOrder: ask.id,
+      energyWh,
+      priceMcPerKwh,
+      paymentMc,
+      depositMc,
+    },
   };
 }

@@ -60,14 +60,14 @@ export const clearIntervalTx = defineHandler({
       const bid = orders[m.bid];
       const ask = orders[m.ask];
       const opened = openTrade(state, n, bid, ask, m.energyWh, m.priceMcPerKwh);
-      for (const e of opened.events) events.push(e);
+      events.push(opened.event);
       traders.add(bid.agent);
       traders.add(ask.agent);
     });
     // silence decay is applied when an entity trades again (HO-TRAD §3.3), in a canonical order
     for (const a of [...traders].sort()) {
       const rep = state.agents.get(a)!.rep;
-      touchActivity(rep, ctx.time, drawAlpha(state.digest, a, ctx.time), state.params.rep);
+      touchActivity(rep, ctx.time, () => drawAlpha(state.digest, a, ctx.time), state.params.rep);
     }
     state.intervals.set(interval, {
       cleared: true,

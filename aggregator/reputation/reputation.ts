@@ -65,11 +65,18 @@ function move(r: Reputation, dActivity: number, dReputation: number, p: TradingP
 }
 
 /** Silence decay when an entity trades again after T whole days: activity falls by α·T, floor 0. */
-export function touchActivity(r: Reputation, timeMs: number, alpha: number, p: TradingParams["rep"]): void {
+export function touchActivity(
+  r: Reputation,
+  timeMs: number,
+  alpha: number | (() => number),
+  p: TradingParams["rep"],
+): void {
   if (r.lastActiveMs !== null && timeMs > r.lastActiveMs) {
     const days = Math.floor((timeMs - r.lastActiveMs) / DAY_MS);
     if (days >= 1) {
-      const next = Math.max(0, r.activity - alpha * days);
+      // drawn only when needed: hashing for every trader would dominate a large clearing
+      const a = typeof alpha === "function" ? alpha() : alpha;
+      const next = Math.max(0, r.activity - a * days);
       const d = next - r.activity;
       r.activity = next;
       move(r, d, 0, p);

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { hashJson, sha256Hex } from "../../protocol/hash.js";
+import { sha256Hex } from "../../protocol/hash.js";
+import { hashCanonical } from "./canonical-hash.js";
 import { resolveTradingParams, type TradingParams } from "./config.js";
 import { isTradingError, reject, type TradingErrorCode } from "./errors.js";
 import type { ParsedTx, TradingModule, Tx, TxHandler } from "./handler.js";
@@ -128,7 +129,7 @@ export class TradingCore implements ReplicatedStateMachine<Tx> {
   }
 
   stateHash(): string {
-    return hashJson(this.snapshot());
+    return hashCanonical(this.snapshot());
   }
 
   snapshot(): StateSnapshot {
