@@ -96,3 +96,21 @@ export type MeterSummaryBody = z.infer<typeof meterSummaryBodySchema>;
 export type RegisterWalletBody = z.infer<typeof registerWalletBodySchema>;
 export type Announcement = z.infer<typeof announcementSchema>;
 export type Fill = z.infer<typeof fillSchema>;
+
+/**
+ * The deposit an order needs authorised, by the aggregator's rule: 10 % (depositPct) of the trade
+ * amount, floored; a buyer's amount at its limit price, a seller's at the price cap (its clearing price
+ * can reach the cap). Integer arithmetic throughout: cost = floor(Wh × mc/kWh / 1000).
+ */
+export function requiredDepositMc(
+  side: "buy" | "sell",
+  energyWh: number,
+  limitPriceMcPerKwh: number,
+  depositPct: number,
+  maxPriceMcPerKwh: number,
+): number {
+  const price = side === "buy" ? limitPriceMcPerKwh : maxPriceMcPerKwh;
+  const cost = Number((BigInt(energyWh) * BigInt(price)) / 1000n);
+  const bps = Math.round(depositPct * 100);
+  return Number((BigInt(cost) * BigInt(bps)) / 10_000n);
+}
