@@ -37,7 +37,7 @@ export function cobsDecode(input: Uint8Array): Uint8Array {
   let i = 0;
   while (i < input.length) {
     const code = input[i];
-    if (code === 0) throw new BridgeError("FRAME_COBS", "zero byte inside a COBS block", { at: i });
+    if (code === 0) throw new BridgeError("FRAME_COBS", "zero code byte inside a COBS block", { at: i });
     if (i + code > input.length) {
       throw new BridgeError("FRAME_COBS", "COBS code byte points past the end of the frame", {
         at: i,
@@ -45,7 +45,11 @@ export function cobsDecode(input: Uint8Array): Uint8Array {
         length: input.length,
       });
     }
-    for (let k = 1; k < code; k++) out[o++] = input[i + k];
+    for (let k = 1; k < code; k++) {
+      const b = input[i + k];
+      if (b === 0) throw new BridgeError("FRAME_COBS", "zero byte inside a COBS block", { at: i + k });
+      out[o++] = b;
+    }
     i += code;
     if (code < 0xff && i < input.length) out[o++] = 0;
   }

@@ -42,7 +42,7 @@ int proto_cobs_decode(const uint8_t *in, size_t n, uint8_t *out, size_t cap) {
     uint8_t code = in[i];
     if (code == 0 || i + code > n) return PROTO_E_COBS;
     for (uint8_t k = 1; k < code; k++) {
-      if (o >= cap) return PROTO_E_COBS;
+      if (o >= cap || in[i + k] == 0) return PROTO_E_COBS;
       out[o++] = in[i + k];
     }
     i += code;
