@@ -1,0 +1,126 @@
+import { signingBytes } from "../../protocol/canonical.js";
+import type { Block, LedgerEntry, QuorumCertificate, VoteSig } from "../ledger/block.js";
+
+export const VIEW_CHANGE_DOMAIN = "gridlet/view-change/v1";
+export const NEW_VIEW_DOMAIN = "gridlet/new-view/v1";
+export const CHECKPOINT_DOMAIN = "gridlet/checkpoint/v1";
+
+/** Proposal in a slot's first view: the block carries the leader's signature. */
+export interface PrePrepare {
+  t: "pp";
+  from: string;
+  block: Block;
+  /** set on retransmissions: a peer that already decided the slot answers with the decision */
+  re?: boolean;
+}
+
+export interface Vote {
+  t: "prepare" | "commit";
+  from: string;
+  round: number;
+  index: number;
+  view: number;
+  hash: string;
+  sig: string;
+  re?: boolean;
+}
+
+/** A block prepared by 2f+1 in some view: it must survive any later view change of its slot. */
+export interface PreparedCert {
+  view: number;
+  block: Block;
+  votes: VoteSig[];
+}
+
+export interface ViewChange {
+  t: "vc";
+  from: string;
+  round: number;
+  index: number;
+  /** the view being moved to */
+  view: number;
+  prepared: PreparedCert | null;
+  sig: string;
+  re?: boolean;
+}
+
+/** The new leader's proof (2f+1 view changes) and the block it chose by PBFT's rule. */
+export interface NewView {
+  t: "nv";
+  from: string;
+  round: number;
+  index: number;
+  view: number;
+  vcs: ViewChange[];
+  block: Block;
+  sig: string;
+  re?: boolean;
+}
+
+export interface Checkpoint {
+  t: "ckpt";
+  from: string;
+  /** rounds fully executed */
+  round: number;
+  stateHash: string;
+  link: string;
+  sig: string;
+}
+
+/** A decision with its certificate, sent to a peer that is still working on the slot. */
+export interface Decided {
+  t: "decided";
+  from: string;
+  seq: number;
+  block: Block;
+  qc: QuorumCertificate;
+}
+
+/** Asks a peer for decided blocks from `fromSeq` on; the shell answers from its block store. */
+export interface Fetch {
+  t: "fetch";
+  from: string;
+  fromSeq: number;
+}
+
+export interface Blocks {
+  t: "blocks";
+  from: string;
+  entries: LedgerEntry[];
+}
+
+/** Client transactions handed on by a member whose own lane is passed over, to the member leading it. */
+export interface Forward {
+  t: "fwd";
+  from: string;
+  txs: unknown[];
+}
+
+export type Message =
+  | PrePrepare
+  | Vote
+  | ViewChange
+  | NewView
+  | Checkpoint
+  | Decided
+  | Fetch
+  | Blocks
+  | Forward;
+
+export function viewChangeBytes(vc: Pick<ViewChange, "round" | "index" | "view" | "prepared">): Uint8Array {
+  const p = vc.prepared;
+  return signingBytes(VIEW_CHANGE_DOMAIN, {
+    round: vc.round,
+    index: vc.index,
+    view: vc.view,
+    prepared: p === null ? null : { view: p.view, header: p.block.header },
+  });
+}
+
+export function newViewBytes(round: number, index: number, view: number, hash: string): Uint8Array {
+  return signingBytes(NEW_VIEW_DOMAIN, { round, index, view, block: hash });
+}
+
+export function checkpointBytes(round: number, stateHash: string, link: string): Uint8Array {
+  return signingBytes(CHECKPOINT_DOMAIN, { round, stateHash, link });
+}

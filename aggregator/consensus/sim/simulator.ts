@@ -1,0 +1,297 @@
+import { defaultEd25519 } from "../../../protocol/crypto/index.js";
+import { sha256 } from "../../../protocol/hash.js";
+import type { LedgerEntry } from "../../ledger/block.js";
+import {
+  ed25519Signer,
+  ed25519Verifier,
+  type Signer,
+  simSigner,
+  simVerifier,
+  type Verifier,
+} from "../../ledger/signing.js";
+import type { Message } from "../messages.js";
+import { Replica } from "../replica.js";
+import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig } from "../types.js";
+import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
+import { KvMachine, type KvTx } from "./kv-machine.js";
+import { EventQueue } from "./queue.js";
+import { Rng } from "./rng.js";
+
+export interface NetworkFaults {
+  drop: number;
+  duplicate: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface SimOptions {
+  seed: number;
+  n: number;
+  /** "sim" uses keyed hashes (fast, for many seeds); "ed25519" real signatures */
+  signatures: "sim" | "ed25519";
+  config?: Partial<Omit<ReplicaConfig, "members" | "self">>;
+  net?: Partial<NetworkFaults>;
+  byzantine?: { id: string; behaviour: ByzantineBehaviour };
+}
+
+interface SimReplica {
+  id: string;
+  signer: Signer;
+  core: Replica;
+  machine: KvMachine;
+  alive: boolean;
+  /** what the shell persisted: decided blocks in order */
+  store: LedgerEntry[];
+  timers: Map<string, number>;
+  epoch: number;
+  ownCheckpoints: Map<number, string>;
+}
+
+type Event =
+  | { kind: "deliver"; from: string; to: string; msg: Message }
+  | { kind: "timer"; to: string; key: string; gen: number; epoch: number }
+  | { kind: "action"; run: () => void };
+
+/** A safety violation found while running: the run stops being trustworthy at that point. */
+export interface Violation {
+  what: string;
+  detail: string;
+}
+
+/**
+ * Drives n replicas through a seeded, adversarial network: message loss, delay, duplication and
+ * reordering, crashes and restarts (with persisted state or empty plus catch-up), partitions, and at most
+ * one Byzantine member. Safety is checked on every commit and checkpoint of the honest replicas.
+ */
+export class Simulation {
+  readonly members: string[];
+  readonly rng: Rng;
+  readonly violations: Violation[] = [];
+  readonly faults: { kind: string; member: string; by: string }[] = [];
+  now = 0;
+  private readonly queue = new EventQueue<Event>();
+  private readonly replicas = new Map<string, SimReplica>();
+  private readonly decisions = new Map<number, string>();
+  private readonly checkpointHashes = new Map<number, string>();
+  private readonly net: NetworkFaults;
+  private readonly config: Omit<ReplicaConfig, "members" | "self">;
+  private readonly verifier: Verifier;
+  private readonly signers = new Map<string, Signer>();
+  private partition: string[][] | null = null;
+  private timerGen = 0;
+  messagesSent = 0;
+
+  constructor(readonly options: SimOptions) {
+    this.rng = new Rng(options.seed);
+    this.members = Array.from({ length: options.n }, (_, i) => `eag${i}`);
+    this.net = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 10, ...options.net };
+    this.config = { ...DEFAULT_CONFIG, batchDelayMs: 2, slotTimeoutMs: 60, maxBatch: 16, ...options.config };
+    if (options.signatures === "ed25519") {
+      const keys = new Map<string, Uint8Array>();
+      for (const id of this.members) {
+        const seed = sha256(`sim-key/${options.seed}/${id}`);
+        keys.set(id, defaultEd25519.publicKey(seed));
+        this.signers.set(id, ed25519Signer(id, seed, defaultEd25519));
+      }
+      this.verifier = ed25519Verifier(keys, defaultEd25519);
+    } else {
+      const secrets = new Map(this.members.map((id) => [id, `secret/${options.seed}/${id}`]));
+      for (const [id, s] of secrets) this.signers.set(id, simSigner(id, s));
+      this.verifier = simVerifier(secrets);
+    }
+    for (const id of this.members) this.replicas.set(id, this.fresh(id));
+  }
+
+  get honest(): string[] {
+    return this.members.filter((m) => m !== this.options.byzantine?.id);
+  }
+
+  private fresh(id: string): SimReplica {
+    const machine = new KvMachine();
+    const signer = this.signers.get(id)!;
+    const core = new Replica(
+      { ...this.config, members: this.members, self: id },
+      { signer, verifier: this.verifier, machine },
+    );
+    return {
+      id,
+      signer,
+      core,
+      machine,
+      alive: true,
+      store: [],
+      timers: new Map(),
+      epoch: 0,
+      ownCheckpoints: new Map(),
+    };
+  }
+
+  replica(id: string): { core: Replica; machine: KvMachine; alive: boolean; store: readonly LedgerEntry[] } {
+    return this.replicas.get(id)!;
+  }
+
+  /** Schedules `run` at absolute simulated time `at`. */
+  at(at: number, run: () => void): void {
+    this.queue.push(at, { kind: "action", run });
+  }
+
+  submit(id: string, tx: KvTx): void {
+    this.input(this.replicas.get(id)!, { type: "submit", tx });
+  }
+
+  crash(id: string): void {
+    const r = this.replicas.get(id)!;
+    r.alive = false;
+    r.epoch++;
+    r.timers.clear();
+  }
+
+  /** Restart after a crash: with everything persisted, or empty (it must catch up from its peers). */
+  restart(id: string, mode: "persisted" | "empty"): void {
+    let r = this.replicas.get(id)!;
+    if (mode === "empty") {
+      r = { ...this.fresh(id), epoch: r.epoch + 1 };
+      this.replicas.set(id, r);
+    }
+    r.alive = true;
+    this.input(r, { type: "restart" });
+  }
+
+  setPartition(groups: string[][] | null): void {
+    this.partition = groups;
+  }
+
+  private connected(a: string, b: string): boolean {
+    if (this.partition === null) return true;
+    return this.partition.some((g) => g.includes(a) && g.includes(b));
+  }
+
+  private input(r: SimReplica, input: Input): void {
+    if (!r.alive) return;
+    let outputs = r.core.step(input, this.now);
+    const byz = this.options.byzantine;
+    if (byz !== undefined && byz.id === r.id)
+      outputs = corrupt(byz.behaviour, outputs, r.signer, this.members, this.rng);
+    for (const o of outputs) this.handle(r, o);
+  }
+
+  private handle(r: SimReplica, o: Output): void {
+    switch (o.type) {
+      case "send":
+        if (o.to === "*") {
+          for (const m of this.members) if (m !== r.id) this.send(r.id, m, o.msg);
+        } else {
+          this.send(r.id, o.to, o.msg);
+        }
+        if (o.msg.t === "ckpt" && o.msg.from === r.id) this.noteCheckpoint(r, o.msg.round, o.msg.stateHash);
+        return;
+      case "timer": {
+        const gen = ++this.timerGen;
+        r.timers.set(o.key, gen);
+        this.queue.push(this.now + o.delayMs, { kind: "timer", to: r.id, key: o.key, gen, epoch: r.epoch });
+        return;
+      }
+      case "commit":
+        this.noteCommit(r, o.entry, o.hash);
+        return;
+      case "serve": {
+        const entries = r.store.slice(o.fromSeq, o.fromSeq + o.limit);
+        if (entries.length > 0) this.send(r.id, o.to, { t: "blocks", from: r.id, entries });
+        return;
+      }
+      case "fault":
+        this.faults.push({ kind: o.kind, member: o.member, by: r.id });
+        if (o.kind === "divergence" && this.isHonest(r.id))
+          this.violations.push({ what: "divergence", detail: o.detail });
+        return;
+      case "checkpoint":
+      case "rejected":
+        return;
+    }
+  }
+
+  private isHonest(id: string): boolean {
+    return id !== this.options.byzantine?.id;
+  }
+
+  private noteCommit(r: SimReplica, entry: LedgerEntry, hash: string): void {
+    if (entry.seq !== r.store.length) {
+      this.violations.push({
+        what: "order",
+        detail: `${r.id} committed ${entry.seq} after ${r.store.length - 1}`,
+      });
+    }
+    r.store.push(entry);
+    if (!this.isHonest(r.id)) return;
+    const known = this.decisions.get(entry.seq);
+    if (known === undefined) this.decisions.set(entry.seq, hash);
+    else if (known !== hash) {
+      this.violations.push({
+        what: "safety",
+        detail: `slot ${entry.seq}: ${r.id} committed ${hash}, another ${known}`,
+      });
+    }
+  }
+
+  private noteCheckpoint(r: SimReplica, round: number, stateHash: string): void {
+    r.ownCheckpoints.set(round, stateHash);
+    if (!this.isHonest(r.id)) return;
+    const known = this.checkpointHashes.get(round);
+    if (known === undefined) this.checkpointHashes.set(round, stateHash);
+    else if (known !== stateHash) {
+      this.violations.push({
+        what: "checkpoint",
+        detail: `round ${round}: ${r.id} has state ${stateHash}, another ${known}`,
+      });
+    }
+  }
+
+  private send(from: string, to: string, msg: Message): void {
+    this.messagesSent++;
+    const copies = this.rng.chance(this.net.duplicate) ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      if (this.rng.chance(this.net.drop)) continue;
+      const delay = this.rng.int(this.net.minDelayMs, this.net.maxDelayMs);
+      this.queue.push(this.now + delay, { kind: "deliver", from, to, msg });
+    }
+  }
+
+  /** Runs events up to simulated time `until` (ms). */
+  run(until: number): void {
+    for (let t = this.queue.peekTime(); t !== undefined && t <= until; t = this.queue.peekTime()) {
+      const { at, item } = this.queue.pop()!;
+      this.now = at;
+      switch (item.kind) {
+        case "action":
+          item.run();
+          break;
+        case "deliver": {
+          const r = this.replicas.get(item.to)!;
+          if (r.alive && this.connected(item.from, item.to))
+            this.input(r, { type: "message", msg: item.msg });
+          break;
+        }
+        case "timer": {
+          const r = this.replicas.get(item.to)!;
+          if (r.epoch === item.epoch && r.timers.get(item.key) === item.gen) {
+            r.timers.delete(item.key);
+            this.input(r, { type: "timer", key: item.key });
+          }
+          break;
+        }
+      }
+    }
+    this.now = until;
+  }
+
+  /** Transactions committed by an (alive) replica, by id. */
+  committedIds(id: string): Set<string> {
+    const out = new Set<string>();
+    for (const e of this.replicas.get(id)!.store) for (const tx of e.block.txs) out.add((tx as KvTx).id);
+    return out;
+  }
+
+  checkpointsOf(id: string): ReadonlyMap<number, string> {
+    return this.replicas.get(id)!.ownCheckpoints;
+  }
+}

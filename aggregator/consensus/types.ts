@@ -1,0 +1,88 @@
+import type { Block, LedgerEntry, QuorumCertificate } from "../ledger/block.js";
+import type { Signer, Verifier } from "../ledger/signing.js";
+import type { CheckpointRecord } from "../ledger/store.js";
+import type { ApplyResult, ReplicatedStateMachine } from "../state/replicated.js";
+import { ConsensusError } from "./errors.js";
+import type { Message } from "./messages.js";
+
+export interface ReplicaConfig {
+  /** member ids in consortium order: member i leads the slots (r, i) */
+  members: readonly string[];
+  self: string;
+  /** rounds in flight at once beyond the last fully executed round */
+  window: number;
+  /** a checkpoint every K rounds */
+  checkpointInterval: number;
+  maxBatch: number;
+  batchDelayMs: number;
+  /** first timeout of a slot; doubles per view change of that slot */
+  slotTimeoutMs: number;
+  /** a passed-over leader gets its own slot back in rounds divisible by this, to rejoin */
+  probeInterval: number;
+  /** decided blocks per fetch answer */
+  fetchLimit: number;
+}
+
+export const DEFAULT_CONFIG: Omit<ReplicaConfig, "members" | "self"> = {
+  window: 4,
+  checkpointInterval: 8,
+  maxBatch: 256,
+  batchDelayMs: 5,
+  slotTimeoutMs: 500,
+  probeInterval: 16,
+  fetchLimit: 64,
+};
+
+export interface ReplicaDeps {
+  signer: Signer;
+  verifier: Verifier;
+  machine: ReplicatedStateMachine;
+  /** checks a client transaction inside a proposal (e.g. its envelope signature); defaults to accept */
+  validateTx?: (tx: unknown) => boolean;
+}
+
+export type Input =
+  | { type: "message"; msg: Message }
+  | { type: "submit"; tx: unknown }
+  | { type: "timer"; key: string }
+  /** the replica came back from a crash: re-arm timers and catch up */
+  | { type: "restart" };
+
+export type Output =
+  /** `to` is a member id or "*" for every other member */
+  | { type: "send"; to: string; msg: Message }
+  /** deliver { type: "timer", key } after delayMs; re-arming a key replaces its earlier deadline */
+  | { type: "timer"; key: string; delayMs: number }
+  | { type: "commit"; entry: LedgerEntry; hash: string; results: ApplyResult[] }
+  | { type: "checkpoint"; record: CheckpointRecord }
+  /** answer a peer's fetch from the block store: send it { t: "blocks", entries } */
+  | { type: "serve"; to: string; fromSeq: number; limit: number }
+  | { type: "rejected"; from: string; reason: string }
+  | { type: "fault"; kind: "equivocation" | "divergence"; member: string; detail: string };
+
+export interface Decision {
+  hash: string;
+  block: Block;
+  qc: QuorumCertificate;
+}
+
+export function faultTolerance(n: number): { f: number; quorum: number } {
+  const f = Math.floor((n - 1) / 3);
+  return { f, quorum: 2 * f + 1 };
+}
+
+export function checkConfig(c: ReplicaConfig): void {
+  const bad = (what: string) => {
+    throw new ConsensusError("BAD_CONFIG", what);
+  };
+  if (c.members.length === 0) bad("members: empty");
+  if (new Set(c.members).size !== c.members.length) bad("members: duplicate id");
+  if (!c.members.includes(c.self)) bad(`self: ${c.self} is not a member`);
+  for (const k of ["window", "checkpointInterval", "maxBatch", "probeInterval", "fetchLimit"] as const) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1) bad(`${k}: must be a positive integer`);
+  }
+  for (const k of ["batchDelayMs", "slotTimeoutMs"] as const) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 0) bad(`${k}: must be a non-negative integer`);
+  }
+  if (c.slotTimeoutMs < 1) bad("slotTimeoutMs: must be at least 1");
+}

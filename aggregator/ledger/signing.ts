@@ -1,0 +1,51 @@
+import { fromHex, toHex } from "../../protocol/bytes.js";
+import type { Ed25519 } from "../../protocol/crypto/index.js";
+import { sha256Hex } from "../../protocol/hash.js";
+
+/** Signs bytes as one consortium member; signatures travel as lower-case hex. */
+export interface Signer {
+  readonly id: string;
+  sign(bytes: Uint8Array): string;
+}
+
+/** Checks a member's signature. Unknown members and malformed signatures are simply invalid. */
+export interface Verifier {
+  verify(member: string, bytes: Uint8Array, sig: string): boolean;
+}
+
+export function ed25519Signer(id: string, seed: Uint8Array, crypto: Ed25519): Signer {
+  return { id, sign: (bytes) => toHex(crypto.sign(bytes, seed)) };
+}
+
+export function ed25519Verifier(publicKeys: ReadonlyMap<string, Uint8Array>, crypto: Ed25519): Verifier {
+  return {
+    verify(member, bytes, sig) {
+      const key = publicKeys.get(member);
+      if (key === undefined || typeof sig !== "string") return false;
+      const raw = fromHex(sig);
+      return raw !== undefined && raw.length === 64 && crypto.verify(raw, bytes, key);
+    },
+  };
+}
+
+/*
+ * A keyed-hash stand-in for signatures, for simulator runs over thousands of seeds where ed25519 would
+ * dominate the time. It is only sound inside one process where each replica's secret stays in its own
+ * signer: a simulated forger cannot produce another member's tag because it never sees the secret.
+ */
+export function simSigner(id: string, secret: string): Signer {
+  return { id, sign: (bytes) => simTag(secret, bytes) };
+}
+
+export function simVerifier(secrets: ReadonlyMap<string, string>): Verifier {
+  return {
+    verify(member, bytes, sig) {
+      const secret = secrets.get(member);
+      return secret !== undefined && sig === simTag(secret, bytes);
+    },
+  };
+}
+
+function simTag(secret: string, bytes: Uint8Array): string {
+  return sha256Hex(Buffer.concat([Buffer.from(secret), Buffer.from(bytes)])).slice(0, 32);
+}

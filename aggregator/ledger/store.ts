@@ -1,0 +1,133 @@
+import Database from "better-sqlite3";
+import type { LedgerEntry } from "./block.js";
+import { LedgerError } from "./errors.js";
+
+/** A stable checkpoint: the state hash after `round` full rounds, with 2f+1 member signatures. */
+export interface CheckpointRecord {
+  round: number;
+  stateHash: string;
+  link: string;
+  sigs: { from: string; sig: string }[];
+}
+
+/** Consortium members as recorded in a ledger, so that an auditor can check it on its own. */
+export interface LedgerMember {
+  id: string;
+  /** ed25519 public key, hex */
+  publicKey: string;
+}
+
+/**
+ * The decided blocks of one aggregator in SQLite (WAL). Entries are appended strictly in global order;
+ * a gap or a broken link is refused, so the file always holds a verifiable prefix of the ledger.
+ */
+export class BlockStore {
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly bySeq: Database.Statement;
+  private readonly range: Database.Statement;
+  private readonly lastRow: Database.Statement;
+
+  constructor(file: string, options: { readonly?: boolean } = {}) {
+    try {
+      this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly });
+    } catch (e) {
+      throw new LedgerError("STORE", `cannot open ledger ${file}: ${(e as Error).message}`, { file });
+    }
+    if (!options.readonly) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS blocks (
+          seq INTEGER PRIMARY KEY, round INTEGER NOT NULL, idx INTEGER NOT NULL,
+          hash TEXT NOT NULL, prev TEXT NOT NULL, link TEXT NOT NULL, entry TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS checkpoints (
+          round INTEGER PRIMARY KEY, state_hash TEXT NOT NULL, link TEXT NOT NULL, sigs TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    }
+    const hasBlocks = this.db
+      .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='blocks'")
+      .get();
+    if (hasBlocks === undefined) throw new LedgerError("STORE", `${file} is not a Gridlet ledger`, { file });
+    this.insert = this.db.prepare(
+      "INSERT INTO blocks (seq, round, idx, hash, prev, link, entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.bySeq = this.db.prepare("SELECT entry FROM blocks WHERE seq = ?");
+    this.range = this.db.prepare("SELECT entry FROM blocks WHERE seq >= ? ORDER BY seq LIMIT ?");
+    this.lastRow = this.db.prepare("SELECT seq, link FROM blocks ORDER BY seq DESC LIMIT 1");
+  }
+
+  /** Next sequence number expected and the link it must chain to. */
+  head(): { nextSeq: number; link: string | undefined } {
+    const row = this.lastRow.get() as { seq: number; link: string } | undefined;
+    return row === undefined ? { nextSeq: 0, link: undefined } : { nextSeq: row.seq + 1, link: row.link };
+  }
+
+  append(entry: LedgerEntry, hash: string): void {
+    const head = this.head();
+    if (entry.seq !== head.nextSeq) {
+      throw new LedgerError("GAP", `append of block ${entry.seq} but the ledger expects ${head.nextSeq}`);
+    }
+    if (head.link !== undefined && entry.prev !== head.link) {
+      throw new LedgerError("BAD_CHAIN", `block ${entry.seq} does not chain to block ${entry.seq - 1}`);
+    }
+    const h = entry.block.header;
+    this.insert.run(entry.seq, h.round, h.index, hash, entry.prev, entry.link, JSON.stringify(entry));
+  }
+
+  get(seq: number): LedgerEntry | undefined {
+    const row = this.bySeq.get(seq) as { entry: string } | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.entry) as LedgerEntry);
+  }
+
+  /** Up to `limit` entries from `fromSeq` on, in order. */
+  list(fromSeq: number, limit: number): LedgerEntry[] {
+    return (this.range.all(fromSeq, limit) as { entry: string }[]).map(
+      (r) => JSON.parse(r.entry) as LedgerEntry,
+    );
+  }
+
+  *iterate(): Generator<LedgerEntry> {
+    for (const row of this.db.prepare("SELECT entry FROM blocks ORDER BY seq").iterate()) {
+      yield JSON.parse((row as { entry: string }).entry) as LedgerEntry;
+    }
+  }
+
+  putCheckpoint(c: CheckpointRecord): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO checkpoints (round, state_hash, link, sigs) VALUES (?, ?, ?, ?)")
+      .run(c.round, c.stateHash, c.link, JSON.stringify(c.sigs));
+  }
+
+  checkpoints(): CheckpointRecord[] {
+    const rows = this.db
+      .prepare("SELECT round, state_hash, link, sigs FROM checkpoints ORDER BY round")
+      .all() as {
+      round: number;
+      state_hash: string;
+      link: string;
+      sigs: string;
+    }[];
+    return rows.map((r) => ({
+      round: r.round,
+      stateHash: r.state_hash,
+      link: r.link,
+      sigs: JSON.parse(r.sigs),
+    }));
+  }
+
+  setMeta(key: string, value: unknown): void {
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
+  }
+
+  getMeta<T>(key: string): T | undefined {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.value) as T);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
