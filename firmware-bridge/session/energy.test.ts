@@ -38,7 +38,8 @@ describe("pulse accumulator", () => {
           a.update(rep(0, 0, { pulsesPerKwh: ppk }));
           for (const d of deltas) {
             count += d;
-            a.update(rep(count % 2 ** 32, (t += 1000), { pulsesPerKwh: ppk }));
+            t += 1000;
+            a.update(rep(count % 2 ** 32, t, { pulsesPerKwh: ppk }));
           }
           assert.equal(a.wh, Math.floor((count * 1000) / ppk));
         },
