@@ -4,6 +4,7 @@ import { announceInterval } from "../../aggregator/market/announce.js";
 import { LedgerDriver } from "../../aggregator/state/driver.js";
 import { createTradingCore } from "../../aggregator/state/trading.js";
 import { txs } from "../../aggregator/state/txs.js";
+import { agentView } from "../../aggregator/state/views.js";
 import type { MeterReading } from "../meters/types.js";
 import { intervalEnergy } from "./energy.js";
 import {
@@ -100,6 +101,10 @@ describe("agent trading (pure)", () => {
     assert.equal(refused.ok ? "ok" : refused.code, "DEPOSIT_NOT_AUTHORISED");
     d.ok({ id: d.nextId(), type: "place-order", sender: "house", body: bid });
     const matched = d.clear(10).find((e) => e.type === "matched")!;
+    const view = agentView(d.core.state, "house")!;
+    assert.equal(view.openTrades.length, 1);
+    assert.equal(view.wallets[0].frozenMc, (matched.paymentMc as number) + (matched.depositMc as number));
+    assert.equal(view.reputation.activity, 10_000_000);
 
     d.time = 11 * IMS + 1;
     d.ok({ id: d.nextId(), type: "meter-summary", sender: "pv", body: buildMeterSummary(pvLog, 10, terms)! });

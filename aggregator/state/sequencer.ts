@@ -35,6 +35,8 @@ export class Sequencer {
   private seq: number;
   private height: number;
   private sinceSnapshot = 0;
+  /** rejections by code since start, for metrics and logs */
+  readonly rejections = new Map<string, number>();
 
   constructor(
     core: TradingCore,
@@ -84,6 +86,7 @@ export class Sequencer {
     for (const tx of block.txs) {
       const r = this.core.apply(tx, ctx);
       results.push(r);
+      if (!r.ok) this.rejections.set(r.code, (this.rejections.get(r.code) ?? 0) + 1);
       entries.push({ seq: this.seq + entries.length + 1, tx, ctx, code: r.ok ? null : r.code });
     }
     this.opts.store?.append(entries);
