@@ -112,6 +112,8 @@ export class RtuBus implements ModbusClient {
         else resolve(regs!);
       };
       this.port.setDataListener((chunk) => {
+        if (this.log.enabled("trace"))
+          this.log.trace("rx", { unit: req.unit, hex: Buffer.from(chunk).toString("hex") });
         const joined = new Uint8Array(buf.length + chunk.length);
         joined.set(buf);
         joined.set(chunk, buf.length);
