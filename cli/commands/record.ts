@@ -47,7 +47,8 @@ export function meterEntryFromArgs(a: RecordArgs): Record<string, unknown> {
     if (!a.profile) throw new UsageError("USAGE", "--rtu and --tcp need --profile (e.g. sdm630)");
     return a.profile;
   };
-  switch (chosen[0]) {
+  const kind = chosen[0]!;
+  switch (kind) {
     case "config": {
       if (!a.meter) throw new UsageError("USAGE", "--config needs --meter ID");
       let doc: unknown;
