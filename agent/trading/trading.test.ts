@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { announceInterval } from "../../aggregator/market/announce.js";
 import { LedgerDriver } from "../../aggregator/state/driver.js";
+import { fillsFromEvents, txFromEnvelope } from "../../aggregator/state/messages.js";
 import { createTradingCore } from "../../aggregator/state/trading.js";
-import { txs } from "../../aggregator/state/txs.js";
 import { agentView } from "../../aggregator/state/views.js";
+import { fillSchema, MSG_CONFIRM_DELIVERY } from "../../protocol/messages/trading.js";
 import type { MeterReading } from "../meters/types.js";
 import { intervalEnergy } from "./energy.js";
 import {
@@ -100,7 +101,16 @@ describe("agent trading (pure)", () => {
     const refused = d.apply({ id: d.nextId(), type: "place-order", sender: "house", body: short });
     assert.equal(refused.ok ? "ok" : refused.code, "DEPOSIT_NOT_AUTHORISED");
     d.ok({ id: d.nextId(), type: "place-order", sender: "house", body: bid });
-    const matched = d.clear(10).find((e) => e.type === "matched")!;
+    const clearing = d.clear(10);
+    const matched = clearing.find((e) => e.type === "matched")!;
+    const fills = fillsFromEvents(clearing);
+    assert.deepEqual(
+      fills.map((f) => [f.to, f.fill.side, fillSchema.parse(f.fill).energyWh]),
+      [
+        ["house", "buy", matched.energyWh],
+        ["pv", "sell", matched.energyWh],
+      ],
+    );
     const view = agentView(d.core.state, "house")!;
     assert.equal(view.openTrades.length, 1);
     assert.equal(view.wallets[0].frozenMc, (matched.paymentMc as number) + (matched.depositMc as number));
@@ -117,7 +127,10 @@ describe("agent trading (pure)", () => {
     const trade = { tradeId: matched.tradeId as string, interval: 10, energyWh: matched.energyWh as number };
     const conf = buildConfirmation(trade, trade.energyWh, houseLog, terms)!;
     assert.equal(conf.receivedWh, trade.energyWh);
-    d.ok(txs.confirm(d.nextId(), "house", conf.tradeId, conf.receivedWh));
+    const env = { type: MSG_CONFIRM_DELIVERY, from: "house", seq: 77, body: conf };
+    d.ok(txFromEnvelope(env)!);
+    const again = d.apply(txFromEnvelope(env)!);
+    assert.equal(again.ok ? "ok" : again.code, "REPLAY", "a re-delivered envelope is a ledger replay");
     const closed = d.settle(10).find((e) => e.type === "trade-closed")!;
     assert.equal(closed.outcome, "delivered");
   });

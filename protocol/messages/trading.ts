@@ -6,6 +6,19 @@ import { z } from "zod";
  * milli-coins per kWh, intervals are indices (interval i starts at i × intervalMs since the epoch).
  */
 
+/** Envelope types of the trading messages, agent → aggregator (on `agentUp`). */
+export const MSG_REGISTER_WALLET = "wallet.register";
+export const MSG_ORDER = "order";
+export const MSG_CANCEL_ORDER = "order.cancel";
+export const MSG_METER_SUMMARY = "meter.summary";
+export const MSG_CONFIRM_DELIVERY = "delivery.confirm";
+export const MSG_CANCEL_TRADE = "trade.cancel";
+export const MSG_DISPUTE = "trade.dispute";
+/** aggregator → one agent (on `agentDown`, body NaCl-boxed to the agent) */
+export const MSG_FILL = "fill";
+/** aggregator → all its agents (on `aggregatorAnnounce`) */
+export const MSG_ANNOUNCE = "market.announce";
+
 const id = z.string().min(1).max(128);
 const wallet = z
   .string()
