@@ -112,13 +112,11 @@ export class Ingest {
       if (isProtocolError(e, "STALE")) this.o.receipts.reject(env.from, env.seq, code, describeError(e));
       return;
     }
+    // Duplicates of committed envelopes are found by the store's (sender, seq) key at commit time, which
+    // saves a lookup per envelope; duplicates within the pending batch are caught here.
     const key = `${env.from}\u0000${env.seq}`;
-    if (this.pendingKeys.has(key) || this.o.store.isStored(env.from, env.seq)) {
-      this.stats.duplicates += 1;
-      // Counted, but only debug-logged: after every reconnect an agent legitimately resends many.
-      this.count("DUPLICATE");
-      this.o.log.debug("duplicate envelope, receipting again", where);
-      if (!this.pendingKeys.has(key)) this.o.receipts.ack(env.from, env.seq);
+    if (this.pendingKeys.has(key)) {
+      this.duplicate(where);
       return;
     }
     const handler = this.handlers.get(env.type);
@@ -170,8 +168,19 @@ export class Ingest {
     this.pending = [];
     this.pendingKeys = new Set();
     this.pendingRejections = new Map();
-    this.o.store.commit(batch, rejections, this.o.now());
-    this.stats.accepted += batch.length;
-    for (const a of batch) this.o.receipts.ack(a.env.from, a.env.seq);
+    const fresh = new Set(this.o.store.commit(batch, rejections, this.o.now()));
+    this.stats.accepted += fresh.size;
+    for (const a of batch) {
+      if (!fresh.has(a)) this.duplicate({ from: a.env.from, seq: a.env.seq, type: a.env.type });
+      this.o.receipts.ack(a.env.from, a.env.seq);
+    }
+  }
+
+  /** A resent envelope: stored once already, so only receipted again (its sender lost the receipt). */
+  private duplicate(where: Record<string, unknown>): void {
+    this.stats.duplicates += 1;
+    // Counted, but only debug-logged: after every reconnect an agent legitimately resends many.
+    this.count("DUPLICATE");
+    this.o.log.debug("duplicate envelope, receipting again", where);
   }
 }
