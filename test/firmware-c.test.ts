@@ -28,16 +28,17 @@ const C_CODES: Record<string, number> = {
   FRAME_TOO_LONG: -7,
 };
 
+/** Splits C output into whole frames as written: 0x00, COBS block, 0x00. */
 function splitFrames(wire: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
-  let start = 0;
-  for (let i = 0; i < wire.length; i++) {
-    if (wire[i] === 0) {
-      out.push(wire.subarray(start, i + 1));
-      start = i + 1;
-    }
+  let at = 0;
+  while (at < wire.length) {
+    assert.equal(wire[at], 0, "each frame starts with a delimiter");
+    const end = wire.indexOf(0, at + 1);
+    assert.ok(end > at + 1, "and ends with one");
+    out.push(wire.subarray(at, end + 1));
+    at = end + 1;
   }
-  assert.equal(start, wire.length, "C output ends with a delimiter");
   return out;
 }
 
@@ -54,7 +55,7 @@ describe("C protocol core", () => {
     for (const line of lines) {
       const [name, h] = line.split(" ");
       const envs = splitFrames(new Uint8Array(Buffer.from(h, "hex"))).map((wire) => {
-        const env = fromFrame(decodeFrame(wire.subarray(0, -1)));
+        const env = fromFrame(decodeFrame(wire.subarray(1, -1)));
         assert.equal(hex(encodeFrame(toFrame(env.msg, env.seq, env.response))), hex(wire), name);
         return env;
       });
@@ -111,13 +112,13 @@ describe("C protocol core", () => {
       let wire = encodeFrame(frame);
       // Every other frame is damaged: one byte of the de-stuffed frame replaced, then stuffed again.
       if (i % 2 === 1) {
-        const raw = cobsDecode(wire.subarray(0, -1));
+        const raw = cobsDecode(wire.subarray(1, -1));
         raw[pos % raw.length] = value;
-        wire = new Uint8Array([...cobsEncode(raw), 0]);
+        wire = new Uint8Array([0, ...cobsEncode(raw), 0]);
       }
       input.push(hex(wire));
       try {
-        const f = decodeFrame(wire.subarray(0, -1));
+        const f = decodeFrame(wire.subarray(1, -1));
         expected.push(`ok ${f.type} ${f.flags} ${f.seq} ${hex(f.payload)}`);
       } catch (e) {
         if (!(e instanceof BridgeError)) throw e;

@@ -67,11 +67,11 @@ describe("COBS", () => {
 describe("frames", () => {
   const frame: Frame = { type: MsgType.RELAY_STATE, flags: 1, seq: 9, payload: bytes("000700") };
 
-  it("round-trip and end in exactly one delimiter", () => {
+  it("round-trip and have a delimiter only at each end", () => {
     const wire = encodeFrame(frame);
-    assert.equal(wire[wire.length - 1], 0);
-    assert.equal(wire.indexOf(0), wire.length - 1);
-    assert.deepEqual(decodeFrame(wire.subarray(0, -1)), frame);
+    assert.equal(wire[0], 0);
+    assert.equal(wire.indexOf(0, 1), wire.length - 1);
+    assert.deepEqual(decodeFrame(wire.subarray(1, -1)), frame);
   });
 
   it("name each way a frame can be broken", () => {
@@ -107,7 +107,7 @@ describe("frames", () => {
       "FRAME_VERSION",
     );
     assert.equal(
-      codeOf(() => decodeFrame(encodeFrame({ ...frame, flags: 0x80 }).subarray(0, -1))),
+      codeOf(() => decodeFrame(encodeFrame({ ...frame, flags: 0x80 }).subarray(1, -1))),
       "FRAME_FLAGS",
     );
   });
@@ -117,7 +117,7 @@ describe("messages", () => {
   it("decode to what was encoded, for every type", () => {
     fc.assert(
       fc.property(arbMessage, fc.nat(255), fc.boolean(), (msg, seq, response) => {
-        const env = fromFrame(decodeFrame(encodeFrame(toFrame(msg, seq, response)).subarray(0, -1)));
+        const env = fromFrame(decodeFrame(encodeFrame(toFrame(msg, seq, response)).subarray(1, -1)));
         assert.deepEqual(env, { msg, seq, response });
       }),
     );

@@ -46,12 +46,17 @@ export function encodeRaw(f: Frame): Uint8Array {
   return raw;
 }
 
-/** The bytes to write: COBS(raw) followed by the 0x00 delimiter. */
+/**
+ * The bytes to write: 0x00, COBS(raw), 0x00. The leading delimiter ends any line noise the receiver got
+ * before this frame, so that noise costs only itself and not the frame after it; receivers skip the empty
+ * frame between two delimiters.
+ */
 export function encodeFrame(f: Frame): Uint8Array {
   const enc = cobsEncode(encodeRaw(f));
-  const out = new Uint8Array(enc.length + 1);
-  out.set(enc);
-  out[enc.length] = DELIMITER;
+  const out = new Uint8Array(enc.length + 2);
+  out[0] = DELIMITER;
+  out.set(enc, 1);
+  out[enc.length + 1] = DELIMITER;
   return out;
 }
 

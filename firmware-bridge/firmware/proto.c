@@ -67,9 +67,10 @@ size_t proto_frame_encode(uint8_t type, uint8_t flags, uint8_t seq, const uint8_
   uint16_t crc = proto_crc16(raw, PROTO_HEADER_LEN + (size_t)len);
   raw[PROTO_HEADER_LEN + len] = (uint8_t)(crc & 0xFF);
   raw[PROTO_HEADER_LEN + len + 1] = (uint8_t)(crc >> 8);
-  size_t n = proto_cobs_encode(raw, PROTO_HEADER_LEN + (size_t)len + PROTO_CRC_LEN, out);
-  out[n] = 0;
-  return n + 1;
+  out[0] = 0;
+  size_t n = proto_cobs_encode(raw, PROTO_HEADER_LEN + (size_t)len + PROTO_CRC_LEN, out + 1);
+  out[n + 1] = 0;
+  return n + 2;
 }
 
 int proto_frame_decode(const uint8_t *block, size_t n, proto_frame_t *f) {

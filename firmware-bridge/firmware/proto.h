@@ -15,9 +15,9 @@
 #define PROTO_CRC_LEN 2
 #define PROTO_MAX_PAYLOAD 64
 #define PROTO_MAX_RAW (PROTO_HEADER_LEN + PROTO_MAX_PAYLOAD + PROTO_CRC_LEN)
-/* COBS adds one byte per started 254-byte block; the 0x00 delimiter comes on top. */
+/* COBS adds one byte per started 254-byte block; a 0x00 delimiter on each side comes on top. */
 #define PROTO_MAX_ENCODED (PROTO_MAX_RAW + 1)
-#define PROTO_MAX_WIRE (PROTO_MAX_ENCODED + 1)
+#define PROTO_MAX_WIRE (PROTO_MAX_ENCODED + 2)
 #define PROTO_MAX_CHANNELS 4
 #define PROTO_MAX_NONCE 16
 
@@ -85,8 +85,9 @@ uint16_t proto_crc16(const uint8_t *data, size_t n);
 size_t proto_cobs_encode(const uint8_t *in, size_t n, uint8_t *out);
 /* Returns the decoded length, or PROTO_E_COBS if the block is malformed or does not fit in cap. */
 int proto_cobs_decode(const uint8_t *in, size_t n, uint8_t *out, size_t cap);
-/* Writes COBS(header, payload, CRC) and the 0x00 delimiter into out (PROTO_MAX_WIRE bytes); returns the
- * length, or 0 if len exceeds PROTO_MAX_PAYLOAD. */
+/* Writes 0x00, COBS(header, payload, CRC), 0x00 into out (PROTO_MAX_WIRE bytes); returns the length, or
+ * 0 if len exceeds PROTO_MAX_PAYLOAD. The leading delimiter ends any line noise received before the frame,
+ * so that noise costs only itself and not the frame after it. */
 size_t proto_frame_encode(uint8_t type, uint8_t flags, uint8_t seq, const uint8_t *payload, uint8_t len,
                           uint8_t *out);
 /* Decodes one COBS block taken from between delimiters. On PROTO_E_VERSION and PROTO_E_FLAGS the header
