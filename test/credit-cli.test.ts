@@ -59,7 +59,7 @@ test("gridlet credit price reads a YAML file of borrowers (grades, records, k > 
 
 test("bad pricing input exits 2 naming the field; --help exits 0 with an example", () => {
   const missing = gridlet("credit", "price", "--d", "20000");
-  assert.equal(missing.code, 2);
+  assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /borrowers\.0\.theta/);
   const bad = gridlet(
     "credit",
@@ -72,13 +72,18 @@ test("bad pricing input exits 2 naming the field; --help exits 0 with an example
     "--c",
     "0.1",
   );
-  assert.equal(bad.code, 2);
+  assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /lambda/);
-  assert.equal(gridlet("credit", "price").code, 2);
-  assert.equal(gridlet("credit", "price", "--file", "/nonexistent/x.json").code, 2);
+  for (const args of [
+    ["credit", "price"],
+    ["credit", "price", "--file", "/nonexistent/x.json"],
+  ]) {
+    const r = gridlet(...args);
+    assert.equal(r.code, 2, r.stderr);
+  }
   for (const sub of ["price", "experiment"]) {
     const h = gridlet("credit", sub, "--help");
-    assert.equal(h.code, 0);
+    assert.equal(h.code, 0, h.stderr);
     assert.match(h.stdout, /Examples:/);
   }
 });
@@ -96,7 +101,8 @@ test("gridlet credit experiment writes tables and plots, byte-identical for the 
       assert.equal(readFileSync(join(dir, "a", n), "utf8"), readFileSync(join(dir, "b", n), "utf8"));
     const fig7 = JSON.parse(readFileSync(join(dir, "a", "fig7.json"), "utf8"));
     assert.ok(fig7.totals.bankUtility.optimal > fig7.totals.bankUtility.RAS);
-    assert.equal(gridlet("credit", "experiment", "--out", join(dir, "c"), "--seed", "-1").code, 2);
+    const bad = gridlet("credit", "experiment", "--out", join(dir, "c"), "--seed", "-1");
+    assert.equal(bad.code, 2, bad.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,12 @@ import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { CommandModule } from "yargs";
 import { isCreditError } from "../../aggregator/credit/errors.js";
-import { experimentFiles } from "../../aggregator/credit/experiment/report.js";
+import {
+  experimentSummary,
+  fig5Files,
+  fig7Files,
+  runExperiment,
+} from "../../aggregator/credit/experiment/report.js";
 import { priceReport } from "../../aggregator/credit/price-report.js";
 import { UsageError } from "../exit.js";
 
@@ -120,11 +125,13 @@ const experiment: CommandModule = {
     if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 10_000) {
       throw new UsageError("USAGE", "--repetitions must be an integer in 1..10000");
     }
-    const files = experimentFiles({ seed, commitLatencyMs: latency, fig5: { repetitions } });
+    const results = runExperiment({ seed, commitLatencyMs: latency, fig5: { repetitions } });
+    const files = { ...fig7Files(results.fig7), ...fig5Files(results.fig5) };
     const out = String(a.out);
     mkdirSync(out, { recursive: true });
     for (const [name, content] of Object.entries(files)) writeFileSync(join(out, name), content);
-    process.stdout.write(`${JSON.stringify({ out, files: Object.keys(files).sort() })}\n`);
+    const summary = { out, files: Object.keys(files).sort(), ...experimentSummary(results) };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   },
 };
 

@@ -109,7 +109,7 @@ export function fig5Files(r: Fig5Result): Record<string, string> {
       [
         "confirmation",
         "credit",
-        "trades/h wished",
+        "frequency (per h)",
         "pair runs",
         "trades/h done",
         "avg confirmation wait (min)",
@@ -160,9 +160,29 @@ export function fig5Files(r: Fig5Result): Record<string, string> {
   return { "fig5.json": json(r), "fig5.md": md, "fig5.svg": svg };
 }
 
-export function experimentFiles(opts: ExperimentOptions): Record<string, string> {
+export function runExperiment(opts: ExperimentOptions): { fig7: Fig7Result; fig5: Fig5Result } {
   const fig7 = runFig7({ ...opts.fig7, seed: opts.seed });
   const scenarios = opts.fig5?.scenarios ?? defaultScenarios(opts.commitLatencyMs);
   const fig5 = runFig5({ ...opts.fig5, seed: opts.seed, scenarios });
+  return { fig7, fig5 };
+}
+
+export function experimentFiles(opts: ExperimentOptions): Record<string, string> {
+  const { fig7, fig5 } = runExperiment(opts);
   return { ...fig7Files(fig7), ...fig5Files(fig5) };
+}
+
+/** The headline numbers, for the command's output. */
+export function experimentSummary(r: { fig7: Fig7Result; fig5: Fig5Result }) {
+  return {
+    fig7: { bankUtility: r.fig7.totals.bankUtility, borrowerUtility: r.fig7.totals.borrowerUtility },
+    fig5: r.fig5.rows
+      .filter((x) => x.frequency === "all")
+      .map((x) => ({
+        scenario: x.scenario,
+        credit: x.credit,
+        tradesPerHour: r3(x.tradesPerHour),
+        avgConfirmationWaitMin: r3(x.avgConfirmationWaitMin),
+      })),
+  };
 }
