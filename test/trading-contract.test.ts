@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LedgerDriver } from "../aggregator/state/driver.js";
+import { dueSystemTxs } from "../aggregator/state/schedule.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { txs } from "../aggregator/state/txs.js";
 import type { TradingEvent } from "../aggregator/state/types.js";
@@ -8,10 +9,11 @@ import type { TradingEvent } from "../aggregator/state/types.js";
 // One test per path of the trading contract (HO-TRAD §3.2.3). Buyer bids 1000 Wh at 300 mc/kWh, seller
 // asks 1000 Wh at 200 mc/kWh: the uniform price is 250 mc/kWh, the payment 250 mc, each deposit 25 mc.
 const AUTH = "agg-1";
+const AUTH2 = "agg-2";
 const IV = 10;
 
 function setup(config: unknown = {}) {
-  const d = new LedgerDriver(createTradingCore({ authorities: [AUTH], config }), AUTH);
+  const d = new LedgerDriver(createTradingCore({ authorities: [AUTH, AUTH2], config }), AUTH);
   d.time = d.startOf(6);
   const ws = d.agent("seller");
   const wb = d.agent("buyer");
@@ -168,6 +170,41 @@ describe("trading contract", () => {
     assert.equal(ev[0].agent, "seller");
     assert.equal(d.balance(ws).balance, 20_250 + 5_000);
     assert.equal(d.core.state.supply, supply + 5_000);
+    assertConserved(d);
+  });
+
+  it("proof-of-flow is per home aggregator: each rewards the best of its own sellers", () => {
+    const { d, tradeId } = setup({ rewards: { amountMc: 5_000, periodIntervals: 4 } });
+    // a second aggregator's seller and buyer trade a smaller amount in the same interval's period
+    d.time = d.startOf(6);
+    d.proposer = AUTH2;
+    const ws2 = d.agent("seller2");
+    const wb2 = d.agent("buyer2");
+    d.meter("seller2", 5, 0, 2000);
+    d.proposer = AUTH;
+    assert.equal(d.core.state.agents.get("seller2")!.home, AUTH2);
+    d.before(IV + 1);
+    d.order("buyer2", wb2, "buy", IV + 1, 300, 300);
+    d.order("seller2", ws2, "sell", IV + 1, 300, 200);
+    const t2 = d.clear(IV + 1).find((e) => e.type === "matched")!.tradeId as string;
+    d.time = d.startOf(IV + 2);
+    d.meter("seller", IV, 0, 1000);
+    d.meter("seller2", IV + 1, 0, 300);
+    d.ok(txs.confirm(d.nextId(), "buyer", tradeId, 1000));
+    d.ok(txs.confirm(d.nextId(), "buyer2", t2, 300));
+    d.settle(IV);
+    d.settle(IV + 1);
+    d.time = 4 * 4 * d.params.intervalMs + d.params.confirmWindowMs;
+    const due = dueSystemTxs(d.core.state, d.time, AUTH2);
+    assert.deepEqual(
+      due.map((t) => t.id),
+      ["sys:reward:2:agg-2"],
+    );
+    const paid2 = d.ok(due[0]);
+    assert.equal(paid2[0].agent, "seller2", "agg-2 rewards its own seller, though seller delivered more");
+    const paid1 = d.ok(txs.reward(d.nextId(), AUTH, 2));
+    assert.equal(paid1[0].agent, "seller");
+    assert.equal(d.balance(ws2).balance, 20_000 + 75 + 5_000);
     assertConserved(d);
   });
 });

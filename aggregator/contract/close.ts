@@ -1,4 +1,5 @@
 import { recordCompletion, recordViolation } from "../reputation/reputation.js";
+import { rewardKey } from "../rewards/proof-of-flow.js";
 import { getOrInsert, mulDivFloor } from "../state/arith.js";
 import { payFrozen, unfreeze } from "../state/ledger.js";
 import type { Trade, TradingEvent, TradingState } from "../state/types.js";
@@ -47,7 +48,8 @@ export function closeTrade(state: TradingState, t: Trade, c: Closing): TradingEv
 
   const period = Math.floor(t.interval / state.params.rewardPeriodIntervals);
   // a ruling after the period was rewarded no longer changes that period's result
-  if (paidWh > 0 && !state.rewardsPaid.has(period)) {
+  const home = state.agents.get(t.seller)!.home;
+  if (paidWh > 0 && !state.rewardsPaid.has(rewardKey(period, home))) {
     const f = getOrInsert(state.flow, period, () => new Map<string, number>());
     f.set(t.seller, (f.get(t.seller) ?? 0) + paidWh);
   }

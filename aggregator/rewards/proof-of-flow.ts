@@ -5,20 +5,26 @@ import { mint } from "../state/ledger.js";
 import type { TradingState } from "../state/types.js";
 
 /**
- * Seed 000's proof-of-flow: per reward period, the seller whose settled deliveries at this aggregator add
- * up to the most energy is rewarded with newly minted coins, paid to its first wallet.
+ * Seed 000's proof-of-flow: per reward period, the seller whose settled deliveries add up to the most
+ * energy among the agents of an aggregator (their home EAG) is rewarded with newly minted coins, paid to
+ * its first wallet. Each aggregator sends the reward transaction for its own agents.
  */
 
 export const rewardBodySchema = z.object({ period: z.number().int().min(0).max(1e12) }).strict();
 
-/** The winner of a period: most Wh, ties to the smaller agent id (a deterministic, documented rule). */
+export function rewardKey(period: number, aggregator: string): string {
+  return `${period}/${aggregator}`;
+}
+
+/** The winner among `home`'s agents: most Wh, ties to the smaller agent id (deterministic, documented). */
 export function flowWinner(
   state: TradingState,
   period: number,
+  home: string,
 ): { agent: string; deliveredWh: number } | null {
-  const f = state.flow.get(period);
   let best: { agent: string; deliveredWh: number } | null = null;
-  for (const [agent, wh] of f ?? []) {
+  for (const [agent, wh] of state.flow.get(period) ?? []) {
+    if (state.agents.get(agent)!.home !== home) continue;
     if (!best || wh > best.deliveredWh || (wh === best.deliveredWh && agent < best.agent))
       best = { agent, deliveredWh: wh };
   }
@@ -38,20 +44,29 @@ export const rewardsModule: TradingModule = {
       schema: rewardBodySchema,
       apply(state, tx, ctx) {
         const { period } = tx.body;
-        if (state.rewardsPaid.has(period))
-          reject("REWARD_ALREADY_PAID", `period ${period} was already rewarded`);
+        const home = tx.sender;
+        const key = rewardKey(period, home);
+        if (state.rewardsPaid.has(key))
+          reject("REWARD_ALREADY_PAID", `period ${period} was already rewarded at ${home}`);
         const due = rewardPeriodDueMs(state, period);
         if (ctx.time < due) reject("TOO_EARLY", `reward period ${period} closes at ${due}`, { period, due });
-        const winner = flowWinner(state, period);
-        state.rewardsPaid.add(period);
-        state.flow.delete(period);
-        if (!winner || state.params.rewardAmountMc === 0) return [{ type: "reward-none", period }];
+        const winner = flowWinner(state, period, home);
+        state.rewardsPaid.add(key);
+        // this aggregator's tally is done; other aggregators' sellers stay for their own reward
+        const f = state.flow.get(period);
+        if (f) {
+          for (const agent of [...f.keys()]) if (state.agents.get(agent)!.home === home) f.delete(agent);
+          if (f.size === 0) state.flow.delete(period);
+        }
+        if (!winner || state.params.rewardAmountMc === 0)
+          return [{ type: "reward-none", period, aggregator: home }];
         const wallet = state.wallets.get(state.agents.get(winner.agent)!.wallets[0])!;
         mint(state, wallet, state.params.rewardAmountMc);
         return [
           {
             type: "reward-paid",
             period,
+            aggregator: home,
             agent: winner.agent,
             wallet: wallet.address,
             deliveredWh: winner.deliveredWh,

@@ -22,7 +22,7 @@ export const accountsModule: TradingModule = {
     "register-wallet": defineHandler({
       origin: "agent",
       schema: registerWalletBodySchema,
-      apply(state, tx) {
+      apply(state, tx, ctx) {
         const { wallet } = tx.body;
         if (state.wallets.has(wallet))
           reject("WALLET_TAKEN", `wallet ${wallet} is already registered`, { wallet });
@@ -30,6 +30,7 @@ export const accountsModule: TradingModule = {
         if (!agent) {
           agent = {
             id: tx.sender,
+            home: ctx.proposer,
             wallets: [],
             allocated: false,
             rep: initialReputation(state.params.rep),

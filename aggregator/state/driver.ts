@@ -12,6 +12,8 @@ export class LedgerDriver {
   readonly authority: string;
   time = 0;
   height = 0;
+  /** proposer of the next blocks: the aggregator an agent registers through becomes its home */
+  proposer: string;
   private n = 0;
   /** every transaction applied so far, with its context and result, in order */
   readonly log: { tx: Tx; time: number; height: number; result: TradingApplyResult }[] = [];
@@ -19,6 +21,7 @@ export class LedgerDriver {
   constructor(core: TradingCore, authority: string) {
     this.core = core;
     this.authority = authority;
+    this.proposer = authority;
   }
 
   get params() {
@@ -32,7 +35,7 @@ export class LedgerDriver {
 
   apply(tx: Tx): TradingApplyResult {
     this.height += 1;
-    const result = this.core.apply(tx, { time: this.time, height: this.height, proposer: this.authority });
+    const result = this.core.apply(tx, { time: this.time, height: this.height, proposer: this.proposer });
     this.log.push({ tx, time: this.time, height: this.height, result });
     return result;
   }

@@ -1,4 +1,4 @@
-import { rewardPeriodDueMs } from "../rewards/proof-of-flow.js";
+import { rewardKey, rewardPeriodDueMs } from "../rewards/proof-of-flow.js";
 import type { Tx } from "./handler.js";
 import type { TradingState } from "./types.js";
 
@@ -23,9 +23,17 @@ export function dueSystemTxs(state: TradingState, timeMs: number, proposer: stri
   for (const interval of toSettle)
     out.push({ id: `sys:settle:${interval}`, type: "settle-due", sender: proposer, body: { interval } });
   const toReward = [...state.flow.keys()]
-    .filter((period) => !state.rewardsPaid.has(period) && rewardPeriodDueMs(state, period) <= timeMs)
+    .filter(
+      (period) =>
+        !state.rewardsPaid.has(rewardKey(period, proposer)) && rewardPeriodDueMs(state, period) <= timeMs,
+    )
     .sort((a, b) => a - b);
   for (const period of toReward)
-    out.push({ id: `sys:reward:${period}`, type: "reward-period", sender: proposer, body: { period } });
+    out.push({
+      id: `sys:reward:${period}:${proposer}`,
+      type: "reward-period",
+      sender: proposer,
+      body: { period },
+    });
   return out;
 }

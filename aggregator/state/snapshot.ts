@@ -22,7 +22,7 @@ export interface StateSnapshot {
   intervals: [number, IntervalState][];
   meter: [string, [number, MeterSummary][]][];
   flow: [number, [string, number][]][];
-  rewardsPaid: number[];
+  rewardsPaid: string[];
   seenTx: string[];
   blacklist: string[];
   ext: [string, unknown][];
@@ -65,7 +65,7 @@ export function takeSnapshot(
       const f = state.flow.get(p)!;
       return [p, [...f.keys()].sort(byStr).map((a) => [a, f.get(a)!] as [string, number])];
     }),
-    rewardsPaid: [...state.rewardsPaid].sort(byNum),
+    rewardsPaid: [...state.rewardsPaid].sort(byStr),
     seenTx: [...state.seenTx].sort(byStr),
     blacklist: [...state.blacklist].sort(byStr),
     ext: [...state.ext.keys()].sort(byStr).map((name) => {

@@ -16,6 +16,8 @@ export interface Reputation {
 
 export interface Agent {
   id: string;
+  /** the aggregator that registered the agent (its EAG): proof-of-flow is per home aggregator */
+  home: string;
   /** in registration order; the first is where rewards are paid */
   wallets: string[];
   allocated: boolean;
@@ -106,7 +108,8 @@ export interface TradingState {
   meter: Map<string, Map<number, MeterSummary>>;
   /** proof-of-flow tally: per reward period, delivered Wh per seller agent */
   flow: Map<number, Map<string, number>>;
-  rewardsPaid: Set<number>;
+  /** `${period}/${aggregator}` of every reward period already paid */
+  rewardsPaid: Set<string>;
   seenTx: Set<string>;
   /** agents barred from placing orders; maintained by the credit bank's transactions */
   blacklist: Set<string>;
