@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -98,7 +98,8 @@ if (process.env.TRADING_STORE_CHILD) {
   // child mode: write the ledger until killed, acknowledging each durable entry on stdout
   const store = TradingStore.open(process.env.TRADING_STORE_CHILD);
   const s = recoverSequencer(store, GENESIS, { proposer: AUTH, snapshotEvery: 37 });
-  const ack = () => writeSync(1, `ack ${s.lastSeq}\n`);
+  // stdout on a pipe is synchronous on Linux, so each line is out before the next entry is written
+  const ack = () => process.stdout.write(`ack ${s.lastSeq}\n`);
   setupAgents(s, ack);
   for (let k = 10; ; k++) runInterval(s, k, ack);
 } else {
