@@ -3,7 +3,6 @@ import type { Block, LedgerEntry, QuorumCertificate, VoteSig } from "../ledger/b
 
 export const VIEW_CHANGE_DOMAIN = "gridlet/view-change/v1";
 export const NEW_VIEW_DOMAIN = "gridlet/new-view/v1";
-export const CHECKPOINT_DOMAIN = "gridlet/checkpoint/v1";
 
 /** Proposal in a slot's first view: the block carries the leader's signature. */
 export interface PrePrepare {
@@ -121,6 +120,4 @@ export function newViewBytes(round: number, index: number, view: number, hash: s
   return signingBytes(NEW_VIEW_DOMAIN, { round, index, view, block: hash });
 }
 
-export function checkpointBytes(round: number, stateHash: string, link: string): Uint8Array {
-  return signingBytes(CHECKPOINT_DOMAIN, { round, stateHash, link });
-}
+export { checkpointSigningBytes as checkpointBytes } from "../ledger/checkpoint-bytes.js";

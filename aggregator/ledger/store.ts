@@ -30,7 +30,10 @@ export class BlockStore {
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     try {
-      this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly });
+      this.db = new Database(file, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      });
     } catch (e) {
       throw new LedgerError("STORE", `cannot open ledger ${file}: ${(e as Error).message}`, { file });
     }

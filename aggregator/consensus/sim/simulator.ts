@@ -9,6 +9,7 @@ import {
   simVerifier,
   type Verifier,
 } from "../../ledger/signing.js";
+import type { CheckpointRecord } from "../../ledger/store.js";
 import type { Message } from "../messages.js";
 import { Replica } from "../replica.js";
 import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig } from "../types.js";
@@ -45,6 +46,7 @@ interface SimReplica {
   timers: Map<string, number>;
   epoch: number;
   ownCheckpoints: Map<number, string>;
+  stable: CheckpointRecord[];
 }
 
 type Event =
@@ -78,6 +80,8 @@ export class Simulation {
   private readonly verifier: Verifier;
   private readonly signers = new Map<string, Signer>();
   private partition: string[][] | null = null;
+  /** ed25519 public keys of the members, when running with real signatures */
+  publicKeys: ReadonlyMap<string, Uint8Array> = new Map();
   private timerGen = 0;
   messagesSent = 0;
 
@@ -94,6 +98,7 @@ export class Simulation {
         this.signers.set(id, ed25519Signer(id, seed, defaultEd25519));
       }
       this.verifier = ed25519Verifier(keys, defaultEd25519);
+      this.publicKeys = keys;
     } else {
       const secrets = new Map(this.members.map((id) => [id, `secret/${options.seed}/${id}`]));
       for (const [id, s] of secrets) this.signers.set(id, simSigner(id, s));
@@ -123,10 +128,17 @@ export class Simulation {
       timers: new Map(),
       epoch: 0,
       ownCheckpoints: new Map(),
+      stable: [],
     };
   }
 
-  replica(id: string): { core: Replica; machine: KvMachine; alive: boolean; store: readonly LedgerEntry[] } {
+  replica(id: string): {
+    core: Replica;
+    machine: KvMachine;
+    alive: boolean;
+    store: readonly LedgerEntry[];
+    stable: readonly CheckpointRecord[];
+  } {
     return this.replicas.get(id)!;
   }
 
@@ -205,6 +217,8 @@ export class Simulation {
           this.violations.push({ what: "divergence", detail: o.detail });
         return;
       case "checkpoint":
+        r.stable.push(o.record);
+        return;
       case "rejected":
         return;
     }
