@@ -7,6 +7,8 @@ import type { BrokerIdentity, LoginVerifier } from "./login.js";
 
 export interface EmbeddedBroker {
   port: number;
+  /** publishes from inside the broker's process, with no client connection (QoS 1) */
+  publish(topic: string, payload: Buffer | string, retain?: boolean): void;
   /** refusals by reason: login codes, "PUBLISH_DENIED", "SUBSCRIBE_DENIED" */
   refusals(): Record<string, number>;
   close(): Promise<void>;
@@ -26,6 +28,11 @@ export async function startEmbeddedBroker(opts: {
   log: Logger;
   /** called once per refusal, for the aggregator's persistent counters */
   onRefusal?: (code: string) => void;
+  /**
+   * In-process subscriptions, made before the port opens so that no message is missed; they save the
+   * aggregator a loopback MQTT connection (an encode, a decode and an acknowledgement per message).
+   */
+  subscriptions?: { filter: string; onMessage: (topic: string, payload: Buffer) => void }[];
 }): Promise<EmbeddedBroker> {
   const { log } = opts;
   const identities = new WeakMap<Client, BrokerIdentity>();
@@ -67,6 +74,21 @@ export async function startEmbeddedBroker(opts: {
       done(null, null);
     },
   });
+  for (const sub of opts.subscriptions ?? []) {
+    await new Promise<void>((resolve) =>
+      broker.subscribe(
+        sub.filter,
+        (packet, done) => {
+          sub.onMessage(
+            packet.topic,
+            Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+          );
+          done();
+        },
+        () => resolve(),
+      ),
+    );
+  }
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -77,6 +99,13 @@ export async function startEmbeddedBroker(opts: {
   log.info("embedded broker listening", { host: opts.host, port });
   return {
     port,
+    publish: (topic, payload, retain = false) =>
+      broker.publish(
+        { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain, dup: false },
+        (err) => {
+          if (err) log.warn("in-process publish failed", { topic, error: err.message });
+        },
+      ),
     refusals: () => ({ ...refusals }),
     close: () =>
       new Promise<void>((resolve) => {

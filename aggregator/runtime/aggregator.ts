@@ -1,11 +1,10 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import mqtt, { type MqttClient } from "mqtt";
 import { loginToken } from "../../agent/link/login.js";
 import { loadIdentity } from "../../agent/runtime/identity.js";
 import type { ServiceNotifier } from "../../agent/runtime/notify.js";
 import type { AggregatorConfig } from "../../config/schema.js";
-import { describeError, GridletError } from "../../protocol/errors.js";
+import { describeError } from "../../protocol/errors.js";
 import { TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
@@ -17,8 +16,8 @@ import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
 import { AggregatorStore } from "../ingest/store.js";
-
-export class AggregatorRuntimeError extends GridletError<"NOT_AN_AGGREGATOR" | "BROKER_UNREACHABLE"> {}
+import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
+import { AggregatorRuntimeError } from "./errors.js";
 
 export interface RunningAggregator {
   ingest: Ingest;
@@ -71,35 +70,10 @@ export async function startAggregator(
   };
   scanCertDir();
 
-  let ingestRef: Ingest | undefined;
   const store = new AggregatorStore(config.store.path, config.id, () => now() * 1000);
-  let broker: EmbeddedBroker | undefined;
-  let url: string;
-  if (config.broker.embedded !== undefined) {
-    broker = await startEmbeddedBroker({
-      ...config.broker.embedded,
-      login: new LoginVerifier(trust, now),
-      log: log.child("broker"),
-      onRefusal: (code) => ingestRef?.count(`BROKER_${code}`),
-    });
-    url = `mqtt://${config.broker.embedded.host}:${broker.port}`;
-  } else {
-    url = config.broker.url!;
-  }
-
-  const clientId = config.broker.clientId ?? `gridlet-agg-${config.id}`;
-  const password = () =>
-    config.broker.password ?? loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now());
-  const statusTopic = topics.aggregatorStatus(config.id);
-  const client: MqttClient = mqtt.connect(url, {
-    clientId,
-    clean: false,
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-    username: config.broker.username ?? config.id,
-    password: password(),
-    will: { topic: statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
-  });
+  // The link and ingest need each other (receipts go out through the link, messages come in to
+  // ingest); this indirection lets either be built first.
+  let link: BrokerLink | undefined;
   const receipts = new ReceiptBatcher({
     aggregatorId: config.id,
     seed: identity.key.seed,
@@ -107,7 +81,7 @@ export async function startAggregator(
     now,
     delayMs: config.ingest.receiptDelayMs,
     maxPerReceipt: 2000,
-    sender: { send: (topic, payload) => client.publish(topic, payload, { qos: 1 }) },
+    sender: { send: (topic, payload) => link?.publish(topic, payload) },
   });
   const ingest = new Ingest({
     store,
@@ -118,45 +92,56 @@ export async function startAggregator(
     maxFutureMs: config.ingest.maxFutureMs,
     log: log.child("ingest"),
   });
-  ingestRef = ingest;
   ingest.registerHandler(MSG_READING, readingsHandler(store.db, config.ingest.readingMaxAgeMs));
 
-  let connected = false;
-  client.on("connect", () => {
-    connected = true;
-    log.info("aggregator connected to broker", { url });
-    client.publish(statusTopic, STATUS_ONLINE, { qos: 1, retain: true });
-    client.subscribe(`${TOPIC_ROOT}/agent/+/up`, { qos: 1 }, (err) => {
-      if (err) log.error("cannot subscribe to agents", { error: err.message });
+  const statusTopic = topics.aggregatorStatus(config.id);
+  const agentsUp = `${TOPIC_ROOT}/agent/+/up`;
+  let broker: EmbeddedBroker | undefined;
+  let url: string;
+  if (config.broker.embedded !== undefined) {
+    const embedded = await startEmbeddedBroker({
+      ...config.broker.embedded,
+      login: new LoginVerifier(trust, now),
+      log: log.child("broker"),
+      onRefusal: (code) => ingest.count(`BROKER_${code}`),
+      subscriptions: [{ filter: agentsUp, onMessage: (topic, payload) => ingest.receive(topic, payload) }],
     });
-  });
-  client.on("close", () => {
-    if (connected) log.warn("aggregator lost the broker", { url });
-    connected = false;
-    client.options.password = password();
-  });
-  client.on("error", (err) => log.warn("mqtt error", { error: err.message }));
-  client.on("message", (topic, payload) => ingest.receive(topic, payload));
-
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new AggregatorRuntimeError("BROKER_UNREACHABLE", `no connection to the broker at ${url} in 15 s`),
-        ),
-      15_000,
-    );
-    client.once("connect", () => {
-      clearTimeout(timer);
-      resolve();
+    broker = embedded;
+    url = `mqtt://${config.broker.embedded.host}:${embedded.port}`;
+    link = {
+      publish: embedded.publish,
+      connected: () => true,
+      close: async () => {
+        embedded.publish(statusTopic, STATUS_OFFLINE, true);
+        await embedded.close();
+      },
+    };
+    embedded.publish(statusTopic, STATUS_ONLINE, true);
+  } else {
+    url = config.broker.url!;
+    const clientId = config.broker.clientId ?? `gridlet-agg-${config.id}`;
+    link = await externalBrokerLink({
+      url,
+      clientId,
+      username: config.broker.username ?? config.id,
+      password: () =>
+        config.broker.password ??
+        loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now()),
+      statusTopic,
+      subscribe: agentsUp,
+      onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
+      onMessage: (topic, payload) => ingest.receive(topic, payload),
+      log,
     });
-  });
+    link.publish(statusTopic, STATUS_ONLINE, true);
+  }
+  const brokerLink = link;
   const watchdog =
     deps.notifier.watchdogMs === undefined
       ? undefined
       : setInterval(
           () => {
-            if (connected) deps.notifier.watchdog();
+            if (brokerLink.connected()) deps.notifier.watchdog();
           },
           Math.max(500, Math.floor(deps.notifier.watchdogMs / 2)),
         );
@@ -175,13 +160,7 @@ export async function startAggregator(
       ingest.flush();
       receipts.flush();
       receipts.stop();
-      if (client.connected) {
-        await new Promise<void>((r) =>
-          client.publish(statusTopic, STATUS_OFFLINE, { qos: 1, retain: true }, () => r()),
-        );
-      }
-      await client.endAsync(false);
-      await broker?.close();
+      await brokerLink.close();
       store.close();
     },
   };
