@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { isCreditError } from "../aggregator/credit/errors.js";
 import type { CreditResult } from "../aggregator/credit/handlers.js";
 import { tokenOf } from "../aggregator/credit/state.js";
 import { creditDecrease } from "../aggregator/credit/terms.js";
 import { DAY, makeWorld, pay, T0, type World } from "../aggregator/credit/testkit.js";
-import { openWalletKey, signPayment, verifyTokenSig } from "../aggregator/credit/token.js";
+import {
+  checkPaymentForSeller,
+  openWalletKey,
+  signPayment,
+  verifyTokenSig,
+} from "../aggregator/credit/token.js";
 import { hashJson } from "../protocol/hash.js";
 import type { CreditGrantTx } from "../protocol/messages/credit.js";
 
@@ -131,6 +137,25 @@ test("paying with the token: the bank pays the seller, lowers the balance and re
   const { loanId, seed, loan } = granted(w);
   const token = w.bank.currentToken(w.state, loanId);
   const bill = { seller: "sam", payment: pay(seed, loanId, "p1", 20_000, T0 + 2000), token };
+  // the seller checks token and payment before delivering
+  const expect = { bankPublicKey: w.state.banks.bank1.publicKey, sellerWallet: "gw-seller", now: T0 + 2000 };
+  checkPaymentForSeller(token, bill.payment, expect);
+  assert.throws(
+    () => checkPaymentForSeller(token, pay(seed, loanId, "p1", 60_000, T0), expect),
+    (e) => isCreditError(e, "OVERSPEND"),
+  );
+  assert.throws(
+    () => checkPaymentForSeller(token, bill.payment, { ...expect, now: token.validUntil + 1 }),
+    (e) => isCreditError(e, "TOKEN_EXPIRED"),
+  );
+  assert.throws(
+    () => checkPaymentForSeller({ ...token, balance: 1e9 }, bill.payment, expect),
+    (e) => isCreditError(e, "BAD_TOKEN_SIGNATURE"),
+  );
+  assert.throws(
+    () => checkPaymentForSeller(token, bill.payment, { ...expect, sellerWallet: "gw-other" }),
+    (e) => isCreditError(e, "WALLET_MISMATCH"),
+  );
   const tx = w.bank.preparePay(w.state, bill);
   const events = ok(w.apply("credit.pay", tx, T0 + 3000, "bank1"));
   assert.equal(events[0].type, "credit.paid");

@@ -10,6 +10,7 @@ export {
   creditHandlers,
   isCreditTxType,
 } from "./handlers.js";
+export { CREDIT_MODULE, type CreditModuleOptions, creditModule } from "./module.js";
 export type {
   BlacklistPort,
   CreditAccountsPort,
@@ -20,4 +21,4 @@ export type {
 export { type BorrowerParams, priceBorrower, type Quote, scanBorrower } from "./pricing.js";
 export { type BankKeys, CreditBankService } from "./service.js";
 export { type BankInfo, type CreditState, createCreditState, type Loan, tokenOf } from "./state.js";
-export { openWalletKey, signPayment } from "./token.js";
+export { checkPaymentForSeller, openWalletKey, signPayment } from "./token.js";

@@ -126,3 +126,33 @@ export function openWalletKey(
   }
   return seed;
 }
+
+/**
+ * The seller's check before it delivers against a credit payment (seed §III-2, step 1): the token is
+ * the bank's, still valid, covers the amount, and the payment is signed with the token's shared wallet
+ * key for this seller. The bank's ledger remains the authority on the balance.
+ */
+export function checkPaymentForSeller(
+  token: SignedCreditToken,
+  payment: CreditPayment,
+  expect: { bankPublicKey: string; sellerWallet: string; now: number },
+  crypto: Ed25519 = defaultEd25519,
+): void {
+  const { sig, ...fields } = token;
+  if (!verifyTokenSig(fields, sig, expect.bankPublicKey, crypto)) {
+    throw new CreditError("BAD_TOKEN_SIGNATURE", "the token is not signed by the bank");
+  }
+  if (expect.now > token.validUntil) throw new CreditError("TOKEN_EXPIRED", "the token's validity has ended");
+  if (payment.loanId !== token.loanId || payment.sellerWallet !== expect.sellerWallet) {
+    throw new CreditError("WALLET_MISMATCH", "the payment is for another loan or another seller");
+  }
+  if (payment.amount > token.balance) {
+    throw new CreditError(
+      "OVERSPEND",
+      `payment of ${payment.amount} mc exceeds the token balance ${token.balance} mc`,
+    );
+  }
+  if (!verifyPaymentSig(payment, token.sharedWallet, crypto)) {
+    throw new CreditError("BAD_PAYMENT_SIGNATURE", "the payment is not signed with the shared wallet's key");
+  }
+}
