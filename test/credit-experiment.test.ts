@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { runFig5, simulatePair } from "../aggregator/credit/experiment/fig5.js";
 import { drawBorrowers, runFig7 } from "../aggregator/credit/experiment/fig7.js";
 import { experimentFiles } from "../aggregator/credit/experiment/report.js";
@@ -116,4 +119,16 @@ test("seeded generator and axis ticks", () => {
   assert.equal(t[0], 0);
   assert.ok(t[t.length - 1] >= 217_000);
   assert.ok(t.length >= 4 && t.length <= 8);
+});
+
+test("the committed results in docs/credit-results are what the code produces for seed 1", () => {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "credit-results");
+  const files = experimentFiles({ seed: 1, commitLatencyMs: 1000, fig5: { repetitions: 20 } });
+  for (const [name, content] of Object.entries(files)) {
+    assert.equal(
+      readFileSync(join(dir, name), "utf8"),
+      content,
+      `${name} is stale: rerun gridlet credit experiment`,
+    );
+  }
 });
