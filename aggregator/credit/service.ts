@@ -90,6 +90,18 @@ export class CreditBankService {
     return { bill, tokenSig: signToken(tokenOf(next), this.keys.seed, this.crypto) };
   }
 
+  /**
+   * The grants this bank owes after a block: one per `credit.offered` event for this bank whose loan is
+   * still offered. The caller submits each `tx` as `credit.grant` and keeps `walletSeed` with the loan.
+   */
+  grantsFor(state: CreditState, events: readonly { type: string; [k: string]: unknown }[]): PreparedGrant[] {
+    return events
+      .filter((e) => e.type === "credit.offered" && e.bank === this.keys.id)
+      .map((e) => String(e.loanId))
+      .filter((id) => state.loans[id]?.status === "offered")
+      .map((id) => this.prepareGrant(state, id));
+  }
+
   /** The current signed token of a loan, for sending to its borrower. */
   currentToken(state: CreditState, loanId: string) {
     const loan = state.loans[loanId];
