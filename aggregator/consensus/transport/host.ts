@@ -1,0 +1,124 @@
+import { createLogger } from "../../../protocol/log.js";
+import type { LedgerEntry } from "../../ledger/block.js";
+import type { CheckpointRecord } from "../../ledger/store.js";
+import type { Message } from "../messages.js";
+import type { Replica } from "../replica.js";
+import type { Output } from "../types.js";
+
+const log = createLogger("consensus:host");
+
+/** How a host reaches its peers; the messages are self-authenticating, so any carrier will do. */
+export interface Link {
+  send(to: string, msg: Message): void;
+  broadcast(msg: Message): void;
+}
+
+/** Where decided blocks go; BlockStore (SQLite) implements it, MemoryLog for benches and tests. */
+export interface DecidedLog {
+  append(entry: LedgerEntry, hash: string): void;
+  list(fromSeq: number, limit: number): LedgerEntry[];
+  putCheckpoint(c: CheckpointRecord): void;
+}
+
+export class MemoryLog implements DecidedLog {
+  readonly entries: LedgerEntry[] = [];
+  readonly checkpoints: CheckpointRecord[] = [];
+  append(entry: LedgerEntry): void {
+    this.entries.push(entry);
+  }
+  list(fromSeq: number, limit: number): LedgerEntry[] {
+    return this.entries.slice(fromSeq, fromSeq + limit);
+  }
+  putCheckpoint(c: CheckpointRecord): void {
+    this.checkpoints.push(c);
+  }
+}
+
+export interface HostEvents {
+  commit?: (entry: LedgerEntry, hash: string, at: number) => void;
+  checkpoint?: (c: CheckpointRecord) => void;
+}
+
+/**
+ * The thin shell around the pure core: real timers (one per key, re-arming replaces), the clock, the
+ * block log and a link to the peers. Everything that decides anything stays in Replica.
+ */
+export class ReplicaHost {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+  readonly rejected = new Map<string, number>();
+
+  constructor(
+    readonly core: Replica,
+    private readonly link: Link,
+    private readonly decided: DecidedLog,
+    private readonly events: HostEvents = {},
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  get id(): string {
+    return this.core.config.self;
+  }
+
+  deliver(msg: Message): void {
+    if (!this.stopped) this.apply(this.core.step({ type: "message", msg }, this.clock()));
+  }
+
+  submit(tx: unknown): void {
+    if (!this.stopped) this.apply(this.core.step({ type: "submit", tx }, this.clock()));
+  }
+
+  /** Starts (or restarts after loading persisted state): arms timers and asks peers for missed blocks. */
+  start(): void {
+    this.stopped = false;
+    this.apply(this.core.step({ type: "restart" }, this.clock()));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private apply(outputs: Output[]): void {
+    for (const o of outputs) {
+      switch (o.type) {
+        case "send":
+          if (o.to === "*") this.link.broadcast(o.msg);
+          else this.link.send(o.to, o.msg);
+          break;
+        case "timer": {
+          const old = this.timers.get(o.key);
+          if (old !== undefined) clearTimeout(old);
+          const t = setTimeout(() => {
+            this.timers.delete(o.key);
+            if (!this.stopped) this.apply(this.core.step({ type: "timer", key: o.key }, this.clock()));
+          }, o.delayMs);
+          t.unref?.();
+          this.timers.set(o.key, t);
+          break;
+        }
+        case "commit":
+          this.decided.append(o.entry, o.hash);
+          this.events.commit?.(o.entry, o.hash, this.clock());
+          break;
+        case "checkpoint":
+          this.decided.putCheckpoint(o.record);
+          this.events.checkpoint?.(o.record);
+          break;
+        case "serve": {
+          const entries = this.decided.list(o.fromSeq, o.limit);
+          if (entries.length > 0) this.link.send(o.to, { t: "blocks", from: this.id, entries });
+          break;
+        }
+        case "rejected":
+          this.rejected.set(o.reason, (this.rejected.get(o.reason) ?? 0) + 1);
+          log.debug("message rejected", { self: this.id, from: o.from, reason: o.reason });
+          break;
+        case "fault":
+          log.warn("fault detected", { self: this.id, kind: o.kind, member: o.member, detail: o.detail });
+          break;
+      }
+    }
+  }
+}

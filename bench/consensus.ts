@@ -1,0 +1,240 @@
+/**
+ * Consensus throughput and commit latency for 4, 7, 10, 16 and 51 aggregators, beside the single-core
+ * ed25519 verify rate measured in the same run. All replicas run in this one process with real
+ * signatures (node's ed25519) and real timers, talking through an in-memory network: the figures are an
+ * in-process measurement, not one over processes and MQTT, and every replica shares one core.
+ * Prints one JSON object. Run: node dist/bench/consensus.js [--seconds 3] [--sizes 4,7,10,16,51]
+ */
+import { randomBytes } from "node:crypto";
+import { pathToFileURL } from "node:url";
+import { Replica } from "../aggregator/consensus/replica.js";
+import { KvMachine } from "../aggregator/consensus/sim/kv-machine.js";
+import { MemoryLog, ReplicaHost } from "../aggregator/consensus/transport/host.js";
+import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
+import { DEFAULT_CONFIG } from "../aggregator/consensus/types.js";
+import { ed25519Signer, ed25519Verifier } from "../aggregator/ledger/signing.js";
+import { fromHex } from "../protocol/bytes.js";
+import { NodeEd25519 } from "../protocol/crypto/index.js";
+import { type Envelope, envelopeSigningBytes, signEnvelope } from "../protocol/envelope.js";
+import { measureVerifyRate } from "./crypto.js";
+
+const crypto = new NodeEd25519();
+
+interface Measurement {
+  aggregators: number;
+  mode: "saturated" | "paced";
+  offeredTxPerSec?: number;
+  committedTxPerSec: number;
+  latencyMs: { p50: number; p99: number; samples: number };
+  blocksPerSec: number;
+  messagesPerSec: number;
+  seconds: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Client transactions: signed envelopes, signed before timing starts so that only verifying is measured. */
+function makeClients(count: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const seed = new Uint8Array(randomBytes(32));
+    return { id: `client${i}`, seed, publicKey: crypto.publicKey(seed), seq: 0 };
+  });
+}
+
+async function measure(
+  n: number,
+  o: { seconds: number; rate?: number; slotTimeoutMs: number; maxTxs: number },
+): Promise<Measurement> {
+  const members = Array.from({ length: n }, (_, i) => `eag${i}`);
+  const seeds = new Map(members.map((m) => [m, new Uint8Array(randomBytes(32))]));
+  const keys = new Map(members.map((m) => [m, crypto.publicKey(seeds.get(m)!)]));
+  const verifier = ed25519Verifier(keys, crypto);
+  const clients = makeClients(8);
+  const clientKeys = new Map(clients.map((c) => [c.id, c.publicKey]));
+  const validateTx = (tx: unknown): boolean => {
+    const e = tx as Envelope;
+    const key = clientKeys.get(e?.from);
+    const sig = typeof e?.sig === "string" ? fromHex(e.sig) : undefined;
+    return key !== undefined && sig !== undefined && crypto.verify(sig, envelopeSigningBytes(e), key);
+  };
+  // Pre-sign the transactions.
+  const txs: Envelope[] = [];
+  for (let i = 0; i < o.maxTxs; i++) {
+    const c = clients[i % clients.length];
+    txs.push(
+      signEnvelope({ type: "bench/tx", from: c.id, seq: ++c.seq, ts: 0, body: { i } }, c.seed, crypto),
+    );
+  }
+  const net = new MemoryNetwork();
+  const submitted = new Map<string, { at: number; by: number }>();
+  const latencies: number[] = [];
+  let committedTxs = 0;
+  let blocks = 0;
+  let measuring = false;
+  const hosts = members.map((self, idx) => {
+    const core = new Replica(
+      {
+        ...DEFAULT_CONFIG,
+        members,
+        self,
+        maxBatch: 256,
+        batchDelayMs: 2,
+        slotTimeoutMs: o.slotTimeoutMs,
+        window: 4,
+      },
+      {
+        signer: ed25519Signer(self, seeds.get(self)!, crypto),
+        verifier,
+        machine: new KvMachine(),
+        validateTx,
+      },
+    );
+    const host = new ReplicaHost(core, net.linkFor(self), new MemoryLog(), {
+      commit: (entry, _hash, at) => {
+        if (idx === 0) blocks++;
+        for (const tx of entry.block.txs) {
+          const e = tx as Envelope;
+          const s = submitted.get(`${e.from}/${e.seq}`);
+          if (s === undefined || s.by !== idx) continue;
+          if (measuring) {
+            committedTxs++;
+            latencies.push(at - s.at);
+          }
+          outstanding[idx]--;
+        }
+      },
+    });
+    net.attach(host);
+    return host;
+  });
+  const outstanding = new Array<number>(n).fill(0);
+  for (const h of hosts) h.start();
+  let next = 0;
+  const submit = (idx: number): boolean => {
+    if (next >= txs.length) return false;
+    const tx = txs[next++];
+    submitted.set(`${tx.from}/${tx.seq}`, { at: Date.now(), by: idx });
+    outstanding[idx]++;
+    hosts[idx].submit(tx);
+    return true;
+  };
+  // Saturated: keep each aggregator's queue topped up; paced: offer a fixed rate spread over them.
+  const tickMs = 5;
+  let carry = 0;
+  let rr = 0;
+  let last = Date.now();
+  const feeder = setInterval(() => {
+    const now = Date.now();
+    if (o.rate === undefined) {
+      for (let i = 0; i < n; i++) while (outstanding[i] < 512 && submit(i));
+    } else {
+      // Timers fire late when the loop is busy: offer by elapsed time, not by tick count.
+      carry += (o.rate * (now - last)) / 1000;
+      for (; carry >= 1; carry--) submit(rr++ % n);
+    }
+    last = now;
+  }, tickMs);
+  const warmup = Math.min(1000, (o.seconds * 1000) / 4);
+  await new Promise((r) => setTimeout(r, warmup));
+  measuring = true;
+  const delivered0 = net.delivered;
+  const blocks0 = blocks;
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, o.seconds * 1000));
+  measuring = false;
+  const elapsed = (Date.now() - t0) / 1000;
+  clearInterval(feeder);
+  for (const h of hosts) h.stop();
+  latencies.sort((a, b) => a - b);
+  return {
+    aggregators: n,
+    mode: o.rate === undefined ? "saturated" : "paced",
+    ...(o.rate === undefined ? {} : { offeredTxPerSec: Math.round(o.rate) }),
+    committedTxPerSec: Math.round(committedTxs / elapsed),
+    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length },
+    blocksPerSec: Math.round(((blocks - blocks0) / elapsed) * 10) / 10,
+    messagesPerSec: Math.round((net.delivered - delivered0) / elapsed),
+    seconds: Math.round(elapsed * 10) / 10,
+  };
+}
+
+export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promise<Record<string, unknown>> {
+  const seconds = o.seconds ?? 3;
+  const sizes = o.sizes ?? [4, 7, 10, 16, 51];
+  const verifyRate = measureVerifyRate(crypto, 1);
+  const results: Measurement[] = [];
+  let fourSaturated: Measurement | undefined;
+  for (const n of sizes) {
+    if (n >= 30) {
+      // Every replica shares this one core: a round of 51 slots costs about 51³ signature checks here, so
+      // the large consortium gets a light paced load and a long timeout.
+      results.push(
+        await measure(n, { seconds: Math.max(seconds, 20), rate: 2, slotTimeoutMs: 120_000, maxTxs: 200 }),
+      );
+      continue;
+    }
+    const perCore = verifyRate / n;
+    const sat = await measure(n, {
+      seconds,
+      slotTimeoutMs: 5000,
+      maxTxs: Math.ceil(perCore * (seconds + 2) * 1.5) + 1024 * n,
+    });
+    results.push(sat);
+    if (n === 4) {
+      fourSaturated = sat;
+      const half = Math.max(1, sat.committedTxPerSec / 2);
+      results.push(
+        await measure(n, {
+          seconds,
+          rate: half,
+          slotTimeoutMs: 5000,
+          maxTxs: Math.ceil(half * (seconds + 2) * 1.2) + 100,
+        }),
+      );
+    }
+  }
+  const designLimit4 = (2 * verifyRate) / 4;
+  const inProcessLimit4 = verifyRate / 4;
+  const halfLoad = results.find((r) => r.aggregators === 4 && r.mode === "paced");
+  const big = results.find((r) => r.aggregators === 51);
+  return {
+    bench: "consensus",
+    transport:
+      "in-process: all replicas in one process and one core, in-memory network, real ed25519 and timers",
+    verifyPerSecOneCore: Math.round(verifyRate),
+    limits: {
+      design4: Math.round(designLimit4),
+      design4Rule: "2 cores × verify rate ÷ 4 (each of 4 EAG processes verifies every client signature)",
+      inProcess4: Math.round(inProcessLimit4),
+      inProcess4Rule: "1 core × verify rate ÷ 4 (here all 4 replicas share one core)",
+    },
+    results,
+    ratios: {
+      fourTxPerSecOverDesignLimit:
+        fourSaturated === undefined ? null : round(fourSaturated.committedTxPerSec / designLimit4),
+      fourTxPerSecOverInProcessLimit:
+        fourSaturated === undefined ? null : round(fourSaturated.committedTxPerSec / inProcessLimit4),
+      fourHalfLoadP50OverTarget100ms: halfLoad === undefined ? null : round(halfLoad.latencyMs.p50 / 100),
+      fiftyOneP50OverTarget2s: big === undefined ? null : round(big.latencyMs.p50 / 2000),
+    },
+    targets: "DESIGN.md: 4 EAGs ≥ 0.5 × design4; p50 < 100 ms at half load; 51 EAGs p50 < 2 s",
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const seconds = arg("--seconds") === undefined ? undefined : Number(arg("--seconds"));
+  const sizes = arg("--sizes")?.split(",").map(Number);
+  console.log(JSON.stringify(await run({ seconds, sizes })));
+  process.exit(0);
+}
