@@ -1,0 +1,399 @@
+import type { Block, LedgerEntry, QuorumCertificate } from "../ledger/block.js";
+import { checkBlock, GENESIS_PREV, makeBlock, voteBytes } from "../ledger/block.js";
+import { isLedgerError } from "../ledger/errors.js";
+import { CheckpointTracker } from "./checkpoints.js";
+import type { Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
+import { newViewBytes, viewChangeBytes } from "./messages.js";
+import { firstVotes, newSlot, type Slot, votesOf } from "./slot.js";
+import {
+  checkConfig,
+  type Decision,
+  faultTolerance,
+  type Output,
+  type ReplicaConfig,
+  type ReplicaDeps,
+} from "./types.js";
+import { checkNewView, checkViewChange, type MemberInfo } from "./viewchange.js";
+
+const MAX_BACKOFF_EXP = 5;
+
+/**
+ * The per-slot PBFT machinery shared by the replica: state, quorums, the normal case (pre-prepare,
+ * prepare, commit) and the view change. Replica (replica.ts) adds inputs, proposing and execution.
+ */
+export abstract class ReplicaCore {
+  readonly config: ReplicaConfig;
+  protected readonly deps: ReplicaDeps;
+  protected readonly n: number;
+  protected readonly myIndex: number;
+  protected readonly member: MemberInfo;
+  protected readonly f: number;
+  protected readonly slots = new Map<number, Slot>();
+  protected readonly pending = new Map<number, Decision>();
+  /** decided entries kept for answering stragglers, by seq */
+  protected readonly recent = new Map<number, LedgerEntry>();
+  /** proposers of executed slots, for the pass-over rule */
+  protected readonly proposers = new Map<number, string>();
+  protected readonly myProposals = new Map<number, { hash: string; txs: unknown[] }>();
+  protected readonly future = new Map<number, Message[]>();
+  protected readonly checkpoints: CheckpointTracker;
+  protected pool: unknown[] = [];
+  protected batchDue = false;
+  protected batchTimer = false;
+  protected fetchTimer = false;
+  protected fetchRotor = 0;
+  protected bufferedCount = 0;
+  protected nextSeq = 0;
+  protected prevLink = GENESIS_PREV;
+  protected maxSeenRound = -1;
+  protected proposing = false;
+  protected requeued = false;
+  protected readonly forwarded = new Map<string, unknown>();
+  protected forwardTimer = false;
+  protected forwardAttempts = 0;
+  protected out: Output[] = [];
+  protected now = 0;
+
+  constructor(config: ReplicaConfig, deps: ReplicaDeps) {
+    checkConfig(config);
+    this.config = config;
+    this.deps = deps;
+    this.n = config.members.length;
+    this.myIndex = config.members.indexOf(config.self);
+    const { f, quorum } = faultTolerance(this.n);
+    this.f = f;
+    this.member = { members: config.members, quorum, verifier: deps.verifier };
+    this.checkpoints = new CheckpointTracker(config, deps, this.member.quorum);
+  }
+
+  get quorum(): number {
+    return this.member.quorum;
+  }
+
+  /** Rounds fully executed so far. */
+  get base(): number {
+    return Math.floor(this.nextSeq / this.n);
+  }
+
+  get executedSeq(): number {
+    return this.nextSeq;
+  }
+
+  get pendingTxs(): number {
+    return this.pool.length;
+  }
+
+  // ---- helpers ----
+
+  protected leader(index: number, view: number): string {
+    return this.config.members[(index + view) % this.n];
+  }
+
+  protected emit(o: Output): void {
+    this.out.push(o);
+  }
+
+  protected broadcast(msg: Message): void {
+    this.emit({ type: "send", to: "*", msg });
+  }
+
+  protected reject(from: string, reason: string): void {
+    this.emit({ type: "rejected", from, reason });
+  }
+
+  protected active(round: number): boolean {
+    return round >= this.base && round < this.base + this.config.window;
+  }
+
+  /*
+   * The pass-over rule, decided from the executed ledger alone so that every honest replica agrees on a
+   * slot's first view before it can see a message for it: if the lane's slot W rounds earlier was decided
+   * by someone else (a view change), the lane starts at view 1 with the next member leading, except in
+   * probe rounds where the old leader gets its chance to rejoin.
+   */
+  protected initialView(round: number, index: number): number {
+    if (round < this.config.window || round % this.config.probeInterval === 0) return 0;
+    const p = this.proposers.get((round - this.config.window) * this.n + index);
+    return p !== undefined && p !== this.config.members[index] ? 1 : 0;
+  }
+
+  protected slot(round: number, index: number): Slot {
+    const seq = round * this.n + index;
+    let s = this.slots.get(seq);
+    if (s === undefined) {
+      s = newSlot(round, index, this.initialView(round, index));
+      s.decided = this.pending.get(seq);
+      this.slots.set(seq, s);
+    }
+    return s;
+  }
+
+  /** Ticks of half a slot timeout before giving up on a view: doubles with each view change of the slot. */
+  protected patience(s: Slot): number {
+    return 2 * 2 ** Math.min(s.view - s.v0, MAX_BACKOFF_EXP);
+  }
+
+  protected armTimer(s: Slot): void {
+    s.timerArmed = true;
+    this.emit({
+      type: "timer",
+      key: `slot:${s.round}:${s.index}`,
+      delayMs: Math.max(1, this.config.slotTimeoutMs >> 1),
+    });
+  }
+
+  /** Slots of rounds someone has started are expected to decide: their timers run. */
+  protected armTimers(): void {
+    const last = Math.min(this.maxSeenRound, this.base + this.config.window - 1);
+    for (let r = this.base; r <= last; r++) {
+      for (let i = 0; i < this.n; i++) {
+        if (r * this.n + i < this.nextSeq) continue;
+        const s = this.slot(r, i);
+        if (s.decided === undefined && !s.timerArmed) this.armTimer(s);
+      }
+    }
+  }
+
+  protected seen(round: number): void {
+    if (round > this.maxSeenRound) {
+      this.maxSeenRound = round;
+      this.armTimers();
+      this.tryPropose();
+    }
+  }
+
+  // ---- normal case ----
+
+  protected onPrePrepare(s: Slot, pp: PrePrepare): void {
+    const h = pp.block?.header;
+    if (typeof h !== "object" || h === null) {
+      this.reject(pp.from, "pre-prepare without a block header");
+      return;
+    }
+    if (h.view !== s.v0 || pp.from !== this.leader(s.index, s.v0) || h.proposer !== pp.from) {
+      this.reject(pp.from, "pre-prepare from a member that does not lead the slot");
+      return;
+    }
+    if (s.view !== s.v0 || s.inViewChange) return;
+    const prior = s.accepted.get(s.v0);
+    let hash: string;
+    try {
+      hash = checkBlock(pp.block, this.deps.verifier);
+    } catch (e) {
+      this.reject(pp.from, isLedgerError(e) ? e.message : "invalid block");
+      return;
+    }
+    if (prior === hash) return;
+    if (prior !== undefined) {
+      this.emit({
+        type: "fault",
+        kind: "equivocation",
+        member: pp.from,
+        detail: `two proposals in slot ${s.round}:${s.index}`,
+      });
+      this.startViewChange(s, s.view + 1);
+      return;
+    }
+    if (!this.txsValid(pp.block)) {
+      this.reject(pp.from, "proposal with an invalid transaction");
+      return;
+    }
+    this.acceptProposal(s, s.v0, pp.block, hash);
+  }
+
+  protected txsValid(b: Block): boolean {
+    const check = this.deps.validateTx;
+    return check === undefined || b.txs.every((tx) => check(tx));
+  }
+
+  protected acceptProposal(s: Slot, view: number, block: Block, hash: string): void {
+    s.accepted.set(view, hash);
+    s.blocks.set(hash, block);
+    const sig = this.deps.signer.sign(voteBytes("prepare", s.round, s.index, view, hash));
+    const vote: Vote = {
+      t: "prepare",
+      from: this.config.self,
+      round: s.round,
+      index: s.index,
+      view,
+      hash,
+      sig,
+    };
+    s.mine.set("prepare", vote);
+    this.broadcast(vote);
+    votesOf(s, "prepare", view, hash).set(this.config.self, sig);
+    this.evaluate(s, view, hash);
+    this.seen(s.round);
+  }
+
+  protected onVote(s: Slot, v: Vote): void {
+    if (!Number.isSafeInteger(v.view) || v.view < s.v0 || typeof v.hash !== "string") {
+      this.reject(v.from, "vote with a bad view or hash");
+      return;
+    }
+    const m = votesOf(s, v.t, v.view, v.hash);
+    if (m.has(v.from)) return;
+    // Votes beyond what is needed are not checked: their signatures cost as much as the useful ones.
+    if (v.t === "prepare" && (m.size >= this.quorum || s.sentCommit.has(v.view))) return;
+    if (!this.deps.verifier.verify(v.from, voteBytes(v.t, s.round, s.index, v.view, v.hash), v.sig)) {
+      this.reject(v.from, `bad ${v.t} signature`);
+      return;
+    }
+    m.set(v.from, v.sig);
+    this.evaluate(s, v.view, v.hash);
+  }
+
+  /** Moves the slot on when quorums are complete: prepared → send commit; committed → decide. */
+  protected evaluate(s: Slot, view: number, hash: string): void {
+    if (s.decided !== undefined) return;
+    const block = s.blocks.get(hash);
+    const prepares = votesOf(s, "prepare", view, hash);
+    if (
+      s.accepted.get(view) === hash &&
+      prepares.size >= this.quorum &&
+      view === s.view &&
+      !s.inViewChange &&
+      !s.sentCommit.has(view) &&
+      block !== undefined
+    ) {
+      s.sentCommit.add(view);
+      if (s.prepared === null || s.prepared.view < view) {
+        s.prepared = { view, block, votes: firstVotes(prepares, this.quorum) };
+      }
+      const sig = this.deps.signer.sign(voteBytes("commit", s.round, s.index, view, hash));
+      const vote: Vote = {
+        t: "commit",
+        from: this.config.self,
+        round: s.round,
+        index: s.index,
+        view,
+        hash,
+        sig,
+      };
+      s.mine.set("commit", vote);
+      this.broadcast(vote);
+      votesOf(s, "commit", view, hash).set(this.config.self, sig);
+    }
+    const commits = votesOf(s, "commit", view, hash);
+    if (commits.size >= this.quorum && block !== undefined) {
+      const qc: QuorumCertificate = { view, votes: firstVotes(commits, this.quorum) };
+      this.decide(s.round * this.n + s.index, { hash, block, qc }, s);
+    }
+  }
+
+  protected decide(seq: number, d: Decision, s: Slot | undefined): void {
+    if (s !== undefined) s.decided = d;
+    this.pending.set(seq, d);
+    this.execute();
+  }
+
+  // ---- view change ----
+
+  protected startViewChange(s: Slot, view: number): void {
+    if (view <= s.view && (s.inViewChange || view < s.view)) return;
+    s.view = view;
+    s.inViewChange = true;
+    s.ticks = 0;
+    const unsigned = { round: s.round, index: s.index, view, prepared: s.prepared };
+    const vc: ViewChange = {
+      t: "vc",
+      from: this.config.self,
+      ...unsigned,
+      sig: this.deps.signer.sign(viewChangeBytes(unsigned)),
+    };
+    s.mine.set("vc", vc);
+    this.storeViewChange(s, vc);
+    this.broadcast(vc);
+    this.armTimer(s);
+    this.maybeNewView(s, view);
+  }
+
+  protected storeViewChange(s: Slot, vc: ViewChange): void {
+    let m = s.viewChanges.get(vc.view);
+    if (m === undefined) {
+      m = new Map();
+      s.viewChanges.set(vc.view, m);
+    }
+    m.set(vc.from, vc);
+  }
+
+  protected onViewChange(s: Slot, vc: ViewChange): void {
+    if (s.viewChanges.get(vc.view)?.has(vc.from)) return;
+    if (vc.view <= s.v0) {
+      this.reject(vc.from, "view change to a first view");
+      return;
+    }
+    const why = checkViewChange(vc, this.member);
+    if (why !== undefined) {
+      this.reject(vc.from, why);
+      return;
+    }
+    this.storeViewChange(s, vc);
+    // PBFT's join rule: f+1 members ahead of us means at least one honest one timed out.
+    const ahead = new Map<string, number>();
+    for (const [view, m] of s.viewChanges) {
+      if (view <= s.view) continue;
+      for (const from of m.keys()) ahead.set(from, Math.min(ahead.get(from) ?? view, view));
+    }
+    if (ahead.size >= this.f + 1) {
+      this.startViewChange(s, Math.min(...ahead.values()));
+    }
+    this.maybeNewView(s, vc.view);
+  }
+
+  protected maybeNewView(s: Slot, view: number): void {
+    if (this.leader(s.index, view) !== this.config.self || s.view !== view || s.sentNewView.has(view)) return;
+    const vcs = s.viewChanges.get(view);
+    if (vcs === undefined || vcs.size < this.quorum) return;
+    s.sentNewView.add(view);
+    const chosen = [...vcs.values()].slice(0, this.quorum);
+    let best: ViewChange["prepared"] = null;
+    for (const vc of chosen)
+      if (vc.prepared !== null && (best === null || vc.prepared.view > best.view)) best = vc.prepared;
+    const block =
+      best !== null
+        ? best.block
+        : makeBlock({ round: s.round, index: s.index, view }, this.now, [], this.deps.signer);
+    const hash = checkBlock(block, this.deps.verifier);
+    const nv: NewView = {
+      t: "nv",
+      from: this.config.self,
+      round: s.round,
+      index: s.index,
+      view,
+      vcs: chosen,
+      block,
+      sig: this.deps.signer.sign(newViewBytes(s.round, s.index, view, hash)),
+    };
+    s.mine.set("nv", nv);
+    this.broadcast(nv);
+    this.enterView(s, view, block, hash);
+  }
+
+  protected onNewView(s: Slot, nv: NewView): void {
+    if (!Number.isSafeInteger(nv.view) || nv.view <= s.v0 || nv.view < s.view) return;
+    if (nv.view === s.view && !s.inViewChange) return;
+    const why = checkNewView(nv, this.leader(s.index, nv.view), this.member);
+    if (why !== undefined) {
+      this.reject(nv.from, why);
+      return;
+    }
+    if (!this.txsValid(nv.block)) {
+      this.reject(nv.from, "new view with an invalid transaction");
+      return;
+    }
+    for (const vc of nv.vcs) this.storeViewChange(s, vc);
+    this.enterView(s, nv.view, nv.block, checkBlock(nv.block, this.deps.verifier));
+  }
+
+  protected enterView(s: Slot, view: number, block: Block, hash: string): void {
+    s.view = view;
+    s.inViewChange = false;
+    s.ticks = 0;
+    this.armTimer(s);
+    this.acceptProposal(s, view, block, hash);
+  }
+
+  protected abstract tryPropose(): void;
+  protected abstract execute(): void;
+}
