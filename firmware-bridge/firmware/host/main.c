@@ -212,12 +212,14 @@ int main(int argc, char **argv) {
     struct pollfd pfd = {io.fd, POLLIN, 0};
     int r = poll(&pfd, 1, 2);
     uint64_t now = uptime_ms();
+    /* Edges first, as the MCU's ISR would have queued them by now: an answer sent below must not claim
+     * an uptime whose pulses have not been counted yet. */
+    simulate(&p, sims, cfg.s0_channels, bounce, now);
     if (r > 0 && (pfd.revents & POLLIN)) {
       uint8_t buf[256];
       ssize_t n = read(io.fd, buf, sizeof buf);
       if (n > 0) proto_rx(&p, buf, (size_t)n, now);
     }
-    simulate(&p, sims, cfg.s0_channels, bounce, now);
     proto_tick(&p, now);
     if (garbage_ms && now >= next_garbage) {
       uint8_t junk[40];
