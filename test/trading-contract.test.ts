@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LedgerDriver } from "../aggregator/state/driver.js";
+import { incomeSince } from "../aggregator/state/income.js";
 import { dueSystemTxs } from "../aggregator/state/schedule.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { txs } from "../aggregator/state/txs.js";
@@ -62,6 +63,10 @@ describe("trading contract", () => {
     assert.deepEqual(d.balance(wb), { balance: 19_750, frozen: 0 });
     assert.deepEqual(d.balance(ws), { balance: 20_250, frozen: 0 });
     assert.ok(d.core.state.agents.get("seller")!.rep.reputation > before, "completion raises reputation");
+    // the seller's sale income, for the credit bank's "regular income" check
+    assert.deepEqual(incomeSince(d.core.state, "seller", 0), [{ time: d.time, amountMc: 250 }]);
+    assert.deepEqual(incomeSince(d.core.state, "seller", d.time + 1), []);
+    assert.deepEqual(incomeSince(d.core.state, "buyer", 0), []);
     assertConserved(d);
   });
 

@@ -1,6 +1,7 @@
 import { recordCompletion, recordViolation } from "../reputation/reputation.js";
 import { rewardKey } from "../rewards/proof-of-flow.js";
 import { getOrInsert, mulDivFloor } from "../state/arith.js";
+import { recordIncome } from "../state/income.js";
 import { payFrozen, unfreeze } from "../state/ledger.js";
 import type { Trade, TradingEvent, TradingState } from "../state/types.js";
 
@@ -26,7 +27,7 @@ export interface Closing {
  * the other side, release everything else. Each movement takes frozen coins of one wallet into the
  * balance of another, so coins are conserved and the frozen amount drops by exactly the trade's lock.
  */
-export function closeTrade(state: TradingState, t: Trade, c: Closing): TradingEvent {
+export function closeTrade(state: TradingState, t: Trade, c: Closing, timeMs: number): TradingEvent {
   const buyerW = state.wallets.get(t.buyerWallet)!;
   const sellerW = state.wallets.get(t.sellerWallet)!;
   const paidWh = Math.min(c.paidWh, t.energyWh);
@@ -46,6 +47,7 @@ export function closeTrade(state: TradingState, t: Trade, c: Closing): TradingEv
   if (c.sellerForfeitMc > 0) recordViolation(sellerRep, t.xiSeller, p);
   else if (paidWh > 0) recordCompletion(sellerRep, t.xiSeller, p);
 
+  if (paidMc > 0) recordIncome(state.agents.get(t.seller)!, timeMs, paidMc);
   const period = Math.floor(t.interval / state.params.rewardPeriodIntervals);
   // a ruling after the period was rewarded no longer changes that period's result
   const home = state.agents.get(t.seller)!.home;

@@ -44,18 +44,23 @@ export const contractModule: TradingModule = {
     "cancel-trade": defineHandler({
       origin: "agent",
       schema: cancelTradeBodySchema,
-      apply(state, tx) {
+      apply(state, tx, ctx) {
         const t = getTrade(state, tx.body.tradeId);
         const role = requireParty(t, tx.sender);
         if (t.status !== "open") reject("TRADE_NOT_OPEN", `trade ${t.id} is ${t.status}`);
         const buyerQuits = role === "buyer";
         return [
-          closeTrade(state, t, {
-            paidWh: 0,
-            buyerForfeitMc: buyerQuits ? t.depositMc : 0,
-            sellerForfeitMc: buyerQuits ? 0 : t.depositMc,
-            outcome: buyerQuits ? "cancelled-by-buyer" : "cancelled-by-seller",
-          }),
+          closeTrade(
+            state,
+            t,
+            {
+              paidWh: 0,
+              buyerForfeitMc: buyerQuits ? t.depositMc : 0,
+              sellerForfeitMc: buyerQuits ? 0 : t.depositMc,
+              outcome: buyerQuits ? "cancelled-by-buyer" : "cancelled-by-seller",
+            },
+            ctx.time,
+          ),
         ];
       },
     }),
@@ -74,16 +79,21 @@ export const contractModule: TradingModule = {
     ruling: defineHandler({
       origin: "authority",
       schema: rulingBodySchema,
-      apply(state, tx) {
+      apply(state, tx, ctx) {
         const t = getTrade(state, tx.body.tradeId);
         if (t.status !== "disputed") reject("NOT_DISPUTED", `trade ${t.id} is not disputed`);
         const { deliveredWh, fault } = tx.body;
-        const ev = closeTrade(state, t, {
-          paidWh: deliveredWh,
-          buyerForfeitMc: fault === "buyer" ? t.depositMc : 0,
-          sellerForfeitMc: fault === "seller" ? t.depositMc : 0,
-          outcome: "ruled",
-        });
+        const ev = closeTrade(
+          state,
+          t,
+          {
+            paidWh: deliveredWh,
+            buyerForfeitMc: fault === "buyer" ? t.depositMc : 0,
+            sellerForfeitMc: fault === "seller" ? t.depositMc : 0,
+            outcome: "ruled",
+          },
+          ctx.time,
+        );
         return [{ ...ev, fault, rulingBy: tx.sender, note: tx.body.note }];
       },
     }),

@@ -68,7 +68,7 @@ export const settleDueTx = defineHandler({
     for (const t of trades) {
       // disputed trades wait for the aggregator's ruling
       if (t.status !== "open") continue;
-      events.push(closeTrade(state, t, settlementOf(t, metered.get(t.id)!)));
+      events.push(closeTrade(state, t, settlementOf(t, metered.get(t.id)!), ctx.time));
     }
     iv.settled = true;
     events.push({ type: "interval-settled", interval, closed: events.length });

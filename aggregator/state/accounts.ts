@@ -35,6 +35,7 @@ export const accountsModule: TradingModule = {
             allocated: false,
             rep: initialReputation(state.params.rep),
             openOrders: [],
+            income: [],
           };
           state.agents.set(agent.id, agent);
         }

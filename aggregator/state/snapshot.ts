@@ -52,6 +52,7 @@ export function takeSnapshot(
       rep: { ...a.rep },
       wallets: [...a.wallets],
       openOrders: [...a.openOrders],
+      income: a.income.map((x) => ({ ...x })),
     })),
     wallets: sortedValues(state.wallets).map((w) => ({ ...w })),
     orders: sortedValues(state.orders).map((o) => ({ ...o })),
@@ -97,7 +98,13 @@ export function restoreSnapshot(s: StateSnapshot, modules: ReadonlyMap<string, T
     agents: new Map(
       s.agents.map((a) => [
         a.id,
-        { ...a, rep: { ...a.rep }, wallets: [...a.wallets], openOrders: [...a.openOrders] },
+        {
+          ...a,
+          rep: { ...a.rep },
+          wallets: [...a.wallets],
+          openOrders: [...a.openOrders],
+          income: a.income.map((x) => ({ ...x })),
+        },
       ]),
     ),
     wallets: new Map(s.wallets.map((w) => [w.address, { ...w }])),

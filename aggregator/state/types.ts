@@ -24,6 +24,8 @@ export interface Agent {
   rep: Reputation;
   /** ids of this agent's open orders (few per agent, so scans stay cheap) */
   openOrders: string[];
+  /** recent income from energy sales, one record per settling transaction, newest last, bounded */
+  income: { time: number; amountMc: number }[];
 }
 
 export interface Wallet {
