@@ -105,7 +105,9 @@ export async function run(seconds = 1): Promise<Record<string, unknown>> {
     ptyRttMedianMs: round(link.rttMedianMs),
     ptyRttP99Ms: round(link.rttP99Ms),
     /** round trips the pty achieved, over the request/answer pairs the UART could carry */
-    ptyRequestsOverLineLimit: round(link.requestsPerSec / (LINE_BYTES_PER_SEC / (codec.frameBytes + requestBytes))),
+    ptyRequestsOverLineLimit: round(
+      link.requestsPerSec / (LINE_BYTES_PER_SEC / (codec.frameBytes + requestBytes)),
+    ),
   };
 }
 

@@ -52,6 +52,8 @@ export class PulseAccumulator {
   private bootPulses = 0;
   private history: Sample[] = [];
   private readonly power: PowerOptions;
+  /** the register value the first report is credited to when there is no persisted state */
+  private startWh = 0;
   restarts = 0;
   wraps = 0;
 
@@ -79,7 +81,6 @@ export class PulseAccumulator {
     a.startWh = wh;
     return a;
   }
-  private startWh = 0;
 
   update(r: PulseReport): { outcome: ReportOutcome; pulses: number } {
     const prev = this.st;
