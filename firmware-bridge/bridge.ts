@@ -1,7 +1,8 @@
 /**
  * The thin shell around the pure session machine: owns the port, the stream decoder and the tick timer,
  * turns requests into promises and machine outputs into listener calls, and counts every rejected frame.
- * Reconnecting a vanished port is left to the owner (the agent's composition root), which sees `closed`.
+ * A port that vanishes ends the bridge (`closed`) unless it comes from `reconnectingOpener`, which reopens
+ * it by path; then the session simply handshakes again.
  */
 
 import { createLogger, type Logger } from "../protocol/log.js";
@@ -99,11 +100,16 @@ export class FirmwareBridge {
     this.log = opts.log ?? createLogger("firmware-bridge");
   }
 
+  private relink(): void {
+    if (!this.isClosed) this.feed({ kind: "relink", now: this.clock.now() });
+  }
+
   static async open(opts: BridgeOptions): Promise<FirmwareBridge> {
     const b = new FirmwareBridge(opts);
     b.port = await opts.open({
       onData: (bytes) => b.onData(bytes),
       onClose: (e) => b.onPortClosed(e),
+      onReopen: () => b.relink(),
     });
     b.stopTimer = b.clock.every(opts.tickMs ?? 20, () => b.feed({ kind: "tick", now: b.clock.now() }));
     b.feed({ kind: "start", now: b.clock.now() });

@@ -5,6 +5,8 @@
  * crash and restart, and line noise in both directions.
  */
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MeterReading } from "../agent/meters/types.js";
 import { FirmwareBridge, type PulseCountMessage } from "../firmware-bridge/bridge.js";
@@ -20,6 +22,7 @@ import {
   tempDir,
 } from "../firmware-bridge/testing/harness.js";
 import { serialOpener } from "../firmware-bridge/transport/port.js";
+import { reconnectingOpener } from "../firmware-bridge/transport/reconnect.js";
 import { silentLogger } from "../protocol/log.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -238,5 +241,55 @@ describe("firmware restart and line noise", () => {
     assert.ok(bad > 0, "noise was seen and refused");
     // The stuck contactor never closes: the bridge must not report the relay as on.
     await assert.rejects(bridge.setRelay(0, true), (e) => isBridgeError(e, "RELAY_NOT_CONFIRMED"));
+  });
+});
+
+describe("serial device that vanishes and comes back", () => {
+  const sub = join(dir, "replug");
+  mkdirSync(sub, { recursive: true });
+  let pty: PtyPair | undefined;
+  let fw: FirmwareProcess | undefined;
+  let bridge: FirmwareBridge | undefined;
+
+  after(async () => {
+    await bridge?.close();
+    await fw?.stop();
+    await pty?.stop();
+  });
+
+  it("reopens the port by path, handshakes again and carries the energy total on", async () => {
+    pty = await ptyPair(sub);
+    fw = await startFirmware(bin, pty.a, ["--pulse-hz", "25", "--report-ms", "200", "--boot-id", "31"]);
+    const open = reconnectingOpener(serialOpener({ path: pty.b }), {
+      minDelayMs: 100,
+      maxDelayMs: 400,
+      log: silentLogger,
+    });
+    bridge = await FirmwareBridge.open({ open, session, log: silentLogger });
+    const connects: number[] = [];
+    bridge.on({ connected: (h) => connects.push(h.bootId) });
+    await bridge.waitConnected();
+    const driver = new S0MeterDriver(bridge, { id: "s0-u", importChannel: 0, wallNow: Date.now });
+    await driver.read();
+    await sleep(600);
+    const before = (await driver.read()).importWh;
+
+    // Unplug: the firmware and the whole pseudo-terminal pair go away, then come back at the same path.
+    await fw.stop();
+    await pty.stop();
+    await sleep(300);
+    pty = await ptyPair(sub);
+    fw = await startFirmware(bin, pty.a, ["--pulse-hz", "25", "--report-ms", "200", "--boot-id", "32"]);
+    await eventually("a new handshake", () => (connects.includes(32) ? true : undefined), 20_000);
+    const r1 = await driver.read();
+    await sleep(600);
+    const r2 = await driver.read();
+    assert.ok(
+      r1.importWh >= before && r2.importWh > r1.importWh,
+      `${before} -> ${r1.importWh} -> ${r2.importWh}`,
+    );
+    assert.equal(bridge.hello?.bootId, 32);
+    assert.ok(bridge.counters.disconnects >= 1);
+    await driver.close();
   });
 });

@@ -167,4 +167,34 @@ describe("session machine", () => {
     const r = bad.find((o) => o.kind === "rejected");
     assert.ok(r?.kind === "rejected" && r.error.code === "PAYLOAD_INVALID");
   });
+
+  it("handshakes again when reports come from a boot it was not introduced to, then reports the restart", () => {
+    const m = connected();
+    const report = toFrame(
+      {
+        kind: "pulseCount",
+        channel: 0,
+        count: 3,
+        pulsesPerKwh: 1000,
+        bootId: 8,
+        uptimeMs: 50,
+        lastPulseMs: 40,
+      },
+      4,
+    );
+    const out = m.step({ kind: "frame", frame: report, now: 100 });
+    assert.ok(kinds(out).includes("disconnected"));
+    const [h] = sent(out);
+    assert.equal(fromFrame(h).msg.kind, "helloRequest");
+    const back = m.step({ kind: "frame", frame: toFrame(hello(8), h.seq, true), now: 110 });
+    const r = back.find((o) => o.kind === "restarted");
+    assert.ok(r?.kind === "restarted" && r.previousBootId === 5);
+  });
+
+  it("handshakes again when the transport reopened the port", () => {
+    const m = connected();
+    const out = m.step({ kind: "relink", now: 100 });
+    assert.ok(kinds(out).includes("disconnected"));
+    assert.equal(fromFrame(sent(out)[0]).msg.kind, "helloRequest");
+  });
 });

@@ -33,6 +33,8 @@ export type Input =
   | { kind: "decodeError"; error: BridgeError; now: number }
   | { kind: "request"; id: number; request: Request; now: number }
   | { kind: "tick"; now: number }
+  /** the transport reopened the port: whatever is at the other end now must introduce itself */
+  | { kind: "relink"; now: number }
   | { kind: "stop" };
 
 export type Output =
@@ -132,7 +134,7 @@ export class SessionMachine {
         return out;
       case "frame":
         this.lastRx = input.now;
-        this.onFrame(input.frame, out);
+        this.onFrame(input.frame, input.now, out);
         break;
       case "decodeError":
         out.push({ kind: "rejected", error: input.error });
@@ -147,6 +149,9 @@ export class SessionMachine {
       case "tick":
         this.onTick(input.now, out);
         break;
+      case "relink":
+        if (this.phase === "ready") this.lose(input.now, out, "port reopened");
+        break;
     }
     this.pump(input.now, out);
     return out;
@@ -160,7 +165,7 @@ export class SessionMachine {
     return all.filter((q) => q.id !== INTERNAL);
   }
 
-  private onFrame(frame: Frame, out: Output[]): void {
+  private onFrame(frame: Frame, now: number, out: Output[]): void {
     let env: Envelope;
     try {
       env = fromFrame(frame);
@@ -176,6 +181,11 @@ export class SessionMachine {
     }
     const { msg } = env;
     if (msg.kind === "hello") this.onHello(msg, out);
+    // A report from a boot we were not introduced to means the firmware reset and its HELLO was lost
+    // (sent while the port was away): ask again, so that the restart is reported with the new HELLO.
+    if (msg.kind === "pulseCount" && this.phase === "ready" && msg.bootId !== this.bootId) {
+      this.lose(now, out, `reports from unannounced boot ${msg.bootId}`);
+    }
     if (msg.kind !== "hello" || this.phase === "ready")
       out.push({ kind: "message", msg, response: env.response });
     const f = this.inFlight;

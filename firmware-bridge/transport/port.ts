@@ -13,6 +13,8 @@ export interface BridgePort {
 export interface PortHandlers {
   onData(bytes: Uint8Array): void;
   onClose(error?: Error): void;
+  /** the port went away and is open again (only from transports that reopen, see reconnect.ts) */
+  onReopen?(): void;
 }
 
 export type PortOpener = (handlers: PortHandlers) => Promise<BridgePort>;
