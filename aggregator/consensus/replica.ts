@@ -336,7 +336,11 @@ export class Replica extends ReplicaCore {
       return;
     }
     for (const e of entries as LedgerEntry[]) this.acceptDecision(e?.seq, e?.block, e?.qc, from);
-    if (entries.length >= this.config.fetchLimit && this.config.members.includes(from)) {
+    if (
+      entries.length >= this.config.fetchLimit &&
+      this.config.members.includes(from) &&
+      from !== this.config.self
+    ) {
       this.emit({ type: "send", to: from, msg: this.fetchMsg() });
     }
   }

@@ -15,6 +15,7 @@ export interface Link {
 
 /** Where decided blocks go; BlockStore (SQLite) implements it, MemoryLog for benches and tests. */
 export interface DecidedLog {
+  head(): { nextSeq: number };
   append(entry: LedgerEntry, hash: string): void;
   list(fromSeq: number, limit: number): LedgerEntry[];
   putCheckpoint(c: CheckpointRecord): void;
@@ -23,6 +24,9 @@ export interface DecidedLog {
 export class MemoryLog implements DecidedLog {
   readonly entries: LedgerEntry[] = [];
   readonly checkpoints: CheckpointRecord[] = [];
+  head(): { nextSeq: number } {
+    return { nextSeq: this.entries.length };
+  }
   append(entry: LedgerEntry): void {
     this.entries.push(entry);
   }
@@ -46,6 +50,8 @@ export interface HostEvents {
 export class ReplicaHost {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
+  /** entries below this position are already in the log (replayed at start) */
+  private persisted = 0;
   readonly rejected = new Map<string, number>();
 
   constructor(
@@ -68,9 +74,22 @@ export class ReplicaHost {
     if (!this.stopped) this.apply(this.core.step({ type: "submit", tx }, this.clock()));
   }
 
-  /** Starts (or restarts after loading persisted state): arms timers and asks peers for missed blocks. */
+  /**
+   * Starts: first replays the blocks already in the log through the core (each re-checked against its
+   * certificate, so a damaged file cannot smuggle in a decision), then arms timers and asks the peers for
+   * whatever was decided while we were away.
+   */
   start(): void {
     this.stopped = false;
+    this.persisted = this.decided.head().nextSeq;
+    for (let seq = 0; seq < this.persisted; ) {
+      const entries = this.decided.list(seq, 256);
+      if (entries.length === 0) break;
+      this.apply(
+        this.core.step({ type: "message", msg: { t: "blocks", from: this.id, entries } }, this.clock()),
+      );
+      seq += entries.length;
+    }
     this.apply(this.core.step({ type: "restart" }, this.clock()));
   }
 
@@ -99,7 +118,7 @@ export class ReplicaHost {
           break;
         }
         case "commit":
-          this.decided.append(o.entry, o.hash);
+          if (o.entry.seq >= this.persisted) this.decided.append(o.entry, o.hash);
           this.events.commit?.(o.entry, o.hash, this.clock());
           break;
         case "checkpoint":
@@ -108,7 +127,8 @@ export class ReplicaHost {
           break;
         case "serve": {
           const entries = this.decided.list(o.fromSeq, o.limit);
-          if (entries.length > 0) this.link.send(o.to, { t: "blocks", from: this.id, entries });
+          if (entries.length > 0 && o.to !== this.id)
+            this.link.send(o.to, { t: "blocks", from: this.id, entries });
           break;
         }
         case "rejected":
