@@ -127,7 +127,11 @@ for (const [name, get] of [
 test("P1: the pty vanishes and comes back; reading resumes after the port is reopened", async () => {
   await p1.stop();
   await p1Pty.kill();
-  await assert.rejects(p1Driver.read(), (e: unknown) => isMeterError(e));
+  // A telegram that arrived just before the unplug may still be handed out once; after that, typed errors.
+  let failed: unknown;
+  for (let i = 0; i < 3 && failed === undefined; i++)
+    await p1Driver.read().catch((e: unknown) => (failed = e));
+  assert.ok(isMeterError(failed), String(failed));
   await p1Pty.restart();
   p1 = await StreamEmitter.start({
     kind: "p1",

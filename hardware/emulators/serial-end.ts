@@ -29,7 +29,16 @@ export async function openEmulatorPort(
     write: (b) => {
       if (port.isOpen) port.write(Buffer.from(b));
     },
-    close: () => new Promise<void>((res) => (port.isOpen ? port.close(() => res()) : res())),
+    // A close racing a vanished peer has been seen not to call back; do not let that hang a test.
+    close: () =>
+      new Promise<void>((res) => {
+        if (!port.isOpen) return res();
+        const t = setTimeout(res, 1000);
+        port.close(() => {
+          clearTimeout(t);
+          res();
+        });
+      }),
     get isOpen() {
       return port.isOpen;
     },

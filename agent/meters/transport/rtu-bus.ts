@@ -98,6 +98,7 @@ export class RtuBus implements ModbusClient {
       this.strayBytes = 0;
     }
     let buf = new Uint8Array(0);
+    let abort: (e: MeterError) => void = () => {};
     const outcome = new Promise<Uint16Array>((resolve, reject) => {
       let cancelTimer = () => {};
       let removeClose = () => {};
@@ -111,6 +112,7 @@ export class RtuBus implements ModbusClient {
         if (err) reject(err);
         else resolve(regs!);
       };
+      abort = finish;
       this.port.setDataListener((chunk) => {
         if (this.log.enabled("trace"))
           this.log.trace("rx", { unit: req.unit, hex: Buffer.from(chunk).toString("hex") });
@@ -147,11 +149,13 @@ export class RtuBus implements ModbusClient {
     });
     if (this.log.enabled("trace"))
       this.log.trace("tx", { unit: req.unit, hex: Buffer.from(frame).toString("hex") });
+    // The answer can fail (port closed) while the write is still pending: mark it handled now, await it below.
+    outcome.catch(() => undefined);
     try {
       await this.port.write(frame);
     } catch (e) {
-      outcome.catch(() => undefined);
-      this.port.setDataListener(undefined);
+      // stop the answer's timer and listeners; the write's own error is the one to report
+      abort(e instanceof MeterError ? e : new MeterError("PORT_ERROR", String(e)));
       throw e;
     }
     try {

@@ -71,6 +71,8 @@ export const openSerialPort: PortOpener = async (s, ev) => {
   };
 };
 
+const WRITE_TIMEOUT_MS = 2000;
+
 export interface SerialLineOptions {
   clock: Clock;
   opener?: PortOpener;
@@ -188,14 +190,28 @@ export class SerialLine {
     }
   }
 
+  /**
+   * Writes and waits until the bytes have left. A port that closes meanwhile, or a write that does not
+   * finish in `WRITE_TIMEOUT_MS` (a wedged adapter), fails the write instead of leaving it pending.
+   */
   async write(bytes: Uint8Array): Promise<void> {
     const h = this.handle;
     if (!h) throw new MeterError("PORT_CLOSED", "serial port is not open", { path: this.settings.path });
+    let unhook = () => {};
+    let cancel = () => {};
+    const interrupted = new Promise<never>((_, reject) => {
+      unhook = this.onClose(() => reject(new Error("port closed during write")));
+      cancel = this.opts.clock.setTimer(WRITE_TIMEOUT_MS, () => reject(new Error("write timed out")));
+    });
     try {
-      await h.write(bytes);
+      await Promise.race([h.write(bytes), interrupted]);
     } catch (e) {
       await this.drop(`write failed: ${String(e)}`);
       throw new MeterError("PORT_ERROR", `write to ${this.settings.path} failed`, { cause: String(e) });
+    } finally {
+      unhook();
+      cancel();
+      interrupted.catch(() => undefined);
     }
   }
 
