@@ -84,6 +84,8 @@ test("DSMR 4 P1 over a pty: import and export summed over tariffs, power signed,
 test("SML over a pty: 1.8.0, 2.8.0 and 16.7.0", async () => {
   const r = await smlDriver.read();
   assert.deepEqual([r.importWh, r.exportWh, r.powerW], [7_654_321, 123_456, -1830]);
+  const s = opened.find((o) => o.path === smlPty.agent);
+  assert.deepEqual([s?.baud, s?.dataBits, s?.parity, s?.stopBits], [9600, 8, "none", 1]);
 });
 
 for (const [name, get] of [

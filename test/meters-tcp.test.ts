@@ -81,3 +81,29 @@ test("all connections dropped (gateway reboot): the next read reconnects", async
   await new Promise((r) => setTimeout(r, 50));
   assert.equal((await drv.read()).importWh, 55_555_500);
 });
+
+test("an energy register near all-ones (ABB's 'not available') is rejected as VALUE_INVALID, not reported", async () => {
+  const abbEmu = await TcpMeterEmulator.start([
+    { unit: 1, profile: getProfile("abb-b23"), state: fixedState({ importWh: 1.8e20 }).get },
+  ]);
+  const abb = createMeterDriver(
+    {
+      id: "abb",
+      driver: "modbus-tcp",
+      host: "127.0.0.1",
+      port: abbEmu.port,
+      profile: "abb-b23",
+      timeoutMs: 1000,
+    },
+    { log: silentLogger },
+  );
+  try {
+    await assert.rejects(
+      abb.read(),
+      (e: unknown) => isMeterError(e, "VALUE_INVALID") && /importWh/.test(e.message),
+    );
+  } finally {
+    await abb.close();
+    await abbEmu.stop();
+  }
+});

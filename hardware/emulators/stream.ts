@@ -37,7 +37,7 @@ export function p1Telegram(s: MeterState, version: 4 | 5 = 5): string {
   const e1 = Math.floor(s.exportWh / 2);
   return buildTelegram("GRD5\\2EMULATED-P1", [
     `1-3:0.2.8(${version === 5 ? "50" : "42"})`,
-    "0-0:96.1.1(4752494444c4554)",
+    "0-0:96.1.1(475249444C4554454D55)",
     `1-0:1.8.1(${kwh(t1)}*kWh)`,
     `1-0:1.8.2(${kwh(s.importWh - t1)}*kWh)`,
     `1-0:2.8.1(${kwh(e1)}*kWh)`,

@@ -62,6 +62,18 @@ export class ModbusMeterDriver implements MeterDriver {
     if (importWh === undefined || powerW === undefined) {
       throw new MeterError("VALUE_MISSING", "profile produced no import or power value", { meter: this.id });
     }
+    // Meters mark "not available" with all-ones registers (ABB: 0xFFFF…); a counter beyond 10^15 Wh or
+    // below zero is such a marker or a misread, never a real count.
+    for (const [name, v] of [
+      ["importWh", importWh],
+      ["exportWh", values.exportWh ?? 0],
+    ] as const) {
+      if (!(v >= 0 && v < 1e15)) {
+        throw new MeterError("VALUE_INVALID", `meter ${this.id} reported an impossible ${name}: ${v}`, {
+          meter: this.id,
+        });
+      }
+    }
     const r: MeterReading = {
       meter: this.id,
       ts: this.o.clock.wallNow(),
