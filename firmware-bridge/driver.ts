@@ -38,6 +38,8 @@ export class S0MeterDriver implements MeterDriver {
   constructor(
     private readonly bridge: FirmwareBridge,
     private readonly opts: S0DriverOptions,
+    /** ownsBridge: close() closes the bridge too (the driver was built for it alone) */
+    private readonly ownership: { ownsBridge: boolean } = { ownsBridge: false },
   ) {
     this.id = opts.id;
     if (opts.exportChannel !== undefined && opts.exportChannel === opts.importChannel) {
@@ -90,6 +92,7 @@ export class S0MeterDriver implements MeterDriver {
 
   async close(): Promise<void> {
     this.unsubscribe();
+    if (this.ownership.ownsBridge) await this.bridge.close();
   }
 
   private onPulse(m: PulseCountMessage): void {
