@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import type { Frame } from "../codec/frame.js";
 import { fromFrame, type Message, NackCode, toFrame } from "../codec/messages.js";
 import { type Output, SessionMachine } from "./machine.js";
@@ -196,5 +197,72 @@ describe("session machine", () => {
     const out = m.step({ kind: "relink", now: 100 });
     assert.ok(kinds(out).includes("disconnected"));
     assert.equal(fromFrame(sent(out)[0]).msg.kind, "helloRequest");
+  });
+
+  it("settles every request exactly once, whatever the firmware sends and whenever time passes", () => {
+    const frameArb = fc.oneof(
+      fc.constant(toFrame(hello(5), 0)),
+      fc.constant(toFrame(hello(6), 0)),
+      fc
+        .record({ seq: fc.nat(255), on: fc.boolean(), response: fc.boolean() })
+        .map((r) => toFrame({ kind: "relayState", channel: 0, on: r.on, feedback: null }, r.seq, r.response)),
+      fc
+        .record({ seq: fc.nat(255), type: fc.nat(255), code: fc.integer({ min: 1, max: 5 }) })
+        .map((r) => toFrame({ kind: "nack", rejectedType: r.type, code: r.code }, r.seq, true)),
+      fc.record({ seq: fc.nat(255), len: fc.nat(40) }).map((r) => ({
+        type: 0x11,
+        flags: 1,
+        seq: r.seq,
+        payload: new Uint8Array(r.len),
+      })),
+    );
+    const inputArb = fc.oneof(
+      fc.record({ kind: fc.constant("frame" as const), frame: frameArb }),
+      fc.record({ kind: fc.constant("tick" as const), dt: fc.nat(700) }),
+      fc.record({ kind: fc.constant("request" as const), on: fc.boolean() }),
+      fc.record({ kind: fc.constant("relink" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(inputArb, { maxLength: 80 }), (inputs) => {
+        const m = new SessionMachine({
+          responseTimeoutMs: 100,
+          maxAttempts: 3,
+          helloIntervalMs: 200,
+          idleMs: 500,
+        });
+        let now = 0;
+        let nextId = 1;
+        const settled = new Map<number, number>();
+        const note = (out: Output[]) => {
+          for (const o of out) {
+            if (o.kind === "reply" || o.kind === "failed") settled.set(o.id, (settled.get(o.id) ?? 0) + 1);
+            if (o.kind === "send") assert.ok(o.frame.payload.length <= 64);
+          }
+        };
+        note(m.step({ kind: "start", now }));
+        for (const i of inputs) {
+          if (i.kind === "tick") now += i.dt;
+          if (i.kind === "frame") note(m.step({ kind: "frame", frame: i.frame, now }));
+          else if (i.kind === "tick") note(m.step({ kind: "tick", now }));
+          else if (i.kind === "relink") note(m.step({ kind: "relink", now }));
+          else
+            note(
+              m.step({
+                kind: "request",
+                id: nextId++,
+                request: { kind: "relaySet", channel: 0, on: i.on },
+                now,
+              }),
+            );
+        }
+        note(m.step({ kind: "stop" }));
+        for (let id = 1; id < nextId; id++) assert.equal(settled.get(id), 1, `request ${id}`);
+        assert.ok(
+          [...settled.keys()].every((id) => id > 0),
+          "internal requests never surface",
+        );
+      }),
+      { numRuns: 300 },
+    );
   });
 });
