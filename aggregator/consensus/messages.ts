@@ -1,5 +1,6 @@
 import { signingBytes } from "../../protocol/canonical.js";
 import type { Block, LedgerEntry, QuorumCertificate, VoteSig } from "../ledger/block.js";
+import type { PowMessage } from "./pow/messages.js";
 
 export const VIEW_CHANGE_DOMAIN = "gridlet/view-change/v1";
 export const NEW_VIEW_DOMAIN = "gridlet/new-view/v1";
@@ -104,7 +105,8 @@ export type Message =
   | Decided
   | Fetch
   | Blocks
-  | Forward;
+  | Forward
+  | PowMessage;
 
 export function viewChangeBytes(vc: Pick<ViewChange, "round" | "index" | "view" | "prepared">): Uint8Array {
   const p = vc.prepared;

@@ -10,6 +10,8 @@ export interface VerifyOptions {
   verifier: Verifier;
   /** fresh state machine to re-execute the ledger on; without it, re-execution is skipped */
   machine?: ReplicatedStateMachine;
+  /** "pbft" (slots r·n + i, quorum 2f+1) or "pow" (one block per height, every member's reply) */
+  mode?: "pbft" | "pow";
   /** report progress every this many blocks */
   onProgress?: (seq: number) => void;
 }
@@ -33,7 +35,10 @@ export function verifyLedger(store: BlockStore, o: VerifyOptions): VerifyReport 
   const ids = new Set(o.members.map((m) => m.id));
   const n = o.members.length;
   if (n === 0) throw new LedgerError("UNKNOWN_SIGNER", "no consortium members to check the ledger against");
-  const quorum = 2 * Math.floor((n - 1) / 3) + 1;
+  const pow = o.mode === "pow";
+  const quorum = pow ? n : 2 * Math.floor((n - 1) / 3) + 1;
+  // Rounds hold n slots in PBFT mode and one block in proof-of-work mode.
+  const perRound = pow ? 1 : n;
   const checkpoints = new Map(store.checkpoints().map((c) => [c.round, c]));
   let prev = GENESIS_PREV;
   let expected = 0;
@@ -45,7 +50,7 @@ export function verifyLedger(store: BlockStore, o: VerifyOptions): VerifyReport 
       throw new LedgerError("GAP", `block ${expected} is missing (next stored is ${e.seq})`);
     const hash = checkBlock(e.block, o.verifier);
     const h = e.block.header;
-    if (h.index >= n || h.round * n + h.index !== e.seq) {
+    if (h.index >= perRound || h.round * perRound + h.index !== e.seq) {
       throw new LedgerError("MALFORMED_BLOCK", `block ${e.seq} names slot (${h.round}, ${h.index})`);
     }
     checkCertificate(h, hash, e.qc, ids, quorum, o.verifier);
@@ -60,8 +65,8 @@ export function verifyLedger(store: BlockStore, o: VerifyOptions): VerifyReport 
       for (const tx of e.block.txs) if (!o.machine.apply(tx, ctx).ok) rejected++;
     }
     expected++;
-    if (expected % n === 0) {
-      const c = checkpoints.get(expected / n);
+    if (expected % perRound === 0) {
+      const c = checkpoints.get(expected / perRound);
       if (c !== undefined) {
         checkCheckpoint(c, ids, quorum, o.verifier);
         if (c.link !== link) throw new LedgerError("BAD_CHAIN", `checkpoint ${c.round} names another chain`);

@@ -72,6 +72,7 @@ const verify: CommandModule<object, VerifyArgs> = {
         members,
         verifier: ed25519Verifier(keys, defaultEd25519),
         machine: make?.(),
+        mode: store.getMeta<"pbft" | "pow">("mode") ?? "pbft",
       });
       if (a.json) {
         process.stdout.write(`${JSON.stringify({ ok: true, ...report })}\n`);

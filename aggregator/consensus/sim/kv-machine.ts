@@ -19,6 +19,11 @@ export class KvMachine implements ReplicatedStateMachine<unknown> {
   private trail = "";
 
   apply(tx: unknown, ctx: ApplyContext): ApplyResult {
+    const r = tx as { kind?: unknown; id?: unknown; to?: unknown; amount?: unknown };
+    if (r?.kind === "reward" && typeof r.to === "string" && Number.isSafeInteger(r.amount)) {
+      // Proof-of-work mode pays its leader: a counter per rewarded member stands in for a mint.
+      return this.apply({ id: String(r.id), key: `reward:${r.to}`, add: r.amount as number }, ctx);
+    }
     const t = tx as KvTx;
     if (typeof t !== "object" || t === null || typeof t.id !== "string" || typeof t.key !== "string") {
       return { ok: false, code: "MALFORMED", message: "not a counter transaction" };

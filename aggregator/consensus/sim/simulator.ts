@@ -11,12 +11,23 @@ import {
 } from "../../ledger/signing.js";
 import type { CheckpointRecord } from "../../ledger/store.js";
 import type { Message } from "../messages.js";
+import { type PowConfig, PowReplica } from "../pow/replica.js";
 import { Replica } from "../replica.js";
 import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig } from "../types.js";
 import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
 import { KvMachine, type KvTx } from "./kv-machine.js";
 import { EventQueue } from "./queue.js";
 import { Rng } from "./rng.js";
+
+export const DEFAULT_POW: Omit<PowConfig, "members" | "self"> = {
+  difficultyBits: 8,
+  noncesPerStep: 16,
+  mineStepMs: 1,
+  attemptTimeoutMs: 150,
+  reward: 1000,
+  maxBatch: 64,
+  fetchLimit: 64,
+};
 
 export interface NetworkFaults {
   drop: number;
@@ -33,12 +44,20 @@ export interface SimOptions {
   config?: Partial<Omit<ReplicaConfig, "members" | "self">>;
   net?: Partial<NetworkFaults>;
   byzantine?: { id: string; behaviour: ByzantineBehaviour };
+  /** "pbft" (default) or seed 000's proof-of-work mode */
+  mode?: "pbft" | "pow";
+  pow?: Partial<Omit<PowConfig, "members" | "self">>;
+}
+
+/** What the simulator drives: either consensus core. */
+export interface Core {
+  step(input: Input, now: number): Output[];
 }
 
 interface SimReplica {
   id: string;
   signer: Signer;
-  core: Replica;
+  core: Core;
   machine: KvMachine;
   alive: boolean;
   /** what the shell persisted: decided blocks in order */
@@ -114,10 +133,11 @@ export class Simulation {
   private fresh(id: string): SimReplica {
     const machine = new KvMachine();
     const signer = this.signers.get(id)!;
-    const core = new Replica(
-      { ...this.config, members: this.members, self: id },
-      { signer, verifier: this.verifier, machine },
-    );
+    const deps = { signer, verifier: this.verifier, machine };
+    const core: Core =
+      this.options.mode === "pow"
+        ? new PowReplica({ ...DEFAULT_POW, ...this.options.pow, members: this.members, self: id }, deps)
+        : new Replica({ ...this.config, members: this.members, self: id }, deps);
     return {
       id,
       signer,
@@ -133,7 +153,7 @@ export class Simulation {
   }
 
   replica(id: string): {
-    core: Replica;
+    core: Core;
     machine: KvMachine;
     alive: boolean;
     store: readonly LedgerEntry[];
