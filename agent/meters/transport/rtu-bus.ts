@@ -24,7 +24,10 @@ import type { SerialLine } from "./serial-line.js";
 
 export interface RtuBusOptions {
   clock: Clock;
-  /** consecutive silent transactions after which the port is reopened */
+  /**
+   * Consecutive silent transactions, per unit on the bus, after which the port is reopened: one meter
+   * switched off must not make the port cycle under the meters that still answer.
+   */
   dropAfterSilent?: number;
   log?: Logger;
 }
@@ -35,6 +38,7 @@ export class RtuBus implements ModbusClient {
   private silentInRow = 0;
   private strayBytes = 0;
   private readonly attached = new Set<DriverCounters>();
+  private readonly units = new Set<number>();
   private seenReopens = 0;
   private readonly line: LineSettings;
   private readonly log: Logger;
@@ -85,6 +89,7 @@ export class RtuBus implements ModbusClient {
 
   private async transact(req: ReadRequest, timing: DeviceTiming, c: DriverCounters): Promise<Uint16Array> {
     const { clock } = this.opts;
+    this.units.add(req.unit);
     const frame = encodeRtuRequest(req);
     const wire = wireTimeMs(RTU_REQUEST_LENGTH + rtuAnswerLength(req.count), this.line);
     const budget = timing.timeoutMs + wire;
@@ -173,7 +178,7 @@ export class RtuBus implements ModbusClient {
     switch (e.code) {
       case "TIMEOUT":
         c.timeouts++;
-        if (++this.silentInRow >= (this.opts.dropAfterSilent ?? 3)) {
+        if (++this.silentInRow >= (this.opts.dropAfterSilent ?? 3) * this.units.size) {
           this.silentInRow = 0;
           await this.port.drop("line silent");
         }
