@@ -172,3 +172,30 @@ test("property: SML framer and decoder give files or typed errors for arbitrary 
     { numRuns: 1000 },
   );
 });
+
+test("SML framer finds every file in a stream cut anywhere, with noise and a truncated file between", () => {
+  const a = encodeSmlFile({ importWh: 1000, exportWh: 2, powerW: 3, seq: 1 });
+  const b = REAL_ISKRA;
+  const stream = Uint8Array.from([0x42, 0x1b, 0x00, ...a.subarray(0, 40), ...a, 0x99, ...b, ...a]);
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 30 }), (cuts) => {
+      const f = new SmlFramer();
+      const files: Uint8Array[] = [];
+      let i = 0;
+      let k = 0;
+      while (i < stream.length) {
+        const n = cuts[k++ % cuts.length];
+        for (const o of f.push(stream.subarray(i, i + n))) if (o.kind === "file") files.push(o.payload);
+        i += n;
+      }
+      assert.deepEqual(
+        files.map((p) => {
+          const v = parseSmlPayload(p);
+          return v instanceof MeterError ? v.code : v.importWh;
+        }),
+        [1000, 79139, 1000],
+      );
+    }),
+    { numRuns: 300 },
+  );
+});
