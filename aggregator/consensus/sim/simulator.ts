@@ -103,6 +103,8 @@ export class Simulation {
   publicKeys: ReadonlyMap<string, Uint8Array> = new Map();
   private timerGen = 0;
   messagesSent = 0;
+  /** a targeted fault on top of the random ones: messages for which it returns true are lost */
+  dropIf: ((from: string, to: string, msg: Message) => boolean) | undefined;
 
   constructor(readonly options: SimOptions) {
     this.rng = new Rng(options.seed);
@@ -282,6 +284,7 @@ export class Simulation {
 
   private send(from: string, to: string, msg: Message): void {
     this.messagesSent++;
+    if (this.dropIf?.(from, to, msg)) return;
     const copies = this.rng.chance(this.net.duplicate) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       if (this.rng.chance(this.net.drop)) continue;

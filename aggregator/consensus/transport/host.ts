@@ -1,8 +1,8 @@
 import { createLogger } from "../../../protocol/log.js";
 import type { LedgerEntry } from "../../ledger/block.js";
 import type { CheckpointRecord } from "../../ledger/store.js";
+import type { ConsensusCore } from "../config.js";
 import type { Message } from "../messages.js";
-import type { Replica } from "../replica.js";
 import type { Output } from "../types.js";
 
 const log = createLogger("consensus:host");
@@ -55,7 +55,7 @@ export class ReplicaHost {
   readonly rejected = new Map<string, number>();
 
   constructor(
-    readonly core: Replica,
+    readonly core: ConsensusCore & { readonly config: { readonly self: string } },
     private readonly link: Link,
     private readonly decided: DecidedLog,
     private readonly events: HostEvents = {},
