@@ -1,7 +1,7 @@
 /** gridlet replay, gridlet record and the emulator command line, run as real processes. */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -100,3 +100,33 @@ function runAsync(args: string[]): Promise<{ status: number | null; stderr: stri
     p.once("exit", (status) => resolve({ status, stderr }));
   });
 }
+
+test("record takes its meter from a configuration file's meters: list", () => {
+  const cfg = join(dir, "agent.yaml");
+  writeFileSync(
+    cfg,
+    `meters:\n  - id: other\n    driver: sml\n    path: /dev/null\n  - id: h3\n    driver: replay\n    file: ${LOG}\n    speed: 100000\n    loop: false\n    timestamps: log\n`,
+  );
+  const out = join(dir, "from-config.csv");
+  const r = gridlet(
+    "record",
+    "--config",
+    cfg,
+    "--meter",
+    "h3",
+    "--interval",
+    "0.05",
+    "--count",
+    "3",
+    "--out",
+    out,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const { rows } = parseMeterLog(readFileSync(out, "utf8"));
+  assert.equal(rows.length, 3);
+  const log = parseMeterLog(readFileSync(LOG, "utf8")).rows;
+  for (const row of rows) assert.ok(log.some((l) => l.ts === row.ts && l.importWh === row.importWh));
+  const missing = gridlet("record", "--config", cfg, "--meter", "nope", "--out", out);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /no meter with id "nope"/);
+});
