@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { MeterReading } from "../agent/meters/types.js";
 import { FirmwareBridge, type PulseCountMessage } from "../firmware-bridge/bridge.js";
-import { Capability } from "../firmware-bridge/codec/messages.js";
+import { Capability, FaultCode } from "../firmware-bridge/codec/messages.js";
 import { S0MeterDriver } from "../firmware-bridge/driver.js";
 import { isBridgeError } from "../firmware-bridge/errors.js";
 import {
@@ -239,8 +239,15 @@ describe("firmware restart and line noise", () => {
     }
     const bad = bridge.counters.crcErrors + bridge.counters.badFrames - bad0;
     assert.ok(bad > 0, "noise was seen and refused");
-    // The stuck contactor never closes: the bridge must not report the relay as on.
+    // The stuck contactor never closes: the bridge must not report the relay as on, and the firmware
+    // raises a feedback fault of its own.
+    const relayFaults: number[] = [];
+    bridge.on({
+      fault: (f) => (f.code === FaultCode.RELAY_FEEDBACK_MISMATCH ? relayFaults.push(f.channel) : undefined),
+    });
     await assert.rejects(bridge.setRelay(0, true), (e) => isBridgeError(e, "RELAY_NOT_CONFIRMED"));
+    await eventually("a relay feedback fault", () => (relayFaults.length > 0 ? relayFaults : undefined));
+    assert.deepEqual(relayFaults.slice(0, 1), [0]);
   });
 });
 

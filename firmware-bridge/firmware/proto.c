@@ -170,6 +170,31 @@ static void send_fault(proto_t *p, uint8_t code, uint8_t ch, uint32_t detail) {
   send_own(p, MSG_FAULT, b, 6);
 }
 
+/* ---- relay settle time ---- */
+
+static int relay_settled(const proto_t *p, uint8_t ch) {
+  return p->now_ms - p->relay_changed_ms[ch] >= p->cfg.relay_settle_ms;
+}
+
+/* Answers RELAY_SETs whose contactor has settled, and reports a feedback contact that disagrees. */
+static void relay_service(proto_t *p) {
+  for (uint8_t ch = 0; ch < p->cfg.relay_channels; ch++) {
+    if (!relay_settled(p, ch)) continue;
+    if (p->relay_answer_due[ch]) {
+      p->relay_answer_due[ch] = 0;
+      send_relay_state(p, PROTO_FLAG_RESPONSE, p->relay_answer_seq[ch], ch);
+    }
+    int fb = p->io.relay_feedback ? p->io.relay_feedback(p->io.ctx, ch) : -1;
+    if (fb < 0) continue;
+    if ((uint8_t)fb != p->relay[ch] && !p->relay_mismatch_reported[ch]) {
+      p->relay_mismatch_reported[ch] = 1;
+      send_fault(p, FAULT_RELAY_FEEDBACK_MISMATCH, ch, p->relay[ch]);
+    } else if ((uint8_t)fb == p->relay[ch]) {
+      p->relay_mismatch_reported[ch] = 0;
+    }
+  }
+}
+
 /* ---- dispatch ---- */
 
 /* Answers one request; returns 0 when answered, or the NACK code to refuse it with. */
@@ -212,9 +237,16 @@ static uint8_t handle(proto_t *p, const proto_frame_t *f) {
       uint8_t ch = f->payload[0], on = f->payload[1];
       if (ch >= p->cfg.relay_channels) return NACK_BAD_CHANNEL;
       if (on > 1) return NACK_BAD_VALUE;
-      p->relay[ch] = on;
+      if (p->relay[ch] != on) {
+        p->relay[ch] = on;
+        p->relay_changed_ms[ch] = p->now_ms;
+        p->relay_mismatch_reported[ch] = 0;
+      }
       p->io.relay_drive(p->io.ctx, ch, on);
-      send_relay_state(p, R, f->seq, ch);
+      /* A repeated RELAY_SET (the host's retry) moves the answer to the newest sequence number. */
+      p->relay_answer_due[ch] = 1;
+      p->relay_answer_seq[ch] = f->seq;
+      relay_service(p);
       return 0;
     }
     case MSG_RELAY_GET:
@@ -268,6 +300,7 @@ void proto_rx(proto_t *p, const uint8_t *buf, size_t n, uint64_t now_ms) {
 
 void proto_tick(proto_t *p, uint64_t now_ms) {
   p->now_ms = now_ms;
+  relay_service(p);
   if (now_ms - p->last_report_ms < p->cfg.report_interval_ms) return;
   p->last_report_ms = now_ms;
   for (uint8_t ch = 0; ch < p->cfg.s0_channels; ch++) send_pulse_count(p, 0, p->tx_seq++, ch);
@@ -311,7 +344,10 @@ void proto_init(proto_t *p, const proto_config_t *cfg, const proto_io_t *io, uin
     p->s0[ch].last_fall_ms = now_ms;
   }
   /* Relays start open: after a reset nobody has authorised a seller's supply to be connected. */
-  for (uint8_t ch = 0; ch < p->cfg.relay_channels; ch++) p->io.relay_drive(p->io.ctx, ch, 0);
+  for (uint8_t ch = 0; ch < p->cfg.relay_channels; ch++) {
+    p->io.relay_drive(p->io.ctx, ch, 0);
+    p->relay_changed_ms[ch] = now_ms;
+  }
   send_hello(p, 0, p->tx_seq++);
   if (cfg->boot_fault) send_fault(p, cfg->boot_fault, PROTO_NO_CHANNEL, 0);
 }

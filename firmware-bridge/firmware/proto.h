@@ -109,7 +109,8 @@ typedef struct {
   void (*write)(void *ctx, const uint8_t *buf, size_t len);
   /* Drive the relay output. */
   void (*relay_drive)(void *ctx, uint8_t channel, uint8_t on);
-  /* Read the relay's auxiliary contact after its settle time: 0 or 1, or -1 without one. May be NULL. */
+  /* Read the relay's auxiliary contact now, without waiting: 0 open, 1 closed, or -1 without one. May be
+   * NULL. The core waits relay_settle_ms after switching before it trusts the answer. */
   int (*relay_feedback)(void *ctx, uint8_t channel);
   void *ctx;
 } proto_io_t;
@@ -124,6 +125,9 @@ typedef struct {
   uint32_t pulses_per_kwh;
   uint16_t debounce_ms;
   uint32_t report_interval_ms;
+  /* How long a contactor takes to settle after switching; RELAY_SET is answered after this time, with the
+   * feedback read then, and a feedback that still disagrees later raises FAULT_RELAY_FEEDBACK_MISMATCH. */
+  uint16_t relay_settle_ms;
   /* 0, or the proto_fault that explains this boot (read from the MCU's reset-cause register). */
   uint8_t boot_fault;
 } proto_config_t;
@@ -141,13 +145,17 @@ typedef struct {
   uint32_t rx_errors_reported;
   proto_s0_t s0[PROTO_MAX_CHANNELS];
   uint8_t relay[PROTO_MAX_CHANNELS];
+  uint64_t relay_changed_ms[PROTO_MAX_CHANNELS];
+  uint8_t relay_answer_due[PROTO_MAX_CHANNELS]; /* a RELAY_SET waits for its answer */
+  uint8_t relay_answer_seq[PROTO_MAX_CHANNELS];
+  uint8_t relay_mismatch_reported[PROTO_MAX_CHANNELS];
 } proto_t;
 
 /* Resets all state and announces the boot with an unsolicited HELLO (and FAULT if cfg->boot_fault). */
 void proto_init(proto_t *p, const proto_config_t *cfg, const proto_io_t *io, uint64_t now_ms);
 /* Feeds received bytes; complete frames are dispatched and answered through io.write. */
 void proto_rx(proto_t *p, const uint8_t *buf, size_t n, uint64_t now_ms);
-/* Call often (every few ms): sends the periodic PULSE_COUNT reports and pending faults. */
+/* Call often (every few ms): sends delayed RELAY_SET answers, the periodic PULSE_COUNT reports and faults. */
 void proto_tick(proto_t *p, uint64_t now_ms);
 /* An S0 input changed to level (1 = optocoupler conducting) at t_ms; from the pin-change ISR or a poll. */
 void proto_s0_edge(proto_t *p, uint8_t channel, uint8_t level, uint64_t t_ms);

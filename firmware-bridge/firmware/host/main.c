@@ -4,7 +4,8 @@
  * TypeScript side can be tested against the same C code that runs on the MCU.
  *
  *   gridlet-fw-host --port PATH [--device-id N] [--boot-id N] [--pulse-hz F] [--pulse-hz2 F] [--ppk N]
- *                   [--debounce-ms N] [--report-ms N] [--bounce] [--stuck-relay] [--garbage-ms N]
+ *                   [--debounce-ms N] [--report-ms N] [--relay-settle-ms N] [--bounce] [--stuck-relay]
+ *                   [--garbage-ms N]
  *
  * Pulses are generated on an ideal schedule (pulse k rises at k/F s after start) and fed to the core with
  * those timestamps, so a descheduled process catches up instead of losing pulses, and the count at any
@@ -163,6 +164,7 @@ int main(int argc, char **argv) {
   cfg.pulses_per_kwh = 1000;
   cfg.debounce_ms = 5;
   cfg.report_interval_ms = 1000;
+  cfg.relay_settle_ms = 20;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : "";
@@ -176,6 +178,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--ppk")) cfg.pulses_per_kwh = (uint32_t)arg_ul(a, v), i++;
     else if (!strcmp(a, "--debounce-ms")) cfg.debounce_ms = (uint16_t)arg_ul(a, v), i++;
     else if (!strcmp(a, "--report-ms")) cfg.report_interval_ms = (uint32_t)arg_ul(a, v), i++;
+    else if (!strcmp(a, "--relay-settle-ms")) cfg.relay_settle_ms = (uint16_t)arg_ul(a, v), i++;
     else if (!strcmp(a, "--garbage-ms")) garbage_ms = arg_ul(a, v), i++;
     else {
       fprintf(stderr, "fw: unknown argument '%s'\n", a);

@@ -142,18 +142,10 @@ static void relay_drive(void *ctx, uint8_t channel, uint8_t on) {
   else PORTB &= (uint8_t)~_BV(PB0);
 }
 
-/* A contactor needs some tens of ms to settle; the core reads feedback right after driving, so wait. */
+/* Non-blocking: the core waits cfg.relay_settle_ms after switching before it trusts this. */
 static int relay_feedback(void *ctx, uint8_t channel) {
   (void)ctx;
   if (channel != 0) return -1;
-  uint32_t until;
-  ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { until = millis32 + 60; }
-  for (;;) {
-    uint32_t now;
-    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) { now = millis32; }
-    if ((int32_t)(now - until) >= 0) break;
-    wdt_reset();
-  }
   return (PINC & _BV(PC0)) ? 0 : 1; /* BOARD-SDK: LOW = aux contact closed */
 }
 
@@ -180,6 +172,7 @@ int main(void) {
   cfg.pulses_per_kwh = (ppk == 0 || ppk == 0xFFFFFFFFUL) ? 1000 : ppk;
   cfg.debounce_ms = 10;
   cfg.report_interval_ms = 1000;
+  cfg.relay_settle_ms = 60; /* typical small contactor: 20-50 ms to close, plus margin */
   cfg.boot_fault = fault;
 
   proto_io_t io = {uart_write, relay_drive, relay_feedback, 0};

@@ -201,12 +201,41 @@ static void test_dispatch(void) {
   n = frames_out(&c, fs, 16);
   CHECK(n == 1 && fs[0].type == MSG_ACK && fs[0].payload[0] == MSG_PULSE_CONFIG && p.s0[1].pulses_per_kwh == 10000);
 
+  /* The feedback contact (stuck open since the RELAY_GET above) disagrees with the closed relay. */
   proto_tick(&p, 1000);
   n = frames_out(&c, fs, 16);
-  CHECK(n == 3 && fs[0].type == MSG_PULSE_COUNT && fs[1].type == MSG_PULSE_COUNT && fs[2].type == MSG_FAULT);
-  CHECK(fs[2].payload[0] == FAULT_RX_ERRORS && fs[2].payload[2] == 3);
+  CHECK(n == 4 && fs[0].type == MSG_FAULT && fs[0].payload[0] == FAULT_RELAY_FEEDBACK_MISMATCH);
+  CHECK(fs[1].type == MSG_PULSE_COUNT && fs[2].type == MSG_PULSE_COUNT && fs[3].type == MSG_FAULT);
+  CHECK(fs[3].payload[0] == FAULT_RX_ERRORS && fs[3].payload[2] == 3);
   proto_tick(&p, 1500);
-  CHECK(frames_out(&c, fs, 16) == 0);
+  CHECK(frames_out(&c, fs, 16) == 0); /* each fault once */
+}
+
+static void test_relay_settle(void) {
+  static proto_t p;
+  cap_t c = {0};
+  c.feedback = 1;
+  proto_io_t io = {cap_write, cap_relay, cap_feedback, &c};
+  proto_config_t cfg = test_cfg();
+  cfg.relay_settle_ms = 50;
+  cfg.report_interval_ms = 100000;
+  proto_frame_t fs[8];
+  proto_init(&p, &cfg, &io, 0);
+  frames_out(&c, fs, 8);
+  send_to(&p, MSG_RELAY_SET, 0, 10, (const uint8_t[]){0, 1}, 2, 100);
+  CHECK(c.relay[0] == 1 && frames_out(&c, fs, 8) == 0); /* driven at once, answered after settling */
+  send_to(&p, MSG_RELAY_SET, 0, 11, (const uint8_t[]){0, 1}, 2, 120); /* the host's retry */
+  proto_tick(&p, 149);
+  CHECK(frames_out(&c, fs, 8) == 0);
+  proto_tick(&p, 150);
+  int n = frames_out(&c, fs, 8);
+  CHECK(n == 1 && fs[0].type == MSG_RELAY_STATE && fs[0].seq == 11 && fs[0].payload[2] == 1);
+  /* A contactor that drops out on its own is reported once. */
+  c.feedback = 0;
+  proto_tick(&p, 200);
+  proto_tick(&p, 210);
+  n = frames_out(&c, fs, 8);
+  CHECK(n == 1 && fs[0].type == MSG_FAULT && fs[0].payload[0] == FAULT_RELAY_FEEDBACK_MISMATCH && fs[0].payload[1] == 0);
 }
 
 static void test_debounce(void) {
@@ -314,6 +343,7 @@ int main(int argc, char **argv) {
   test_frames();
   test_dispatch();
   test_debounce();
+  test_relay_settle();
   printf("%d checks, %d failures\n", checks, failures);
   return failures ? 1 : 0;
 }
