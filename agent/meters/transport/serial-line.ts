@@ -5,7 +5,6 @@
  * points at a new ttyUSBn after the adapter is replugged (and socat's link at a new /dev/pts/n).
  */
 import { realpath } from "node:fs/promises";
-import { SerialPort } from "serialport";
 import { createLogger, type Logger } from "../../../protocol/log.js";
 import { MeterError } from "../errors.js";
 import type { Clock } from "./clock.js";
@@ -33,6 +32,9 @@ export type PortOpener = (
 ) => Promise<PortHandle>;
 
 export const openSerialPort: PortOpener = async (s, ev) => {
+  // Loaded on first use: serialport and its native binding add about 10 MB to an agent that only
+  // reads Modbus TCP or replays logs.
+  const { SerialPort } = await import("serialport");
   const port = new SerialPort({
     path: s.resolvedPath,
     baudRate: s.baud,
