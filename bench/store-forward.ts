@@ -42,7 +42,10 @@ export async function run(readings = 86_400): Promise<Record<string, unknown>> {
       store.appendReadings(hour, (r, seq) => ({
         type: MSG_READING,
         payload: encodeEnvelope(
-          signEnvelope({ type: MSG_READING, from: agent.id, seq, ts: r.ts, body: readingBody(r) }, agent.key.seed),
+          signEnvelope(
+            { type: MSG_READING, from: agent.id, seq, ts: r.ts, body: readingBody(r) },
+            agent.key.seed,
+          ),
         ).toString("utf8"),
       }));
     }
@@ -50,7 +53,11 @@ export async function run(readings = 86_400): Promise<Record<string, unknown>> {
     const fillSeconds = Number(process.hrtime.bigint() - fillStart) / 1e9;
 
     const port = await freePort();
-    const agg = spawnGridlet(["aggregator", "--config", writeAggregatorConfig(dir, pki, { embeddedPort: port })]);
+    const agg = spawnGridlet([
+      "aggregator",
+      "--config",
+      writeAggregatorConfig(dir, pki, { embeddedPort: port }),
+    ]);
     await agg.waitForOutput(/aggregator started/, 30_000);
     const agentConfig = writeAgentConfig(dir, pki, 0, {
       url: `mqtt://127.0.0.1:${port}`,
@@ -66,7 +73,8 @@ export async function run(readings = 86_400): Promise<Record<string, unknown>> {
       await waitFor(
         "the outbox to drain",
         () => {
-          if (connectedAt === undefined && agentProc.output().includes("mqtt connected")) connectedAt = Date.now();
+          if (connectedAt === undefined && agentProc.output().includes("mqtt connected"))
+            connectedAt = Date.now();
           if (readStoreCounters(storePath).outboxDepth !== 0) return false;
           drainedAt = Date.now();
           return true;

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import mqtt, { type MqttClient } from "mqtt";
 import { loginToken } from "../agent/link/login.js";
 import { readingBody } from "../agent/runtime/agent.js";
@@ -166,6 +167,41 @@ describe("the aggregator refuses what it must, and counts it", { timeout: 90_000
         receipts.some((r) => r.rejected.some((x) => x.seq === stale.seq && x.code === "STALE")),
       );
       assert.equal(aggregatorReadings(db).length, 0);
+      await client.endAsync();
+    } finally {
+      await agg.stop();
+      await broker.stop();
+    }
+  });
+
+  it("Mosquitto with the shipped ACL drops an agent's publish on another agent's topic", async () => {
+    const dir = join(tmp.dir, "mosquitto-acl");
+    mkdirSync(dir);
+    const acl = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "config", "mosquitto.acl.example");
+    // Authorisation only: without TLS client certificates Mosquitto takes the username on trust.
+    const broker = await startMosquitto(dir, await freePort(), `acl_file ${acl}\n`);
+    const agg = spawnGridlet([
+      "aggregator",
+      "--config",
+      writeAggregatorConfig(dir, pki, { url: broker.url }),
+    ]);
+    const db = join(dir, "agg-1.sqlite");
+    const [a1, a2] = pki.agents;
+    try {
+      await agg.waitForOutput(/aggregator started/);
+      const client = await connectAs(broker.url, a1);
+      const receipts = receiptsFor(client, a1.id);
+      await client.subscribeAsync(topics.agentDown(a1.id), { qos: 1 });
+      // Signed by agent-2's key on agent-2's topic, but sent over agent-1's connection: the ACL drops it.
+      await client.publishAsync(topics.agentUp(a2.id), encodeEnvelope(reading(a2, seqBase++)), { qos: 1 });
+      const own = reading(a1, seqBase++);
+      await client.publishAsync(topics.agentUp(a1.id), encodeEnvelope(own), { qos: 1 });
+      await waitFor("agent-1's own reading receipted", () => receipts.some((r) => r.acks.includes(own.seq)));
+      const rows = aggregatorReadings(db);
+      assert.deepEqual(
+        rows.map((r) => r.sender),
+        ["agent-1"],
+      );
       await client.endAsync();
     } finally {
       await agg.stop();
