@@ -46,7 +46,7 @@ function makeClients(count: number) {
 
 async function measure(
   n: number,
-  o: { seconds: number; rate?: number; slotTimeoutMs: number; maxTxs: number },
+  o: { seconds: number; rate?: number; slotTimeoutMs: number; maxTxs: number; drainMs: number },
 ): Promise<Measurement> {
   const members = Array.from({ length: n }, (_, i) => `eag${i}`);
   const seeds = new Map(members.map((m) => [m, new Uint8Array(randomBytes(32))]));
@@ -74,6 +74,8 @@ async function measure(
   let committedTxs = 0;
   let blocks = 0;
   let measuring = false;
+  let t0 = Number.POSITIVE_INFINITY;
+  let t1 = Number.POSITIVE_INFINITY;
   const hosts = members.map((self, idx) => {
     const core = new Replica(
       {
@@ -99,10 +101,9 @@ async function measure(
           const e = tx as Envelope;
           const s = submitted.get(`${e.from}/${e.seq}`);
           if (s === undefined || s.by !== idx) continue;
-          if (measuring) {
-            committedTxs++;
-            latencies.push(at - s.at);
-          }
+          if (measuring) committedTxs++;
+          // Latency counts every transaction offered during the window, even if it commits after it.
+          if (s.at >= t0 && s.at <= t1) latencies.push(at - s.at);
           outstanding[idx]--;
         }
       },
@@ -142,11 +143,18 @@ async function measure(
   measuring = true;
   const delivered0 = net.delivered;
   const blocks0 = blocks;
-  const t0 = Date.now();
+  t0 = Date.now();
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
   measuring = false;
-  const elapsed = (Date.now() - t0) / 1000;
+  t1 = Date.now();
+  const elapsed = (t1 - t0) / 1000;
+  const deliveredInWindow = net.delivered - delivered0;
+  const blocksInWindow = blocks - blocks0;
   clearInterval(feeder);
+  // Let what was offered in the window finish, so slow consortia still report their latency.
+  const offered = [...submitted.values()].filter((x) => x.at >= t0 && x.at <= t1).length;
+  const drainUntil = Date.now() + o.drainMs;
+  while (latencies.length < offered && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 20));
   for (const h of hosts) h.stop();
   latencies.sort((a, b) => a - b);
   return {
@@ -155,8 +163,8 @@ async function measure(
     ...(o.rate === undefined ? {} : { offeredTxPerSec: Math.round(o.rate) }),
     committedTxPerSec: Math.round(committedTxs / elapsed),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), samples: latencies.length },
-    blocksPerSec: Math.round(((blocks - blocks0) / elapsed) * 10) / 10,
-    messagesPerSec: Math.round((net.delivered - delivered0) / elapsed),
+    blocksPerSec: Math.round((blocksInWindow / elapsed) * 10) / 10,
+    messagesPerSec: Math.round(deliveredInWindow / elapsed),
     seconds: Math.round(elapsed * 10) / 10,
   };
 }
@@ -172,7 +180,13 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
       // Every replica shares this one core: a round of 51 slots costs about 51³ signature checks here, so
       // the large consortium gets a light paced load and a long timeout.
       results.push(
-        await measure(n, { seconds: Math.max(seconds, 20), rate: 2, slotTimeoutMs: 120_000, maxTxs: 200 }),
+        await measure(n, {
+          seconds: Math.max(seconds, 10),
+          rate: 1,
+          slotTimeoutMs: 120_000,
+          maxTxs: 200,
+          drainMs: 40_000,
+        }),
       );
       continue;
     }
@@ -181,6 +195,7 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
       seconds,
       slotTimeoutMs: 5000,
       maxTxs: Math.ceil(perCore * (seconds + 2) * 1.5) + 1024 * n,
+      drainMs: 0,
     });
     results.push(sat);
     if (n === 4) {
@@ -192,6 +207,7 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
           rate: half,
           slotTimeoutMs: 5000,
           maxTxs: Math.ceil(half * (seconds + 2) * 1.2) + 100,
+          drainMs: 5000,
         }),
       );
     }
