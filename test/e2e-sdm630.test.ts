@@ -113,4 +113,59 @@ describe("SDM630 over a pty at 9600 baud → agent → broker → aggregator", {
       await broker.stop();
     }
   });
+
+  it("the adapter vanishes and comes back: the same agent process resumes, nothing restarted", async () => {
+    const dir = join(tmp.dir, "replug");
+    mkdirSync(dir);
+    const port = await freePort();
+    const agg = spawnGridlet([
+      "aggregator",
+      "--config",
+      writeAggregatorConfig(dir, pki, { embeddedPort: port }),
+    ]);
+    await agg.waitForOutput(/aggregator started/);
+    const agent = spawnGridlet([
+      "agent",
+      "--config",
+      writeAgentConfig(dir, pki, 0, {
+        url: `mqtt://127.0.0.1:${port}`,
+        intervalMs: 250,
+        meters: [
+          {
+            id: "sdm630",
+            driver: "modbus-rtu",
+            path: pty.agent,
+            baud: 9600,
+            unitId: 1,
+            profile: "sdm630",
+            timeoutMs: 300,
+          },
+        ],
+      }),
+    ]);
+    const db = join(dir, "agg-1.sqlite");
+    try {
+      await waitFor("readings before the unplug", () => aggregatorReadings(db).length >= 2);
+      await emu.stop();
+      await pty.kill();
+      await agent.waitForOutput(/meter read failed/, 20_000);
+      state.set({ importWh: 4_400_000 });
+      await pty.restart();
+      emu = await RtuMeterEmulator.start({
+        link: pty.meter,
+        line: { baud: 9600 },
+        devices: [{ unit: 1, profile: getProfile("sdm630"), state: state.get }],
+      });
+      await waitFor(
+        "readings after the re-plug",
+        () => aggregatorReadings(db).some((r) => r.importWh === 4_400_000),
+        40_000,
+      );
+      assert.equal(agent.child.exitCode, null, "the agent kept running");
+      assert.match(agent.output(), /meter reading again/);
+    } finally {
+      await agent.stop();
+      await agg.stop();
+    }
+  });
 });
