@@ -50,6 +50,7 @@ export interface BridgeCounters {
   restarts: number;
   disconnects: number;
   faults: number;
+  writeErrors: number;
 }
 
 export interface BridgeListeners {
@@ -92,6 +93,7 @@ export class FirmwareBridge {
     restarts: 0,
     disconnects: 0,
     faults: 0,
+    writeErrors: 0,
   };
 
   private constructor(opts: BridgeOptions) {
@@ -286,8 +288,12 @@ export class FirmwareBridge {
     this.counters.framesOut++;
     const port = this.port;
     if (port === undefined) return;
-    // A failed write surfaces as a timeout of the request and, if the port is gone, as `closed`.
-    port.write(bytes).catch((e: unknown) => this.log.warn("write failed", { error: String(e) }));
+    // A failed write surfaces as a timeout of the request and, if the port is gone, as `closed` or (with
+    // a reopening port) as `disconnected`; the count says how often, the debug log why.
+    port.write(bytes).catch((e: unknown) => {
+      this.counters.writeErrors++;
+      this.log.debug("write failed", { error: String(e) });
+    });
   }
 }
 
