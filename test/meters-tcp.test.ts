@@ -107,3 +107,31 @@ test("an energy register near all-ones (ABB's 'not available') is rejected as VA
     await abbEmu.stop();
   }
 });
+
+test("EM24 behind a TCP gateway: refused export is absent (0, counted), import is the total counter", async () => {
+  const gw = await TcpMeterEmulator.start([
+    { unit: 5, profile: getProfile("em24"), state: state.get, refuse: ["exportWh"] },
+  ]);
+  const em24 = createMeterDriver(
+    {
+      id: "em24",
+      driver: "modbus-tcp",
+      host: "127.0.0.1",
+      port: gw.port,
+      unitId: 5,
+      profile: "em24",
+      timeoutMs: 1000,
+    },
+    { log: silentLogger },
+  );
+  try {
+    const r = await em24.read();
+    assert.equal(r.importWh, 55_555_500);
+    assert.equal(r.exportWh, 0);
+    assert.equal(em24.counters().absent, 1);
+    assert.equal(em24.counters().exceptions, 1);
+  } finally {
+    await em24.close();
+    await gw.stop();
+  }
+});
