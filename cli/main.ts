@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
+import { firmwareCommand } from "../firmware-bridge/cli.js";
 import { describeError, GridletError } from "../protocol/errors.js";
 import { agentCommand } from "./commands/agent.js";
 import { aggregatorCommand } from "./commands/aggregator.js";
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .command(ledgerCommand)
     .command(creditCommand)
     .command(benchCommand)
+    .command(firmwareCommand)
     .demandCommand(1, "name a command (see gridlet --help)")
     .strict()
     .recommendCommands()
