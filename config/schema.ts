@@ -15,11 +15,22 @@ const identitySchema = z
   })
   .strict();
 
+/** TLS to the broker: mqtts:// URLs; with Mosquitto the client certificate's CN is the identity id. */
+const tlsSchema = z
+  .object({
+    ca: z.string().min(1).optional().describe("PEM CA bundle that signed the broker's certificate"),
+    cert: z.string().min(1).optional().describe("PEM client certificate (CN = identity id)"),
+    key: z.string().min(1).optional().describe("PEM client key"),
+  })
+  .strict()
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), "cert and key together");
+
 const mqttSchema = z
   .object({
     url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
     /** fixed client id of the persistent session; default gridlet-<id> */
     clientId: z.string().min(1).max(128).optional(),
+    tls: tlsSchema.optional(),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
     reconnectMinMs: z.number().int().min(100).default(1000),
     reconnectMaxMs: z.number().int().min(1000).default(60_000),
@@ -84,6 +95,7 @@ export const aggregatorConfigSchema = z
           .regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL")
           .optional(),
         clientId: z.string().min(1).max(128).optional(),
+        tls: tlsSchema.optional(),
         /** broker user/password of the aggregator itself on an external broker (Mosquitto password file) */
         username: z.string().optional(),
         password: z.string().optional(),
@@ -113,5 +125,6 @@ export const aggregatorConfigSchema = z
   })
   .strict();
 
+export type TlsConfig = z.infer<typeof tlsSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type AggregatorConfig = z.infer<typeof aggregatorConfigSchema>;

@@ -2,6 +2,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "../../protocol/log.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { OutboxRow } from "../store/agent-store.js";
+import type { TlsMaterial } from "./tls.js";
 
 /** Where the link takes envelopes to send: the durable outbox, oldest first. */
 export interface OutboxSource {
@@ -31,6 +32,8 @@ export interface AgentLinkOptions {
   /** retained messages published on every connect (Home Assistant discovery) */
   retained: () => RetainedMessage[];
   onDown: (payload: Buffer) => void;
+  /** PEM material for mqtts:// (CA of the broker, client certificate and key) */
+  tls?: TlsMaterial;
   log: Logger;
 }
 
@@ -88,6 +91,7 @@ export class AgentLink {
       username: this.o.agentId,
       password: this.o.password(),
       will: { topic: statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
+      ...this.o.tls,
     });
     this.client = client;
     client.on("connect", (connack) => {

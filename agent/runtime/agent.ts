@@ -17,6 +17,7 @@ import {
 import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-assistant.js";
 import { loginToken } from "../link/login.js";
 import { AgentLink } from "../link/mqtt-link.js";
+import type { TlsMaterial } from "../link/tls.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
 import type { LoadedIdentity } from "./identity.js";
@@ -38,6 +39,7 @@ export interface AgentRuntimeOptions {
     reconnectMaxMs: number;
     inflight: number;
     receiptTimeoutMs: number;
+    tls?: TlsMaterial;
   };
   homeAssistant: { enabled: boolean; prefix: string };
   notifier: ServiceNotifier;

@@ -2,6 +2,7 @@ import type { AgentConfig } from "../../config/schema.js";
 import { verifyCertificate } from "../../protocol/identity.js";
 import { readCertificateFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
+import { readTlsFiles } from "../link/tls.js";
 import type { MeterDriver } from "../meters/types.js";
 import { AgentStore } from "../store/agent-store.js";
 import { AgentRuntime } from "./agent.js";
@@ -42,7 +43,11 @@ export async function startAgent(
     aggregator,
     drivers,
     store,
-    mqtt: { ...config.mqtt, clientId: config.mqtt.clientId ?? `gridlet-${config.id}` },
+    mqtt: {
+      ...config.mqtt,
+      clientId: config.mqtt.clientId ?? `gridlet-${config.id}`,
+      tls: readTlsFiles(config.mqtt.tls),
+    },
     homeAssistant: config.homeAssistant,
     notifier: deps.notifier,
     log: deps.log,

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { loginToken } from "../../agent/link/login.js";
+import { readTlsFiles } from "../../agent/link/tls.js";
 import { loadIdentity } from "../../agent/runtime/identity.js";
 import type { ServiceNotifier } from "../../agent/runtime/notify.js";
 import type { AggregatorConfig } from "../../config/schema.js";
@@ -131,6 +132,7 @@ export async function startAggregator(
       subscribe: agentsUp,
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
       onMessage: (topic, payload) => ingest.receive(topic, payload),
+      tls: readTlsFiles(config.broker.tls),
       log,
     });
     link.publish(statusTopic, STATUS_ONLINE, true);

@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from "mqtt";
+import type { TlsMaterial } from "../../agent/link/tls.js";
 import type { Logger } from "../../protocol/log.js";
 import { STATUS_OFFLINE } from "../../protocol/topics.js";
 import { AggregatorRuntimeError } from "./errors.js";
@@ -24,6 +25,7 @@ export async function externalBrokerLink(o: {
   subscribe: string;
   onConnect: () => void;
   onMessage: (topic: string, payload: Buffer) => void;
+  tls?: TlsMaterial;
   log: Logger;
 }): Promise<BrokerLink> {
   const client: MqttClient = mqtt.connect(o.url, {
@@ -34,6 +36,7 @@ export async function externalBrokerLink(o: {
     username: o.username,
     password: o.password(),
     will: { topic: o.statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
+    ...o.tls,
   });
   let connected = false;
   client.on("connect", () => {
