@@ -102,8 +102,9 @@ async function measure(
           const s = submitted.get(`${e.from}/${e.seq}`);
           if (s === undefined || s.by !== idx) continue;
           if (measuring) committedTxs++;
-          // Latency counts every transaction offered during the window, even if it commits after it.
-          if (s.at >= t0 && s.at <= t1) latencies.push(at - s.at);
+          // Saturated runs time what commits in the window; paced runs time every transaction offered in
+          // the window, even if it commits after it, so that slow consortia still report a latency.
+          if (o.drainMs === 0 ? measuring : s.at >= t0 && s.at <= t1) latencies.push(at - s.at);
           outstanding[idx]--;
         }
       },
@@ -138,7 +139,7 @@ async function measure(
     }
     last = now;
   }, tickMs);
-  const warmup = Math.min(1000, (o.seconds * 1000) / 4);
+  const warmup = Math.max(1000, (o.seconds * 1000) / 4);
   await new Promise((r) => setTimeout(r, warmup));
   measuring = true;
   const delivered0 = net.delivered;
@@ -172,7 +173,9 @@ async function measure(
 export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promise<Record<string, unknown>> {
   const seconds = o.seconds ?? 3;
   const sizes = o.sizes ?? [4, 7, 10, 16, 51];
-  const verifyRate = measureVerifyRate(crypto, 1);
+  // Other work on the machine moves the verify rate; it is measured before each run and the best
+  // figure is the limit, which keeps the ratios conservative.
+  const verifyRates: number[] = [measureVerifyRate(crypto, 1)];
   const results: Measurement[] = [];
   let fourSaturated: Measurement | undefined;
   for (const n of sizes) {
@@ -190,9 +193,11 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
       );
       continue;
     }
-    const perCore = verifyRate / n;
+    verifyRates.push(measureVerifyRate(crypto, 0.5));
+    const perCore = Math.max(...verifyRates) / n;
+    // Bigger consortia cut bigger rounds (n lanes × maxBatch); the window must hold several of them.
     const sat = await measure(n, {
-      seconds,
+      seconds: Math.max(seconds, n / 2),
       slotTimeoutMs: 5000,
       maxTxs: Math.ceil(perCore * (seconds + 2) * 1.5) + 1024 * n,
       drainMs: 0,
@@ -212,6 +217,8 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
       );
     }
   }
+  verifyRates.push(measureVerifyRate(crypto, 1));
+  const verifyRate = Math.max(...verifyRates);
   const designLimit4 = (2 * verifyRate) / 4;
   const inProcessLimit4 = verifyRate / 4;
   const halfLoad = results.find((r) => r.aggregators === 4 && r.mode === "paced");
@@ -221,6 +228,7 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
     transport:
       "in-process: all replicas in one process and one core, in-memory network, real ed25519 and timers",
     verifyPerSecOneCore: Math.round(verifyRate),
+    verifyPerSecSamples: verifyRates.map(Math.round),
     limits: {
       design4: Math.round(designLimit4),
       design4Rule: "2 cores × verify rate ÷ 4 (each of 4 EAG processes verifies every client signature)",

@@ -134,3 +134,20 @@ export class BlockStore {
     this.db.close();
   }
 }
+
+/**
+ * Records in a ledger what an auditor needs to check it alone: the members and their keys, the state
+ * machine to re-execute on, and the consensus mode. A ledger already naming other members is refused.
+ */
+export function initLedgerMeta(
+  store: BlockStore,
+  meta: { members: LedgerMember[]; machine: string; mode: "pbft" | "pow" },
+): void {
+  const existing = store.getMeta<LedgerMember[]>("members");
+  if (existing !== undefined && JSON.stringify(existing) !== JSON.stringify(meta.members)) {
+    throw new LedgerError("STORE", "this ledger belongs to another consortium membership");
+  }
+  store.setMeta("members", meta.members);
+  store.setMeta("machine", meta.machine);
+  store.setMeta("mode", meta.mode);
+}
