@@ -18,7 +18,6 @@ import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
 const USAGE_CODES = new Set(["USAGE", "CONFIG", "CONFIG_INVALID", "BAD_REQUEST"]);
 
 export async function main(argv: string[]): Promise<number> {
-  let usageFailure: string | undefined;
   const parser = yargs(argv)
     .scriptName("gridlet")
     .usage(
@@ -41,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((msg, err) => {
       if (err) throw err;
-      usageFailure = msg;
+      // Throwing stops yargs before it runs the handler of a command whose arguments were rejected.
+      throw new UsageError("USAGE", `${msg}\n\nRun "gridlet --help" for the commands.`);
     })
     .help()
     .version();
@@ -57,10 +57,6 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${e.stack}\n`);
     }
     return EXIT_RUNTIME;
-  }
-  if (usageFailure !== undefined) {
-    process.stderr.write(`gridlet: ${usageFailure}\n\nRun "gridlet --help" for the commands.\n`);
-    return EXIT_USAGE;
   }
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -24,7 +24,9 @@ describe("gridlet command line", () => {
 
   it("an unknown command or option exits 2", () => {
     assert.equal(gridlet(["frobnicate"]).status, 2);
-    assert.equal(gridlet(["ca", "init", "--colour", "blue"]).status, 2);
+    const dir = join(mkdtempSync(join(tmpdir(), "gridlet-cli-")), "ca");
+    assert.equal(gridlet(["ca", "init", "--dir", dir, "--colour", "blue"]).status, 2);
+    assert.equal(existsSync(dir), false, "a rejected command does nothing");
     assert.equal(gridlet([]).status, 2);
   });
 

@@ -15,7 +15,9 @@ import { EXIT_RUNTIME, UsageError } from "../exit.js";
 const DEFAULT_DIR = process.env.GRIDLET_CA_DIR ?? "./gridlet-ca";
 
 const withDir = <T>(y: Argv<T>) =>
-  y.option("dir", { type: "string", default: DEFAULT_DIR, describe: "CA directory (env GRIDLET_CA_DIR)" });
+  y
+    .strict()
+    .option("dir", { type: "string", default: DEFAULT_DIR, describe: "CA directory (env GRIDLET_CA_DIR)" });
 
 const init: CommandModule = {
   command: "init",
@@ -143,6 +145,7 @@ export const caCommand: CommandModule = {
       .command(revoke)
       .command(verify)
       .demandCommand(1, "name a ca command: init, issue, revoke or verify")
+      .strict()
       .example("$0 ca init && $0 ca issue --role aggregator --id agg-1", "a CA and one aggregator"),
   handler: () => undefined,
 };
