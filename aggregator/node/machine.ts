@@ -1,0 +1,276 @@
+import { canonicalJson } from "../../protocol/canonical.js";
+import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
+import { decodeEnvelope, type Envelope } from "../../protocol/envelope.js";
+import { isGridletError } from "../../protocol/errors.js";
+import { sha256Hex } from "../../protocol/hash.js";
+import { createLogger } from "../../protocol/log.js";
+import { CREDIT_MODULE, creditModule } from "../credit/module.js";
+import type { CreditState } from "../credit/state.js";
+import type { TradingCore } from "../state/core.js";
+import type { Tx } from "../state/handler.js";
+import { incomeSince } from "../state/income.js";
+import type { ApplyContext, ApplyResult, ReplicatedStateMachine } from "../state/replicated.js";
+import type { StateSnapshot } from "../state/snapshot.js";
+import { createTradingCore, restoreTradingCore } from "../state/trading.js";
+import type { TradingEvent, TradingState } from "../state/types.js";
+import { AUTHORITY_MESSAGES, agentTx, MSG_CA_REVOCATIONS, MSG_IDENTITY_REGISTER } from "./envelopes.js";
+import { NodeError } from "./errors.js";
+import type { LedgerGenesis } from "./genesis.js";
+import { IdentityRegistry, type RegistrySnapshot } from "./registry.js";
+import { SignatureCache } from "./sig-cache.js";
+
+const log = createLogger("aggregator:ledger");
+
+/** One applied envelope, as the node reports it after a commit. */
+export interface AppliedTx {
+  height: number;
+  time: number;
+  type: string;
+  from: string;
+  /** the trading transaction id, when the envelope became one */
+  txId?: string;
+  result: ApplyResult;
+}
+
+export interface LedgerSnapshot {
+  v: 1;
+  genesis: string;
+  registry: RegistrySnapshot;
+  trading: StateSnapshot;
+}
+
+export interface LedgerMachineOptions {
+  crypto?: Ed25519;
+  /** shared with consensus' validateTx so that each envelope is verified once */
+  cache?: SignatureCache;
+}
+
+/**
+ * The aggregators' replicated ledger: every transaction is a signed envelope, re-verified by every
+ * replica and every auditor. Identities (registry) gate who may sign; the trading core with the credit
+ * bank plugged in does the rest. Deterministic: block time is the only clock, and no refusal throws.
+ */
+export class LedgerMachine implements ReplicatedStateMachine {
+  readonly genesis: LedgerGenesis;
+  readonly registry: IdentityRegistry;
+  readonly cache: SignatureCache;
+  core: TradingCore;
+  /** applied since the last drain, in order: the node turns them into events after each commit */
+  private journal: AppliedTx[] = [];
+
+  private constructor(genesis: LedgerGenesis, core: TradingCore, o: LedgerMachineOptions) {
+    this.genesis = genesis;
+    this.core = core;
+    const crypto = o.crypto ?? defaultEd25519;
+    this.registry = new IdentityRegistry(genesis.ca, genesis.authorities, crypto);
+    this.cache = o.cache ?? new SignatureCache(crypto);
+  }
+
+  static fromGenesis(genesis: LedgerGenesis, o: LedgerMachineOptions = {}): LedgerMachine {
+    const core = createTradingCore(
+      { config: genesis.trading, authorities: genesis.authorities.map((a) => a.id) },
+      [tradingModules(genesis)],
+    );
+    const m = new LedgerMachine(genesis, core, o);
+    m.openBanks();
+    return m;
+  }
+
+  static restore(genesis: LedgerGenesis, snap: LedgerSnapshot, o: LedgerMachineOptions = {}): LedgerMachine {
+    if (snap.genesis !== genesis.hash)
+      throw new NodeError("STORE_MISMATCH", "the snapshot was taken under another genesis");
+    const m = new LedgerMachine(genesis, restoreTradingCore(snap.trading, [tradingModules(genesis)]), o);
+    m.registry.restore(snap.registry);
+    return m;
+  }
+
+  get state(): TradingState {
+    return this.core.state;
+  }
+
+  credit(): CreditState {
+    return this.core.state.ext.get(CREDIT_MODULE) as CreditState;
+  }
+
+  apply(tx: unknown, ctx: ApplyContext): ApplyResult {
+    let env: Envelope | undefined;
+    let txId: string | undefined;
+    let result: ApplyResult;
+    try {
+      env = decode(tx);
+      const inner = this.admit(env, ctx.time);
+      if (inner === null) result = { ok: true, events: this.registryEvents(env) };
+      else {
+        txId = inner.id;
+        result = this.core.apply(inner, ctx);
+      }
+    } catch (e) {
+      result = refusal(e);
+    }
+    this.journal.push({
+      height: ctx.height,
+      time: ctx.time,
+      type: env?.type ?? "?",
+      from: env?.from ?? "?",
+      ...(txId === undefined ? {} : { txId }),
+      result,
+    });
+    return result;
+  }
+
+  /**
+   * What consensus asks of every transaction in a proposal before voting for it: a well-formed envelope
+   * of a type the ledger carries, signed by its sender. Only checks that cannot change their answer
+   * later are final: an agent this replica does not know yet may be registered by an earlier block it
+   * has not executed, so it passes here and is judged (UNKNOWN_SENDER) at execution.
+   */
+  validateTx(tx: unknown): boolean {
+    let env: Envelope;
+    try {
+      env = decode(tx);
+    } catch {
+      return false;
+    }
+    if (AUTHORITY_MESSAGES.has(env.type)) {
+      const key = this.registry.authorityKey(env.from);
+      return key !== undefined && this.cache.verify(env, key);
+    }
+    if (agentTx(env) === null) return false;
+    const agent = this.registry.agent(env.from);
+    return agent === undefined || this.cache.verify(env, agent.publicKey);
+  }
+
+  /** Applied envelopes since the last call. */
+  drain(): AppliedTx[] {
+    const out = this.journal;
+    this.journal = [];
+    return out;
+  }
+
+  stateHash(): string {
+    return sha256Hex(
+      canonicalJson({
+        v: 1,
+        genesis: this.genesis.hash,
+        registry: this.registry.snapshot(),
+        trading: this.core.stateHash(),
+      }),
+    );
+  }
+
+  snapshot(): LedgerSnapshot {
+    return {
+      v: 1,
+      genesis: this.genesis.hash,
+      registry: this.registry.snapshot(),
+      trading: this.core.snapshot(),
+    };
+  }
+
+  /**
+   * Sender, signature, then what the envelope means. Returns the trading transaction to apply, or null
+   * when the envelope changed the registry itself.
+   */
+  private admit(env: Envelope, time: number): Tx | null {
+    if (AUTHORITY_MESSAGES.has(env.type)) {
+      const key = this.registry.authorityKey(env.from);
+      if (key === undefined)
+        throw new NodeError("UNAUTHORIZED", `${env.type} from "${env.from}", who is not an aggregator`);
+      this.requireSignature(env, key);
+      switch (env.type) {
+        case MSG_IDENTITY_REGISTER:
+          this.registry.register(this.registry.checkRegistration(env.body, env.from, time));
+          return null;
+        case MSG_CA_REVOCATIONS:
+          this.registry.setRevocations(this.registry.checkRevocations(env.body));
+          return null;
+        default:
+          return sysTx(env);
+      }
+    }
+    const key = this.registry.agentKey(env.from, time);
+    this.requireSignature(env, key);
+    const tx = agentTx(env);
+    if (tx === null)
+      throw new NodeError("UNKNOWN_MESSAGE_TYPE", `the ledger does not carry "${env.type}" messages`);
+    return tx;
+  }
+
+  private requireSignature(env: Envelope, key: string): void {
+    if (!this.cache.verify(env, key))
+      throw new NodeError("BAD_SIGNATURE", `bad signature on ${env.type} from "${env.from}"`, {
+        from: env.from,
+        seq: env.seq,
+      });
+  }
+
+  private registryEvents(env: Envelope): TradingEvent[] {
+    if (env.type === MSG_IDENTITY_REGISTER) {
+      const id = (env.body as { id: string }).id;
+      return [{ type: "identity-registered", agent: id, home: env.from }];
+    }
+    return [{ type: "revocations-installed", version: (env.body as { version: number }).version }];
+  }
+
+  /** The banks' wallets exist and hold their funds before the first block, on every replica alike. */
+  private openBanks(): void {
+    const ctx = { time: this.genesis.issued, height: 0, proposer: "" };
+    for (const bank of Object.keys(this.genesis.banks).sort()) {
+      const b = this.genesis.banks[bank];
+      const steps: Tx[] = [
+        { id: `genesis:wallet:${bank}`, type: "register-wallet", sender: bank, body: { wallet: b.wallet } },
+      ];
+      if (b.fundsMc > 0)
+        steps.push({
+          id: `genesis:funds:${bank}`,
+          type: "mint",
+          sender: bank,
+          body: { wallet: b.wallet, amountMc: b.fundsMc, reason: "genesis: credit bank funds" },
+        });
+      for (const step of steps) {
+        const r = this.core.apply(step, { ...ctx, proposer: bank });
+        if (!r.ok) throw new NodeError("GENESIS_INVALID", `genesis.banks.${bank}: ${r.code} ${r.message}`);
+      }
+    }
+  }
+}
+
+function tradingModules(genesis: LedgerGenesis) {
+  const banks = Object.fromEntries(
+    Object.entries(genesis.banks).map(([id, b]) => [id, { publicKey: b.publicKey, wallet: b.wallet }]),
+  );
+  return creditModule({ config: genesis.credit, banks, incomeSince });
+}
+
+function decode(tx: unknown): Envelope {
+  if (typeof tx !== "object" || tx === null)
+    throw new NodeError("MALFORMED", "a ledger transaction must be a signed envelope");
+  try {
+    // a fresh copy: the block's objects may be shared with the consensus core
+    return decodeEnvelope(JSON.stringify(tx));
+  } catch (e) {
+    throw new NodeError("MALFORMED", (e as Error).message);
+  }
+}
+
+/** The Tx inside a system envelope: its sender is the signer, and its id cannot take an agent's. */
+function sysTx(env: Envelope): Tx {
+  const t = env.body as Partial<Tx> | null;
+  if (typeof t !== "object" || t === null || typeof t.id !== "string" || typeof t.type !== "string")
+    throw new NodeError("MALFORMED", "sys: body must be a transaction {id, type, sender, body}");
+  if (t.sender !== env.from)
+    throw new NodeError("UNAUTHORIZED", `sys: transaction sender "${t.sender}" is not the signer`);
+  if (!t.id.startsWith("sys:") && !t.id.startsWith(`${env.from}:`))
+    throw new NodeError(
+      "MALFORMED",
+      `sys: transaction id "${t.id}" must start with "sys:" or "${env.from}:"`,
+    );
+  return { id: t.id, type: t.type, sender: env.from, body: t.body };
+}
+
+function refusal(e: unknown): ApplyResult {
+  if (isGridletError(e)) return { ok: false, code: e.code, message: e.message };
+  // A handler bug: refusing keeps every replica in step (they all hit it), and the log says so loudly.
+  log.error("transaction failed inside a handler", { error: (e as Error)?.message ?? String(e) });
+  return { ok: false, code: "INTERNAL", message: (e as Error)?.message ?? String(e) };
+}
