@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { registerEnvelope, revocationsEnvelope, sysEnvelope } from "../aggregator/node/envelopes.js";
+import { isNodeError } from "../aggregator/node/errors.js";
+import { createGenesis, loadGenesisFile, verifyGenesis } from "../aggregator/node/genesis.js";
+import { LedgerMachine } from "../aggregator/node/machine.js";
+import { SignatureCache } from "../aggregator/node/sig-cache.js";
+import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../aggregator/node/testkit.js";
+import type { ApplyResult } from "../aggregator/state/replicated.js";
+import { signEnvelope } from "../protocol/envelope.js";
+import { sha256 } from "../protocol/hash.js";
+
+const dir = mkdtempSync(join(tmpdir(), "gridlet-node-ledger-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = 1_800_000_000_000;
+let now = T0;
+const clock = () => now;
+const c = makeConsortium(dir, { n: 4, now: clock, trading: { intervalMs: 60_000 } });
+const [eag0, eag1] = c.members;
+const alice = new TestAgent(c, "alice", "eag0", dir);
+const sam = new TestAgent(c, "sam", "eag1", dir);
+
+let height = 0;
+function run(m: LedgerMachine, tx: unknown, proposer = "eag0"): ApplyResult {
+  return m.apply(tx, { time: now, height: height++, proposer });
+}
+const code = (r: ApplyResult) => (r.ok ? "ok" : r.code);
+
+test("genesis: CA-signed, parameters validated, tampering and another CA refused", () => {
+  assert.equal(c.genesis.trading.intervalMs, 60_000);
+  assert.equal(c.genesis.banks.eag0.fundsMc, BANK_FUNDS_MC);
+  const members = c.genesis.authorities;
+  const file = JSON.parse(readFileSync(c.genesisFile, "utf8"));
+  assert.equal(loadGenesisFile(c.genesisFile, { members }).hash, c.genesis.hash);
+  const tampered = structuredClone(file);
+  tampered.genesis.banks.eag0.fundsMc += 1;
+  assert.throws(
+    () => verifyGenesis(tampered, { members }),
+    (e) => isNodeError(e, "GENESIS_SIGNATURE"),
+  );
+  assert.throws(
+    () => verifyGenesis(file, { members, caPublicKey: sha256("another CA") }),
+    (e) => isNodeError(e, "GENESIS_SIGNATURE"),
+  );
+  assert.throws(
+    () => verifyGenesis(file, { members: members.slice(1) }),
+    (e) => isNodeError(e, "GENESIS_INVALID") && /banks\.eag0/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      createGenesis(c.ca, {
+        consortium: { name: "x", members },
+        issued: now,
+        trading: { intervalMs: 5 },
+      }),
+    (e) => isNodeError(e, "GENESIS_INVALID") && /genesis\.trading\.intervalMs/.test(e.message),
+  );
+  const bad = join(dir, "not-json.json");
+  writeFileSync(bad, "{");
+  assert.throws(
+    () => loadGenesisFile(bad, { members }),
+    (e) => isNodeError(e, "GENESIS_INVALID"),
+  );
+});
+
+test("ledger machine: identities, signatures, revocation, system transactions; typed refusals", () => {
+  const m = LedgerMachine.fromGenesis(c.genesis);
+  assert.equal(m.state.wallets.get("bank-eag0-wallet")?.balance, BANK_FUNDS_MC);
+  let seq = 0;
+  const as = (member: typeof eag0) => ({ id: member.id, seed: member.seed });
+  // an agent unknown to the ledger cannot speak, whatever it signs
+  assert.equal(code(run(m, alice.sign("wallet.register", { wallet: alice.wallet }, now))), "UNKNOWN_SENDER");
+  // only the agent's home aggregator may present its certificate
+  assert.equal(code(run(m, registerEnvelope(alice.cert, ++seq, now, as(eag1)))), "UNAUTHORIZED");
+  assert.equal(code(run(m, registerEnvelope(alice.cert, ++seq, now, as(eag0)))), "ok");
+  assert.equal(code(run(m, registerEnvelope(alice.cert, ++seq, now, as(eag0)))), "ALREADY_REGISTERED");
+  assert.equal(code(run(m, registerEnvelope(sam.cert, ++seq, now, as(eag1)))), "ok");
+  // a certificate not signed by the CA
+  const forgedCert = { ...sam.cert, id: "eve", sig: "00".repeat(64) };
+  assert.equal(code(run(m, registerEnvelope(forgedCert, ++seq, now, as(eag1)))), "CERT_INVALID");
+  // an envelope not signed by a consortium member, and one whose signature does not match
+  const outsider = { id: "eag9", seed: sha256("outsider") };
+  const allocTx = { id: "eag9:1", type: "allocate", sender: "eag9", body: { wallet: alice.wallet } };
+  assert.equal(code(run(m, sysEnvelope(allocTx, 1, now, outsider))), "UNAUTHORIZED");
+  const impostor = signEnvelope(
+    { type: "sys", from: "eag0", seq: 5, ts: now, body: { ...allocTx, id: "eag0:5", sender: "eag0" } },
+    sha256("not eag0's key"),
+  );
+  assert.equal(code(run(m, impostor)), "BAD_SIGNATURE");
+  // a system transaction may not take an agent's transaction id, nor name another sender
+  const sneaky = {
+    id: "alice:7",
+    type: "mint",
+    sender: "eag0",
+    body: { wallet: "x", amountMc: 1, reason: "r" },
+  };
+  assert.equal(code(run(m, sysEnvelope(sneaky, ++seq, now, as(eag0)))), "MALFORMED");
+  assert.equal(
+    code(run(m, sysEnvelope({ ...sneaky, id: "eag0:9", sender: "eag1" }, ++seq, now, as(eag0)))),
+    "UNAUTHORIZED",
+  );
+  assert.equal(code(run(m, alice.sign("wallet.register", { wallet: alice.wallet }, now))), "ok");
+  const alloc = { id: "sys:alloc:alice", type: "allocate", sender: "eag0", body: { wallet: alice.wallet } };
+  assert.equal(code(run(m, sysEnvelope(alloc, ++seq, now, as(eag0)))), "ok");
+  // the same system transaction from another aggregator is a harmless replay
+  assert.equal(code(run(m, sysEnvelope({ ...alloc, sender: "eag1" }, ++seq, now, as(eag1)))), "REPLAY");
+  // a re-delivered agent envelope is a replay in the trading core
+  const env = alice.sign("meter.summary", { interval: 1, importWh: 0, exportWh: 0, readings: 1 }, now);
+  assert.equal(code(run(m, env)), "ok");
+  assert.equal(code(run(m, env)), "REPLAY");
+  // an agent's envelope with a changed body no longer matches its signature
+  const changed = { ...alice.sign("wallet.register", { wallet: "gwaaaaaaaaaaaaaaaa" }, now) };
+  changed.body = { wallet: "gwbbbbbbbbbbbbbbbb" };
+  assert.equal(code(run(m, changed)), "BAD_SIGNATURE");
+  assert.equal(code(run(m, alice.sign("gossip", {}, now))), "UNKNOWN_MESSAGE_TYPE");
+  assert.equal(code(run(m, { not: "an envelope" })), "MALFORMED");
+  assert.equal(code(run(m, "text")), "MALFORMED");
+  // trading refusals keep their codes
+  assert.equal(code(run(m, alice.order("buy", 1, 1000, 300, now))), "INTERVAL_CLOSED");
+
+  // revocation: the CA's list, relayed by any aggregator, silences the agent from that block on
+  const list = c.ca.revoke("sam", "key compromised");
+  const stale = { ...list, version: 0 };
+  assert.equal(code(run(m, revocationsEnvelope(stale, ++seq, now, as(eag2())))), "CERT_INVALID");
+  assert.equal(code(run(m, revocationsEnvelope(list, ++seq, now, as(eag2())))), "ok");
+  assert.equal(code(run(m, revocationsEnvelope(list, ++seq, now, as(eag1)))), "STALE_REVOCATIONS");
+  assert.equal(code(run(m, sam.sign("wallet.register", { wallet: sam.wallet }, now))), "REVOKED_SENDER");
+  // a certificate used after it expires
+  now = alice.cert.notAfter + 1;
+  assert.equal(
+    code(run(m, alice.sign("wallet.register", { wallet: "gwcccccccccccccccc" }, now))),
+    "CERT_EXPIRED",
+  );
+  now = T0;
+
+  // snapshot and restore keep the state hash
+  const restored = LedgerMachine.restore(c.genesis, m.snapshot());
+  assert.equal(restored.stateHash(), m.stateHash());
+});
+
+function eag2() {
+  return c.members[2];
+}
+
+test("one verification per envelope across validateTx and apply; verdicts do not depend on the cache", () => {
+  const cache = new SignatureCache();
+  const warm = LedgerMachine.fromGenesis(c.genesis, { cache });
+  const cold = LedgerMachine.fromGenesis(c.genesis, { cache: new SignatureCache(undefined, 1) });
+  const register = registerEnvelope(alice.cert, 1, now, { id: eag0.id, seed: eag0.seed });
+  const wallet = alice.sign("wallet.register", { wallet: alice.wallet }, now);
+  const forged = {
+    ...alice.sign("meter.summary", { interval: 3, importWh: 5, exportWh: 0, readings: 1 }, now),
+  };
+  forged.body = { interval: 3, importWh: 500, exportWh: 0, readings: 1 };
+  // a valid signature pasted onto another envelope is not taken from the cache
+  const pasted = {
+    ...alice.sign("meter.summary", { interval: 4, importWh: 1, exportWh: 0, readings: 1 }, now),
+  };
+  for (const tx of [register, wallet, forged, pasted]) {
+    const before = cache.misses;
+    const valid = warm.validateTx(tx);
+    const r1 = run(warm, tx);
+    assert.equal(cache.misses, before + 1, "validateTx and apply share one verification");
+    const r2 = run(cold, tx);
+    assert.equal(code(r1), code(r2));
+    if (tx === forged) assert.deepEqual([valid, code(r1)], [false, "BAD_SIGNATURE"]);
+  }
+  pasted.sig = wallet.sig;
+  assert.equal(warm.validateTx(pasted), false);
+  assert.equal(code(run(warm, pasted)), "BAD_SIGNATURE");
+  assert.equal(warm.stateHash(), cold.stateHash());
+});
