@@ -3,17 +3,24 @@
  * ed25519 verify rate measured in the same run. All replicas run in this one process with real
  * signatures (node's ed25519) and real timers, talking through an in-memory network: the figures are an
  * in-process measurement, not one over processes and MQTT, and every replica shares one core.
- * Prints one JSON object. Run: node dist/bench/consensus.js [--seconds 3] [--sizes 4,7,10,16,51]
+ * A second part runs 4 members as separate processes on loopback, each with its own MQTT broker (the
+ * design's setting), and reports them under "processes".
+ * Prints one JSON object. Run: node dist/bench/consensus.js [--seconds 3] [--sizes 4,7,10,16,51] [--no-processes]
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { pathToFileURL } from "node:url";
+import { createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { signConsortium } from "../aggregator/consensus/consortium.js";
 import { Replica } from "../aggregator/consensus/replica.js";
 import { KvMachine } from "../aggregator/consensus/sim/kv-machine.js";
+import { type BenchNodeSpec, runBenchNode } from "../aggregator/consensus/transport/bench-node.js";
 import { MemoryLog, ReplicaHost } from "../aggregator/consensus/transport/host.js";
 import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
 import { DEFAULT_CONFIG } from "../aggregator/consensus/types.js";
 import { ed25519Signer, ed25519Verifier } from "../aggregator/ledger/signing.js";
-import { fromHex } from "../protocol/bytes.js";
+import { fromHex, toHex } from "../protocol/bytes.js";
 import { NodeEd25519 } from "../protocol/crypto/index.js";
 import { type Envelope, envelopeSigningBytes, signEnvelope } from "../protocol/envelope.js";
 import { measureVerifyRate } from "./crypto.js";
@@ -170,7 +177,115 @@ async function measure(
   };
 }
 
-export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promise<Record<string, unknown>> {
+/** Four member processes on loopback, each with its own broker, over MQTT: the design's setting. */
+async function measureProcesses(
+  seconds: number,
+  verifyRate: number,
+): Promise<{ saturated: Measurement; paced: Measurement } | { error: string }> {
+  const n = 4;
+  const ports = await Promise.all(Array.from({ length: n }, freePort));
+  const caSeed = new Uint8Array(randomBytes(32));
+  const seeds = Array.from({ length: n }, () => new Uint8Array(randomBytes(32)));
+  const file = signConsortium(
+    {
+      v: 1,
+      name: "bench",
+      issued: 0,
+      members: seeds.map((s, i) => ({
+        id: `eag${i}`,
+        publicKey: toHex(crypto.publicKey(s)),
+        broker: `mqtt://127.0.0.1:${ports[i]}`,
+      })),
+    },
+    caSeed,
+    crypto,
+  );
+  const children = seeds.map((s, index) => {
+    const spec: BenchNodeSpec = {
+      index,
+      seedHex: toHex(s),
+      port: ports[index],
+      caPublicKeyHex: toHex(crypto.publicKey(caSeed)),
+      consortiumFile: file,
+      slotTimeoutMs: 5000,
+    };
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--node", JSON.stringify(spec)], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const lines = createInterface({ input: child.stdout });
+    const queue: unknown[] = [];
+    const waiters: ((v: unknown) => void)[] = [];
+    lines.on("line", (l) => {
+      const v = JSON.parse(l);
+      const w = waiters.shift();
+      if (w) w(v);
+      else queue.push(v);
+    });
+    const next = (ms: number) =>
+      new Promise<unknown>((resolve, reject) => {
+        if (queue.length > 0) return resolve(queue.shift());
+        const t = setTimeout(() => reject(new Error(`member ${index} did not answer in ${ms} ms`)), ms);
+        waiters.push((v) => {
+          clearTimeout(t);
+          resolve(v);
+        });
+      });
+    return { child, next, send: (o: unknown) => child.stdin.write(`${JSON.stringify(o)}\n`) };
+  });
+  try {
+    await Promise.all(children.map((c) => c.next(30_000)));
+    const runAll = async (rate: number | undefined, presign: number) => {
+      for (const c of children) c.send({ run: { seconds, rate, presign } });
+      const results = (await Promise.all(children.map((c) => c.next((seconds + 40) * 1000)))) as {
+        result: { committed: number; elapsed: number; latencies: number[] };
+      }[];
+      const latencies = results.flatMap((r) => r.result.latencies).sort((a, b) => a - b);
+      const committed = results.reduce((a, r) => a + r.result.committed, 0);
+      const elapsed = Math.max(...results.map((r) => r.result.elapsed));
+      const m: Measurement = {
+        aggregators: n,
+        mode: rate === undefined ? "saturated" : "paced",
+        ...(rate === undefined ? {} : { offeredTxPerSec: Math.round(rate * n) }),
+        committedTxPerSec: Math.round(committed / elapsed),
+        latencyMs: {
+          p50: percentile(latencies, 50),
+          p99: percentile(latencies, 99),
+          samples: latencies.length,
+        },
+        blocksPerSec: Number.NaN,
+        messagesPerSec: Number.NaN,
+        seconds: Math.round(elapsed * 10) / 10,
+      };
+      return m;
+    };
+    const saturated = await runAll(undefined, Math.ceil(((verifyRate / 2) * (seconds + 3)) / n) + 1024);
+    const half = Math.max(4, saturated.committedTxPerSec / 2);
+    const paced = await runAll(half / n, Math.ceil((half / n) * (seconds + 3) * 1.2) + 64);
+    return { saturated, paced };
+  } catch (e) {
+    return { error: (e as Error).message };
+  } finally {
+    for (const c of children) {
+      c.send({ stop: true });
+      setTimeout(() => c.child.kill("SIGKILL"), 5000).unref();
+    }
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function run(
+  o: { seconds?: number; sizes?: number[]; processes?: boolean } = {},
+): Promise<Record<string, unknown>> {
   const seconds = o.seconds ?? 3;
   const sizes = o.sizes ?? [4, 7, 10, 16, 51];
   // Other work on the machine moves the verify rate; it is measured before each run and the best
@@ -218,7 +333,12 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
     }
   }
   verifyRates.push(measureVerifyRate(crypto, 1));
+  const processes =
+    o.processes === false ? undefined : await measureProcesses(seconds, Math.max(...verifyRates));
+  verifyRates.push(measureVerifyRate(crypto, 1));
   const verifyRate = Math.max(...verifyRates);
+  const procSat = processes !== undefined && "saturated" in processes ? processes.saturated : undefined;
+  const procHalf = processes !== undefined && "paced" in processes ? processes.paced : undefined;
   const designLimit4 = (2 * verifyRate) / 4;
   const inProcessLimit4 = verifyRate / 4;
   const halfLoad = results.find((r) => r.aggregators === 4 && r.mode === "paced");
@@ -236,7 +356,16 @@ export async function run(o: { seconds?: number; sizes?: number[] } = {}): Promi
       inProcess4Rule: "1 core × verify rate ÷ 4 (here all 4 replicas share one core)",
     },
     results,
+    processes: {
+      transport:
+        "4 member processes on 127.0.0.1, each with its own Aedes broker, MQTT between them, real ed25519",
+      ...(processes ?? { skipped: true }),
+    },
     ratios: {
+      processesFourTxPerSecOverDesignLimit:
+        procSat === undefined ? null : round(procSat.committedTxPerSec / designLimit4),
+      processesFourHalfLoadP50OverTarget100ms:
+        procHalf === undefined ? null : round(procHalf.latencyMs.p50 / 100),
       fourTxPerSecOverDesignLimit:
         fourSaturated === undefined ? null : round(fourSaturated.committedTxPerSec / designLimit4),
       fourTxPerSecOverInProcessLimit:
@@ -252,13 +381,17 @@ function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href && process.argv[2] === "--node") {
+  await runBenchNode(JSON.parse(process.argv[3]) as BenchNodeSpec);
+  process.exit(0);
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const arg = (name: string) => {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : undefined;
   };
   const seconds = arg("--seconds") === undefined ? undefined : Number(arg("--seconds"));
   const sizes = arg("--sizes")?.split(",").map(Number);
-  console.log(JSON.stringify(await run({ seconds, sizes })));
+  const processes = !process.argv.includes("--no-processes");
+  console.log(JSON.stringify(await run({ seconds, sizes, processes })));
   process.exit(0);
 }

@@ -162,8 +162,37 @@ test("4 aggregators over their own MQTT brokers: commit, refuse forgeries, lose 
       sig: "00".repeat(64),
     };
     await rogue.publishAsync(broadcastTopic("eag0"), JSON.stringify(forged));
-    await until("the forgery refused", () =>
-      nodes.slice(1).every((x) => (x.link.refused.get("BAD_SIGNATURE") ?? 0) >= 1),
+    // Unsigned kinds may not travel bare, and a bare message must come from the topic's owner.
+    await rogue.publishAsync(
+      broadcastTopic("eag0"),
+      JSON.stringify({ raw: { t: "fetch", from: "eag0", fromSeq: 0 } }),
+    );
+    const vote = {
+      t: "commit",
+      from: "eag1",
+      round: 0,
+      index: 0,
+      view: 0,
+      hash: "00".repeat(32),
+      sig: "00".repeat(64),
+    };
+    await rogue.publishAsync(broadcastTopic("eag0"), JSON.stringify({ raw: vote }));
+    // A bare vote in eag0's name with a bad signature reaches the core, which refuses it.
+    const live = nodes[1].host.core as unknown as { base: number };
+    const badVote = { ...vote, from: "eag0", round: live.base, index: 1, view: 0 };
+    await rogue.publishAsync(broadcastTopic("eag0"), JSON.stringify({ raw: badVote }));
+    await until("the forgeries refused", () =>
+      nodes
+        .slice(1)
+        .every(
+          (x) =>
+            (x.link.refused.get("BAD_SIGNATURE") ?? 0) >= 1 &&
+            (x.link.refused.get("UNSIGNED") ?? 0) >= 1 &&
+            (x.link.refused.get("WRONG_SENDER") ?? 0) >= 1,
+        ),
+    );
+    await until("the bad vote refused by the core", () =>
+      nodes.slice(1).some((x) => (x.host.rejected.get("bad commit signature") ?? 0) >= 1),
     );
     await rogue.endAsync();
 

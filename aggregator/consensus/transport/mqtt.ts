@@ -12,6 +12,27 @@ const log = createLogger("consensus:mqtt");
 export const CONSENSUS_TOPIC_ROOT = "gridlet/consensus";
 const ENVELOPE_TYPE = "consensus";
 
+/*
+ * Messages that already carry their sender's signature over everything that matters (votes, proposals,
+ * view changes, checkpoints, audits), or a certificate of 2f+1 signatures (decisions, blocks), travel as
+ * they are: the core checks those signatures, and a second envelope signature would double the cost of
+ * every vote. The rest (fetch requests, forwarded client transactions) go in a signed envelope.
+ */
+const SELF_CERTIFYING = new Set<string>([
+  "pp",
+  "prepare",
+  "commit",
+  "vc",
+  "nv",
+  "ckpt",
+  "decided",
+  "blocks",
+  "pow-prop",
+  "pow-audit",
+  "pow-reply",
+  "pow-next",
+]);
+
 /** Topics: a member publishes only on its own broker, under its own id. */
 export function broadcastTopic(from: string): string {
   return `${CONSENSUS_TOPIC_ROOT}/${from}/all`;
@@ -33,8 +54,8 @@ export interface MqttLinkOptions {
 /**
  * Consensus over MQTT between the aggregators' own brokers: each member publishes on its broker and
  * subscribes to its peers' brokers, so losing one broker loses one member, not the network. Brokers and
- * the path are untrusted: every message travels in an envelope signed by its sender, checked here against
- * the consortium key before the core sees it, and the core checks its own signatures on top.
+ * the path are untrusted: every message is signed, either by its own signatures (checked by the core) or
+ * in an envelope signed by its sender and checked here against the consortium key.
  */
 export class MqttLink implements Link {
   private readonly own: MqttClient;
@@ -81,6 +102,10 @@ export class MqttLink implements Link {
   }
 
   private publish(topic: string, msg: Message): void {
+    if (SELF_CERTIFYING.has(msg.t)) {
+      this.own.publish(topic, JSON.stringify({ raw: msg }), { qos: 0 });
+      return;
+    }
     // The clock only stamps the envelope for operators; freshness is not checked (votes are idempotent).
     const env = signEnvelope(
       { type: ENVELOPE_TYPE, from: this.o.self, seq: ++this.seq, ts: Date.now(), body: msg },
@@ -103,6 +128,15 @@ export class MqttLink implements Link {
       env = JSON.parse(payload.toString("utf8"));
     } catch {
       return this.refuse("MALFORMED", { peer, topic });
+    }
+    const raw = (env as unknown as { raw?: Message })?.raw;
+    if (raw !== undefined) {
+      // Checked by the core against the sender's key or the certificate it carries.
+      if (typeof raw !== "object" || raw === null || !SELF_CERTIFYING.has(raw.t))
+        return this.refuse("UNSIGNED", { peer, topic });
+      if (raw.from !== peer) return this.refuse("WRONG_SENDER", { peer, topic });
+      this.o.deliver(raw);
+      return true;
     }
     if (typeof env !== "object" || env === null || env.type !== ENVELOPE_TYPE || env.from !== peer) {
       return this.refuse("WRONG_SENDER", { peer, topic });
