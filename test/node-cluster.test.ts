@@ -194,6 +194,12 @@ test("four aggregators trade a signed scenario to one state hash; crash, restart
     assert.equal(fillSam.fill.tradeId, fillAlice.fill.tradeId);
     assert.equal(fillAlice.fill.priceMcPerKwh, 250, "uniform price: midpoint of 300 and 200");
     const tradeId = fillAlice.fill.tradeId;
+    const clears = k.applied(0).filter((a) => a.txId === `sys:clear:${I}`);
+    assert.deepEqual(
+      clears.map((a) => [a.from, a.result.ok]),
+      [[`eag${I % 4}`, true]],
+      "only the designated aggregator sent the clearing",
+    );
 
     k.now = (I + 1) * INTERVAL + 5;
     assert.ok(

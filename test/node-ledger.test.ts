@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { systemDuties } from "../aggregator/node/duties.js";
 import { registerEnvelope, revocationsEnvelope, sysEnvelope } from "../aggregator/node/envelopes.js";
 import { isNodeError } from "../aggregator/node/errors.js";
 import { createGenesis, loadGenesisFile, verifyGenesis } from "../aggregator/node/genesis.js";
@@ -173,4 +174,40 @@ test("one verification per envelope across validateTx and apply; verdicts do not
   assert.equal(warm.validateTx(pasted), false);
   assert.equal(code(run(warm, pasted)), "BAD_SIGNATURE");
   assert.equal(warm.stateHash(), cold.stateHash());
+});
+
+test("duties: one designated aggregator per clearing, the others step in when it is late", () => {
+  const m = LedgerMachine.fromGenesis(c.genesis);
+  const as = (member: typeof eag0) => ({ id: member.id, seed: member.seed });
+  run(m, registerEnvelope(alice.cert, 1, now, as(eag0)));
+  run(m, alice.sign("wallet.register", { wallet: alice.wallet }, now));
+  const members = c.genesis.authorities.map((a) => a.id);
+  const duties = (self: string, at: number) =>
+    systemDuties(m.state, m.registry, c.genesis, m.credit(), at, {
+      members,
+      self,
+      fallbackMs: 5_000,
+      sweepEveryMs: 86_400_000,
+    }).map((t) => t.id);
+  // the home aggregator owes alice's allocation; nobody else does
+  assert.deepEqual(duties("eag0", now), ["sys:alloc:alice"]);
+  assert.deepEqual(duties("eag1", now), []);
+  run(
+    m,
+    sysEnvelope(
+      { id: "sys:alloc:alice", type: "allocate", sender: "eag0", body: { wallet: alice.wallet } },
+      2,
+      now,
+      as(eag0),
+    ),
+  );
+  const interval = Math.floor(now / 60_000) + 1;
+  assert.equal(code(run(m, alice.order("buy", interval, 1_000, 300, now))), "ok");
+  const start = interval * 60_000;
+  const designated = members[interval % 4];
+  const other = members[(interval + 1) % 4];
+  assert.deepEqual(duties(designated, start - 1), []);
+  assert.deepEqual(duties(designated, start), [`sys:clear:${interval}`]);
+  assert.deepEqual(duties(other, start), []);
+  assert.deepEqual(duties(other, start + 5_000), [`sys:clear:${interval}`]);
 });

@@ -59,7 +59,7 @@ export function systemDuties(
     Object.values(credit.loans).some((l) => l.status === "offered" || l.status === "active")
   ) {
     const k = Math.floor(now / o.sweepEveryMs);
-    if (k > 0 && mine(k, k * o.sweepEveryMs))
+    if (k > 0 && !state.seenTx.has(`sys:sweep:${k}`) && mine(k, k * o.sweepEveryMs))
       out.push({ id: `sys:sweep:${k}`, type: "credit.sweep", sender: o.self, body: {} });
   }
   return out;

@@ -208,7 +208,12 @@ export class AggregatorNode {
         if (loan.bank !== this.self || loan.status !== "offered") continue;
         let g = this.grants.get(loan.id);
         if (g === undefined) {
-          g = this.o.bank.prepareGrant(credit, loan.id);
+          try {
+            g = this.o.bank.prepareGrant(credit, loan.id);
+          } catch (e) {
+            log.error("cannot prepare a grant", { loan: loan.id, error: (e as Error).message });
+            continue;
+          }
           this.grants.set(loan.id, g);
         }
         const id = `${this.self}:grant:${loan.id}`;
