@@ -5,6 +5,8 @@ import { machineFactory, machineNames } from "../../aggregator/ledger/machines.j
 import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
 import { BlockStore, type LedgerMember } from "../../aggregator/ledger/store.js";
 import { verifyLedger } from "../../aggregator/ledger/verify.js";
+import { LEDGER_MACHINE_NAME } from "../../aggregator/node/node.js";
+import { machineForLedger } from "../../aggregator/node/verify.js";
 import { fromHex } from "../../protocol/bytes.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { UsageError } from "../exit.js";
@@ -12,6 +14,7 @@ import { UsageError } from "../exit.js";
 interface VerifyArgs {
   db: string;
   machine?: string;
+  genesis?: string;
   json: boolean;
 }
 
@@ -47,7 +50,12 @@ const verify: CommandModule<object, VerifyArgs> = {
         type: "string",
         describe: `state machine to re-execute on (${machineNames().join(", ")}); default: the one the ledger names`,
       })
+      .option("genesis", {
+        type: "string",
+        describe: `CA-signed genesis file, needed to re-execute a trading ledger (machine "${LEDGER_MACHINE_NAME}")`,
+      })
       .option("json", { type: "boolean", default: false, describe: "print the report as JSON" })
+      .example("$0 ledger verify --db eag1.db --genesis genesis.json", "re-execute a trading ledger too")
       .example(
         "$0 ledger verify --db /var/lib/gridlet/eag1/ledger.db",
         "check one aggregator's ledger",
@@ -64,9 +72,21 @@ const verify: CommandModule<object, VerifyArgs> = {
         keys.set(m.id, key);
       }
       const name = a.machine ?? store.getMeta<string>("machine");
-      const make = name === undefined ? undefined : machineFactory(name);
-      if (name !== undefined && make === undefined) {
-        throw new UsageError("USAGE", `--machine ${name}: unknown (known: ${machineNames().join(", ")})`);
+      let make = name === undefined ? undefined : machineFactory(name);
+      if (name === LEDGER_MACHINE_NAME) {
+        const genesis = a.genesis;
+        if (genesis === undefined) {
+          throw new UsageError(
+            "USAGE",
+            `${a.db} holds a trading ledger: name its genesis file with --genesis FILE`,
+          );
+        }
+        make = () => machineForLedger(store, genesis);
+      } else if (name !== undefined && make === undefined) {
+        throw new UsageError(
+          "USAGE",
+          `--machine ${name}: unknown (known: ${[...machineNames(), LEDGER_MACHINE_NAME].join(", ")})`,
+        );
       }
       const report = verifyLedger(store, {
         members,
