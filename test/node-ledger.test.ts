@@ -3,13 +3,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
+import { BlockStore } from "../aggregator/ledger/store.js";
 import { systemDuties } from "../aggregator/node/duties.js";
 import { registerEnvelope, revocationsEnvelope, sysEnvelope } from "../aggregator/node/envelopes.js";
 import { isNodeError } from "../aggregator/node/errors.js";
 import { createGenesis, loadGenesisFile, verifyGenesis } from "../aggregator/node/genesis.js";
 import { LedgerMachine } from "../aggregator/node/machine.js";
+import { AggregatorNode, LEDGER_MACHINE_NAME } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../aggregator/node/testkit.js";
+import { machineForLedger } from "../aggregator/node/verify.js";
 import type { ApplyResult } from "../aggregator/state/replicated.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
@@ -210,4 +214,43 @@ test("duties: one designated aggregator per clearing, the others step in when it
   assert.deepEqual(duties(designated, start), [`sys:clear:${interval}`]);
   assert.deepEqual(duties(other, start), []);
   assert.deepEqual(duties(other, start + 5_000), [`sys:clear:${interval}`]);
+});
+
+test("a node refuses a block store written under another genesis, and bad consensus options", () => {
+  const other = makeConsortium(join(dir, "other"), { n: 4, now: clock, label: "other" });
+  const file = join(dir, "eag0.db");
+  const net = new MemoryNetwork();
+  const opts = (g: typeof c) => ({
+    self: "eag0",
+    seed: g.members[0].seed,
+    genesis: g.genesis,
+    link: net.linkFor("eag0"),
+    clock,
+  });
+  const store = new BlockStore(file);
+  try {
+    const node = new AggregatorNode({ ...opts(c), store });
+    assert.equal(store.getMeta("genesis"), c.genesis.hash);
+    assert.equal(store.getMeta("machine"), LEDGER_MACHINE_NAME);
+    node.stop();
+    assert.throws(
+      () => new AggregatorNode({ ...opts(other), store }),
+      (e) => isNodeError(e, "STORE_MISMATCH"),
+    );
+    assert.throws(
+      () => new AggregatorNode({ ...opts(c), store, consensus: { slotTimeoutMs: 1 } }),
+      (e) => isNodeError(e, "BAD_CONFIG") && /consensus\.slotTimeoutMs/.test(e.message),
+    );
+    // the auditor's factory checks the genesis file against the one the store names
+    assert.equal(
+      machineForLedger(store, c.genesisFile).stateHash(),
+      LedgerMachine.fromGenesis(c.genesis).stateHash(),
+    );
+    assert.throws(
+      () => machineForLedger(store, other.genesisFile),
+      (e) => isNodeError(e, "STORE_MISMATCH"),
+    );
+  } finally {
+    store.close();
+  }
 });

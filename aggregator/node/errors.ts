@@ -35,6 +35,8 @@ export const NODE_ERROR_CODES = [
   "GENESIS_SIGNATURE",
   /** a block store written under another genesis */
   "STORE_MISMATCH",
+  /** node options that fail their schema (the message names the field) */
+  "BAD_CONFIG",
 ] as const;
 
 export type NodeErrorCode = (typeof NODE_ERROR_CODES)[number];

@@ -43,6 +43,11 @@ export interface LedgerMachineOptions {
   crypto?: Ed25519;
   /** shared with consensus' validateTx so that each envelope is verified once */
   cache?: SignatureCache;
+  /**
+   * Keep a journal of applied envelopes for `drainThrough` (the node's events). Off by default, so that
+   * an auditor re-executing a long ledger does not accumulate it.
+   */
+  journal?: boolean;
 }
 
 /**
@@ -57,6 +62,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
   core: TradingCore;
   /** applied since the last drain, in order: the node turns them into events after each commit */
   private journal: AppliedTx[] = [];
+  private readonly keepJournal: boolean;
 
   private constructor(genesis: LedgerGenesis, core: TradingCore, o: LedgerMachineOptions) {
     this.genesis = genesis;
@@ -64,6 +70,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
     const crypto = o.crypto ?? defaultEd25519;
     this.registry = new IdentityRegistry(genesis.ca, genesis.authorities, crypto);
     this.cache = o.cache ?? new SignatureCache(crypto);
+    this.keepJournal = o.journal ?? false;
   }
 
   static fromGenesis(genesis: LedgerGenesis, o: LedgerMachineOptions = {}): LedgerMachine {
@@ -107,14 +114,15 @@ export class LedgerMachine implements ReplicatedStateMachine {
     } catch (e) {
       result = refusal(e);
     }
-    this.journal.push({
-      height: ctx.height,
-      time: ctx.time,
-      type: env?.type ?? "?",
-      from: env?.from ?? "?",
-      ...(txId === undefined ? {} : { txId }),
-      result,
-    });
+    if (this.keepJournal)
+      this.journal.push({
+        height: ctx.height,
+        time: ctx.time,
+        type: env?.type ?? "?",
+        from: env?.from ?? "?",
+        ...(txId === undefined ? {} : { txId }),
+        result,
+      });
     return result;
   }
 
@@ -140,11 +148,14 @@ export class LedgerMachine implements ReplicatedStateMachine {
     return agent === undefined || this.cache.verify(env, agent.publicKey);
   }
 
-  /** Applied envelopes since the last call. */
-  drain(): AppliedTx[] {
-    const out = this.journal;
-    this.journal = [];
-    return out;
+  /**
+   * Applied envelopes up to block `height`, in order. Consensus may execute several blocks in one step
+   * before the host reports their commits one by one, so each commit takes only its own part.
+   */
+  drainThrough(height: number): AppliedTx[] {
+    let n = 0;
+    while (n < this.journal.length && this.journal[n].height <= height) n++;
+    return this.journal.splice(0, n);
   }
 
   stateHash(): string {

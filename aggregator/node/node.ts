@@ -98,9 +98,14 @@ export class AggregatorNode {
     this.members = o.genesis.authorities.map((a) => a.id);
     if (o.bank !== undefined && o.genesis.banks[o.self] === undefined)
       throw new NodeError("GENESIS_INVALID", `${o.self} runs a credit bank that the genesis does not list`);
-    const consensus = consensusConfigSchema.parse({ consortium: "-", ...o.consensus });
+    const parsed = consensusConfigSchema.safeParse({ consortium: "-", ...o.consensus });
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      throw new NodeError("BAD_CONFIG", `consensus.${i?.path.map(String).join(".")}: ${i?.message}`);
+    }
+    const consensus = parsed.data;
     this.bindStore(consensus.mode);
-    this.machine = LedgerMachine.fromGenesis(o.genesis, { crypto });
+    this.machine = LedgerMachine.fromGenesis(o.genesis, { crypto, journal: true });
     const keys = new Map(o.genesis.authorities.map((a) => [a.id, Buffer.from(a.publicKey, "hex")]));
     const core = createCore(consensus, this.members, o.self, {
       signer: ed25519Signer(o.self, o.seed, crypto),
@@ -119,7 +124,7 @@ export class AggregatorNode {
     } finally {
       this.replaying = false;
     }
-    this.machine.drain();
+    this.machine.drainThrough(Number.MAX_SAFE_INTEGER);
     this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
     this.timer.unref?.();
     this.tick();
@@ -237,7 +242,7 @@ export class AggregatorNode {
 
   private onCommit(entry: LedgerEntry): void {
     this.committed = entry.seq + 1;
-    const applied = this.machine.drain();
+    const applied = this.machine.drainThrough(entry.seq);
     if (this.replaying) return;
     const out = this.report(entry, applied);
     if (this.o.onCommit !== undefined) {
