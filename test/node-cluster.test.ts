@@ -6,6 +6,7 @@ import { after, test } from "node:test";
 import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
 import { CreditBankService } from "../aggregator/credit/service.js";
 import { seededRandom } from "../aggregator/credit/testkit.js";
+import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
 import { ed25519Verifier } from "../aggregator/ledger/signing.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { verifyLedger } from "../aggregator/ledger/verify.js";
@@ -15,6 +16,7 @@ import { BANK_FUNDS_MC, makeConsortium, TestAgent, type TestConsortium } from ".
 import { machineForLedger } from "../aggregator/node/verify.js";
 import type { TradingState } from "../aggregator/state/types.js";
 import { fromHex } from "../protocol/bytes.js";
+import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
@@ -252,6 +254,24 @@ test("four aggregators trade a signed scenario to one state hash; crash, restart
     const grant = k.outputs[0].flatMap((o) => o.grants).find((g) => g.tx.loanId === loan.id);
     assert.ok(grant, "the bank's node reports the committed grant with the shared wallet's seed");
     assert.equal(grant.tx.sharedWallet, loan.sharedWallet);
+    // sam opens the shared wallet's key sealed to him and pays alice with the token; alice bills the bank
+    const walletSeed = openWalletKey(grant.tx.keyDelivery, boxKeyPairFromSecret(sam.key.boxSecret), {
+      loanId: loan.id,
+      sharedWallet: grant.tx.sharedWallet,
+      bankBoxKey: k.c.bankKeys.box.publicKey,
+    });
+    const token = new CreditBankService(k.c.bankKeys, seededRandom("view")).currentToken(
+      nodes[0].machine.credit(),
+      loan.id,
+    );
+    const payment = signPayment(
+      { loanId: loan.id, paymentId: "p1", sellerWallet: alice.wallet, amount: 1_000, ts: k.now },
+      walletSeed,
+    );
+    nodes[0].submitBill({ seller: "alice", payment, token });
+    await until("the bill paid everywhere", () =>
+      all.every((i) => k.state(i).wallets.get(alice.wallet)!.balance === 19_750 + 1_000),
+    );
     assert.ok(nodes[1].submit(sam.sign("credit.repay", { loanId: loan.id, fromWallet: sam.wallet }, k.now)));
     await until("loan repaid everywhere", () =>
       all.every((i) => nodes[i].machine.credit().loans[loan.id].status === "repaid"),

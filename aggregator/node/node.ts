@@ -2,6 +2,7 @@ import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import type { Envelope } from "../../protocol/envelope.js";
 import type { Certificate, RevocationList } from "../../protocol/identity.js";
 import { createLogger } from "../../protocol/log.js";
+import type { CreditBill } from "../../protocol/messages/credit.js";
 import type { Fill } from "../../protocol/messages/trading.js";
 import { type ConsensusConfig, consensusConfigSchema, createCore } from "../consensus/config.js";
 import type { Message } from "../consensus/messages.js";
@@ -161,6 +162,22 @@ export class AggregatorNode {
     const env = sysEnvelope(tx, seq, this.clock(), this.signer);
     this.host.submit(env);
     return env;
+  }
+
+  /**
+   * A seller's bill paid with a borrower's token (seed 000 §III): the bank re-signs the token as it will
+   * stand after the payment and submits `credit.pay`; every replica checks the bill again. Throws the
+   * bank's CreditError for a bill it can already see is void (unknown or inactive loan, overspend).
+   */
+  submitBill(bill: CreditBill): Envelope {
+    if (this.o.bank === undefined)
+      throw new NodeError("UNAUTHORIZED", `${this.self} runs no credit bank to pay a bill`);
+    const tx = this.o.bank.preparePay(this.machine.credit(), bill);
+    return this.submitSystem(
+      "credit.pay",
+      tx,
+      `${this.self}:pay:${bill.payment.loanId}:${bill.payment.paymentId}`,
+    );
   }
 
   /** Presents an agent certificate whose home is this aggregator. */
