@@ -11,7 +11,7 @@ import { ed25519Verifier } from "../aggregator/ledger/signing.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { verifyLedger } from "../aggregator/ledger/verify.js";
 import type { AppliedTx } from "../aggregator/node/machine.js";
-import { AggregatorNode, type CommitOutput } from "../aggregator/node/node.js";
+import { AggregatorNode, type CommitOutput, type NodeConsensusOptions } from "../aggregator/node/node.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent, type TestConsortium } from "../aggregator/node/testkit.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
 import type { TradingState } from "../aggregator/state/types.js";
@@ -45,7 +45,10 @@ class Cluster {
   readonly c: TestConsortium;
   readonly sub: string;
 
-  constructor(name: string) {
+  constructor(
+    name: string,
+    readonly consensus: NodeConsensusOptions = { slotTimeoutMs: 400, checkpointInterval: 2 },
+  ) {
     this.sub = join(dir, name);
     this.c = makeConsortium(this.sub, {
       n: 4,
@@ -68,7 +71,7 @@ class Cluster {
       genesis: this.c.genesis,
       store,
       link: this.net.linkFor(m.id),
-      consensus: { slotTimeoutMs: 400, checkpointInterval: 2 },
+      consensus: this.consensus,
       bank: i === 0 ? new CreditBankService(this.c.bankKeys, seededRandom("bank")) : undefined,
       clock: () => this.now,
       tickMs: 50,
@@ -337,6 +340,38 @@ test("a forged agent envelope in a proposal is refused by the others and never a
       assert.ok(!k.applied(i).some((a) => a.txId === "alice:99"));
     }
     await k.settled([0, 1, 2]);
+  } finally {
+    k.stopAll();
+  }
+});
+
+test("seed 000's proof-of-work mode runs the same ledger machine; leaders' rewards are minted", async () => {
+  const k = new Cluster("pow", {
+    mode: "pow",
+    pow: { difficultyBits: 6, noncesPerStep: 256, mineStepMs: 1, attemptTimeoutMs: 2_000, reward: 1_000 },
+  });
+  const { nodes } = k;
+  try {
+    for (let i = 0; i < 4; i++) k.start(i);
+    const alice = new TestAgent(k.c, "alice", "eag2", k.sub);
+    nodes[2].registerIdentity(alice.cert);
+    const all = [0, 1, 2, 3];
+    await until("identity everywhere", () =>
+      all.every((i) => nodes[i].machine.registry.agent("alice") !== undefined),
+    );
+    assert.ok(nodes[2].submit(alice.sign("wallet.register", { wallet: alice.wallet }, k.now)));
+    await until("allocation everywhere", () =>
+      all.every((i) => k.state(i).wallets.get(alice.wallet)?.balance === 20_000),
+    );
+    await k.settled(all);
+    for (const i of all) {
+      const s = k.state(i);
+      conserved(s);
+      let rewards = 0;
+      for (const w of s.wallets.values()) if (w.address.startsWith("reward-")) rewards += w.balance;
+      assert.ok(rewards >= 3_000, "every block paid its leader");
+      assert.equal(s.supply, BANK_FUNDS_MC + 20_000 + rewards);
+    }
   } finally {
     k.stopAll();
   }

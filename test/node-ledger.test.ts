@@ -254,3 +254,17 @@ test("a node refuses a block store written under another genesis, and bad consen
     store.close();
   }
 });
+
+test("a proof-of-work reward counts only as the proposer's own at its own height", () => {
+  const m = LedgerMachine.fromGenesis(c.genesis);
+  const reward = (to: string, h: number) => ({ kind: "reward", id: `reward/${h}`, to, amount: 1_000 });
+  const ctx = (h: number) => ({ time: now, height: h, proposer: "eag1" });
+  assert.equal(code(m.apply(reward("eag0", 5), ctx(5))), "UNAUTHORIZED");
+  assert.equal(code(m.apply(reward("eag1", 4), ctx(5))), "UNAUTHORIZED");
+  assert.equal(code(m.apply(reward("eag1", 5), ctx(5))), "ok");
+  assert.equal(code(m.apply(reward("eag1", 5), ctx(5))), "REPLAY");
+  assert.equal(code(m.apply(reward("eag1", 6), ctx(6))), "ok");
+  assert.equal(m.state.wallets.get("reward-eag1")?.balance, 2_000);
+  // never inside a PBFT proposal: it is not a signed envelope
+  assert.equal(m.validateTx(reward("eag1", 7)), false);
+});

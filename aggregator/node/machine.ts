@@ -104,6 +104,11 @@ export class LedgerMachine implements ReplicatedStateMachine {
     let txId: string | undefined;
     let result: ApplyResult;
     try {
+      if (isPowReward(tx)) {
+        const r = this.powReward(tx, ctx);
+        this.record(ctx, "pow.reward", ctx.proposer, r.txId, r.result);
+        return r.result;
+      }
       env = decode(tx);
       const inner = this.admit(env, ctx.time);
       if (inner === null) result = { ok: true, events: this.registryEvents(env) };
@@ -114,16 +119,70 @@ export class LedgerMachine implements ReplicatedStateMachine {
     } catch (e) {
       result = refusal(e);
     }
-    if (this.keepJournal)
-      this.journal.push({
-        height: ctx.height,
-        time: ctx.time,
-        type: env?.type ?? "?",
-        from: env?.from ?? "?",
-        ...(txId === undefined ? {} : { txId }),
-        result,
-      });
+    this.record(ctx, env?.type ?? "?", env?.from ?? "?", txId, result);
     return result;
+  }
+
+  private record(
+    ctx: ApplyContext,
+    type: string,
+    from: string,
+    txId: string | undefined,
+    result: ApplyResult,
+  ) {
+    if (!this.keepJournal) return;
+    this.journal.push({
+      height: ctx.height,
+      time: ctx.time,
+      type,
+      from,
+      ...(txId === undefined ? {} : { txId }),
+      result,
+    });
+  }
+
+  /**
+   * Seed 000's proof-of-work mode puts the leader's reward first in its block, unsigned: the block's
+   * signature and every member's audit vouch for it, so it is honoured only as the proposer's own reward
+   * at its own height. It is minted to the proposer's reward wallet, opened on first use.
+   */
+  private powReward(tx: PowReward, ctx: ApplyContext): { txId: string; result: ApplyResult } {
+    const txId = `sys:pow-reward:${ctx.height}`;
+    if (
+      tx.to !== ctx.proposer ||
+      tx.id !== `reward/${ctx.height}` ||
+      !Number.isSafeInteger(tx.amount) ||
+      tx.amount < 1
+    )
+      return {
+        txId,
+        result: { ok: false, code: "UNAUTHORIZED", message: "a reward that is not the proposer's own" },
+      };
+    const wallet = `reward-${ctx.proposer}`;
+    const events: TradingEvent[] = [];
+    if (!this.core.state.wallets.has(wallet)) {
+      const r = this.core.apply(
+        {
+          id: `sys:reward-wallet:${ctx.proposer}`,
+          type: "register-wallet",
+          sender: ctx.proposer,
+          body: { wallet },
+        },
+        ctx,
+      );
+      if (!r.ok) return { txId, result: r };
+      events.push(...r.events);
+    }
+    const r = this.core.apply(
+      {
+        id: txId,
+        type: "mint",
+        sender: ctx.proposer,
+        body: { wallet, amountMc: tx.amount, reason: "proof-of-work leader" },
+      },
+      ctx,
+    );
+    return { txId, result: r.ok ? { ok: true, events: [...events, ...r.events] } : r };
   }
 
   /**
@@ -251,6 +310,25 @@ function tradingModules(genesis: LedgerGenesis) {
     Object.entries(genesis.banks).map(([id, b]) => [id, { publicKey: b.publicKey, wallet: b.wallet }]),
   );
   return creditModule({ config: genesis.credit, banks, incomeSince });
+}
+
+interface PowReward {
+  kind: "reward";
+  id: string;
+  to: string;
+  amount: number;
+}
+
+function isPowReward(tx: unknown): tx is PowReward {
+  const r = tx as Partial<PowReward> | null;
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    r.kind === "reward" &&
+    typeof r.id === "string" &&
+    typeof r.to === "string" &&
+    typeof r.amount === "number"
+  );
 }
 
 function decode(tx: unknown): Envelope {
