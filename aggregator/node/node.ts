@@ -20,11 +20,11 @@ import { type EnvelopeSigner, registerEnvelope, revocationsEnvelope, sysEnvelope
 import { NodeError } from "./errors.js";
 import type { LedgerGenesis } from "./genesis.js";
 import { type AppliedTx, LedgerMachine } from "./machine.js";
+import { LEDGER_MACHINE_NAME } from "./verify.js";
 
 const log = createLogger("aggregator:node");
 
-/** The name under which block stores record this machine (meta "machine"), for `gridlet ledger verify`. */
-export const LEDGER_MACHINE_NAME = "gridlet-ledger";
+export { LEDGER_MACHINE_NAME } from "./verify.js";
 
 export type NodeConsensusOptions = Partial<Omit<ConsensusConfig, "consortium">>;
 

@@ -4,6 +4,9 @@ import { NodeError } from "./errors.js";
 import { loadGenesisFile } from "./genesis.js";
 import { LedgerMachine } from "./machine.js";
 
+/** The name under which block stores record this machine (meta "machine"), for `gridlet ledger verify`. */
+export const LEDGER_MACHINE_NAME = "gridlet-ledger";
+
 /**
  * A fresh LedgerMachine to re-execute a stored ledger on (`gridlet ledger verify --db FILE --genesis
  * FILE`): the members come from the ledger's own meta, the parameters from the CA-signed genesis, and
