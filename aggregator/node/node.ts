@@ -76,7 +76,7 @@ export interface CommitOutput {
 export class AggregatorNode {
   readonly self: string;
   readonly host: ReplicaHost;
-  machine: LedgerMachine;
+  readonly machine: LedgerMachine;
   private readonly o: AggregatorNodeOptions;
   private readonly signer: EnvelopeSigner;
   private readonly members: string[];
