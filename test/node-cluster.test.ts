@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { promisify } from "node:util";
 import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
 import { CreditBankService } from "../aggregator/credit/service.js";
 import { seededRandom } from "../aggregator/credit/testkit.js";
@@ -21,6 +23,8 @@ import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
 
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, "..", "cli", "main.js");
 const dir = mkdtempSync(join(tmpdir(), "gridlet-node-cluster-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -301,6 +305,31 @@ test("four aggregators trade a signed scenario to one state hash; crash, restart
       assert.equal(report.stateHash, nodes[i].stateHash());
       assert.ok(report.checkpointsChecked > 0);
     }
+    const live0 = nodes[0].stateHash();
+    k.stopAll();
+
+    // the auditor's command line: the trading ledger needs its genesis to be re-executed
+    const db = join(k.sub, "eag0.db");
+    const ok = await run(process.execPath, [
+      cli,
+      "ledger",
+      "verify",
+      "--db",
+      db,
+      "--genesis",
+      k.c.genesisFile,
+      "--json",
+    ]);
+    const report = JSON.parse(ok.stdout);
+    assert.equal(report.ok, true);
+    assert.equal(report.stateHash, live0);
+    await assert.rejects(
+      run(process.execPath, [cli, "ledger", "verify", "--db", db]),
+      (e: { code?: number }) => {
+        assert.equal(e.code, 2);
+        return true;
+      },
+    );
   } finally {
     k.stopAll();
   }
