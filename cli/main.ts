@@ -15,7 +15,14 @@ import { replayCommand } from "./commands/replay.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
 
 /** Error codes from any domain that mean "the user asked for something malformed": exit 2. */
-const USAGE_CODES = new Set(["USAGE", "CONFIG", "CONFIG_INVALID", "BAD_REQUEST"]);
+const USAGE_CODES = new Set([
+  "USAGE",
+  "CONFIG",
+  "CONFIG_INVALID",
+  "CONFIG_UNREADABLE",
+  "CONFIG_VERSION",
+  "BAD_REQUEST",
+]);
 
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
