@@ -16,7 +16,7 @@ import { MSG_READING } from "../protocol/messages/readings.js";
 import { writeAgentConfig, writeAggregatorConfig } from "../test/helpers/config.js";
 import { freePort } from "../test/helpers/net.js";
 import { makePki } from "../test/helpers/pki.js";
-import { spawnGridlet } from "../test/helpers/procs.js";
+import { spawnAgentService, spawnGridlet } from "../test/helpers/procs.js";
 import { waitFor } from "../test/helpers/tmp.js";
 import { agentReadings, aggregatorReadings } from "../test/helpers/verify-db.js";
 
@@ -66,7 +66,8 @@ export async function run(readings = 86_400): Promise<Record<string, unknown>> {
       meters: [{ id: "main", driver: "synthetic", readings: 0 }],
     });
     const t0 = Date.now();
-    const agentProc = spawnGridlet(["agent", "--config", agentConfig], { GRIDLET_LOG_LEVEL: "info" });
+    // As deployed: the unit's entry point and node flags (a small heap must still drain a day's backlog).
+    const agentProc = spawnAgentService(agentConfig);
     let connectedAt: number | undefined;
     let drainedAt = 0;
     try {

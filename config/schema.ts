@@ -66,9 +66,14 @@ export const agentConfigSchema = z
     /** one read of every meter per interval */
     intervalMs: z.number().int().min(100).max(3_600_000).default(1000),
     homeAssistant: z
-      .object({ enabled: z.boolean().default(true), prefix: z.string().min(1).default("homeassistant") })
+      .object({
+        enabled: z.boolean().default(true),
+        prefix: z.string().min(1).default("homeassistant"),
+        /** the retained state message is refreshed at most this often (HA needs no 1 s energy totals) */
+        stateIntervalMs: z.number().int().min(0).default(10_000),
+      })
       .strict()
-      .default({ enabled: true, prefix: "homeassistant" }),
+      .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
     /** the meter section's own schema (agent/meters/config.ts), plus the hardware-free synthetic meter */
     meters: z
       .array(z.discriminatedUnion("driver", [syntheticMeterSchema, ...meterDeviceSchema.options]))

@@ -41,7 +41,7 @@ export interface AgentRuntimeOptions {
     receiptTimeoutMs: number;
     tls?: TlsMaterial;
   };
-  homeAssistant: { enabled: boolean; prefix: string };
+  homeAssistant: { enabled: boolean; prefix: string; stateIntervalMs: number };
   notifier: ServiceNotifier;
   log: Logger;
   now?: () => number;
@@ -78,6 +78,7 @@ export class AgentRuntime {
   private readonly timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private lastStoredAt = 0;
+  private lastStateAt = 0;
   private stopped = false;
   readonly counters = { ticks: 0, readFailures: 0, receipts: 0, badReceipts: 0, acked: 0, deadLettered: 0 };
 
@@ -180,8 +181,11 @@ export class AgentRuntime {
     this.lastStoredAt = this.now();
     for (const r of ok) this.latest.set(r.meter, r);
     this.o.log.debug("readings stored", { count: rows.length, firstSeq: rows[0].seq });
-    if (this.o.homeAssistant.enabled)
+    const ha = this.o.homeAssistant;
+    if (ha.enabled && this.lastStoredAt - this.lastStateAt >= ha.stateIntervalMs) {
+      this.lastStateAt = this.lastStoredAt;
       this.link.publishRetained(haStateTopic(this.o.id), haStatePayload(this.latest));
+    }
     this.link.kick();
   }
 

@@ -1,20 +1,6 @@
 import type { CommandModule } from "yargs";
-import { defaultDriverFactory } from "../../agent/runtime/drivers.js";
-import { systemdNotifier } from "../../agent/runtime/notify.js";
-import { startAgent } from "../../agent/runtime/start.js";
-import { readStoreCounters } from "../../agent/store/agent-store.js";
 import { loadConfigFile } from "../../config/load.js";
 import { agentConfigSchema } from "../../config/schema.js";
-import { createLogger } from "../../protocol/log.js";
-
-/** Resolves when SIGTERM or SIGINT arrives. */
-export function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => () => resolve(sig);
-    process.once("SIGTERM", on("SIGTERM"));
-    process.once("SIGINT", on("SIGINT"));
-  });
-}
 
 export const agentCommand: CommandModule = {
   command: "agent [action]",
@@ -29,19 +15,14 @@ export const agentCommand: CommandModule = {
         "readings stored, outbox depth, last receipt",
       ),
   handler: async (a) => {
-    const config = loadConfigFile(agentConfigSchema, String(a.config));
+    // Modules loaded on demand: a command should not carry what only another one needs.
     if (a.action === "status") {
+      const config = loadConfigFile(agentConfigSchema, String(a.config));
+      const { readStoreCounters } = await import("../../agent/store/agent-store.js");
       console.log(JSON.stringify({ id: config.id, ...readStoreCounters(config.store.path) }));
       return;
     }
-    const log = createLogger(`agent:${config.id}`);
-    const agent = await startAgent(config, {
-      log,
-      notifier: systemdNotifier(process.env, log),
-      drivers: defaultDriverFactory(log),
-    });
-    const sig = await untilSignal();
-    log.info("stopping", { signal: sig });
-    await agent.stop();
+    const { runAgent } = await import("../../agent/runtime/run.js");
+    await runAgent(String(a.config));
   },
 };

@@ -1,11 +1,8 @@
 import type { CommandModule } from "yargs";
-import { systemdNotifier } from "../../agent/runtime/notify.js";
-import { readAggregatorStatus } from "../../aggregator/ingest/store.js";
-import { startAggregator } from "../../aggregator/runtime/aggregator.js";
+import { untilSignal } from "../../agent/runtime/signals.js";
 import { loadConfigFile } from "../../config/load.js";
 import { aggregatorConfigSchema } from "../../config/schema.js";
 import { createLogger } from "../../protocol/log.js";
-import { untilSignal } from "./agent.js";
 
 export const aggregatorCommand: CommandModule = {
   command: "aggregator [action]",
@@ -22,9 +19,15 @@ export const aggregatorCommand: CommandModule = {
   handler: async (a) => {
     const config = loadConfigFile(aggregatorConfigSchema, String(a.config));
     if (a.action === "status") {
+      const { readAggregatorStatus } = await import("../../aggregator/ingest/store.js");
       console.log(JSON.stringify({ id: config.id, ...readAggregatorStatus(config.store.path) }));
       return;
     }
+    // Loaded on demand so that other commands (the agent above all) do not carry the broker.
+    const [{ systemdNotifier }, { startAggregator }] = await Promise.all([
+      import("../../agent/runtime/notify.js"),
+      import("../../aggregator/runtime/aggregator.js"),
+    ]);
     const log = createLogger(`aggregator:${config.id}`);
     const agg = await startAggregator(config, { log, notifier: systemdNotifier(process.env, log) });
     if (agg.broker !== undefined) log.info("agents connect to", { url: agg.url });

@@ -5,6 +5,15 @@ import { fileURLToPath } from "node:url";
 /** dist/cli/main.js, found from this compiled file (dist/test/helpers/procs.js). */
 export const GRIDLET_MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "cli", "main.js");
 
+/** The agent's service entry point and node flags, as in systemd/gridlet-agent.service. */
+export const AGENT_SERVICE_MAIN = join(dirname(GRIDLET_MAIN), "..", "agent", "runtime", "main.js");
+export const AGENT_SERVICE_NODE_FLAGS = [
+  "--max-semi-space-size=1",
+  "--max-old-space-size=32",
+  "--v8-pool-size=1",
+];
+export const AGENT_SERVICE_ENV = { MALLOC_ARENA_MAX: "2" };
+
 export interface Proc {
   child: ChildProcess;
   /** everything written to stderr and stdout so far */
@@ -16,7 +25,20 @@ export interface Proc {
 
 /** Starts `node dist/cli/main.js ...args` as a separate process. */
 export function spawnGridlet(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [GRIDLET_MAIN, ...args], {
+  return spawnNode([GRIDLET_MAIN, ...args], env);
+}
+
+/** Starts the agent as its systemd unit does (dist/agent/runtime/main.js, the unit's flags). */
+export function spawnAgentService(
+  config: string,
+  flags = AGENT_SERVICE_NODE_FLAGS,
+  env: NodeJS.ProcessEnv = {},
+): Proc {
+  return spawnNode([...flags, AGENT_SERVICE_MAIN, "--config", config], { ...AGENT_SERVICE_ENV, ...env });
+}
+
+function spawnNode(args: string[], env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, GRIDLET_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,0 +1,21 @@
+import { loadConfigFile } from "../../config/load.js";
+import { agentConfigSchema } from "../../config/schema.js";
+import { createLogger } from "../../protocol/log.js";
+import { defaultDriverFactory } from "./drivers.js";
+import { systemdNotifier } from "./notify.js";
+import { untilSignal } from "./signals.js";
+import { startAgent } from "./start.js";
+
+/** Runs the agent of one configuration file until SIGTERM/SIGINT, then stops it cleanly. */
+export async function runAgent(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadConfigFile(agentConfigSchema, configPath, env);
+  const log = createLogger(`agent:${config.id}`);
+  const agent = await startAgent(config, {
+    log,
+    notifier: systemdNotifier(env, log),
+    drivers: defaultDriverFactory(log),
+  });
+  const sig = await untilSignal();
+  log.info("stopping", { signal: sig });
+  await agent.stop();
+}
