@@ -150,6 +150,36 @@ export class AgentStore {
     })();
   }
 
+  /**
+   * Numbers, signs and stores other messages (orders, confirmations, credit) in the outbox in one
+   * transaction, on the same counter as readings; `also` runs inside it so that a caller's own tables in
+   * this file (agent/participant) change together with the outbox or not at all.
+   */
+  appendMessages<T>(
+    items: readonly T[],
+    sign: (item: T, seq: number) => { type: string; payload: string },
+    also?: (rows: OutboxRow[]) => void,
+  ): OutboxRow[] {
+    return this.db.transaction(() => {
+      let seq = this.nextSeq();
+      const rows: OutboxRow[] = [];
+      for (const item of items) {
+        const signed = sign(item, seq);
+        this.stmts.insertOutbox.run(seq, signed.type, signed.payload);
+        rows.push({ seq, ...signed });
+        seq += 1;
+      }
+      this.stmts.setMeta.run("next_seq", String(seq));
+      also?.(rows);
+      return rows;
+    })();
+  }
+
+  /** The SQLite handle, for modules that keep their own tables in the agent's file. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** Reserves one sequence number for a message that is not kept in the outbox (a login token). */
   allocateSeq(): number {
     return this.db.transaction(() => {

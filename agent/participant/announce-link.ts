@@ -1,0 +1,84 @@
+import mqtt, { type MqttClient } from "mqtt";
+import { fromHex } from "../../protocol/bytes.js";
+import { type Envelope, EnvelopeVerifier, type SequenceStore } from "../../protocol/envelope.js";
+import { describeError } from "../../protocol/errors.js";
+import type { Certificate } from "../../protocol/identity.js";
+import type { Logger } from "../../protocol/log.js";
+import { topics } from "../../protocol/topics.js";
+import type { TlsMaterial } from "../link/tls.js";
+
+/** Announcements are only ever newer or older prices: no sequence check, a stale one is ignored later. */
+const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };
+
+/**
+ * A second, subscribe-only MQTT session for the home aggregator's `market.announce` messages. The agent's
+ * main link (agent/link/mqtt-link.ts) listens only on its down topic; this one uses its own client id
+ * (`<clientId>-announce`, clean session: a missed announcement is replaced by the next) and its own login
+ * token, and never publishes.
+ */
+export class AnnounceLink {
+  private client: MqttClient | undefined;
+  private readonly verifier: EnvelopeVerifier;
+
+  constructor(
+    private readonly o: {
+      url: string;
+      clientId: string;
+      agentId: string;
+      aggregator: Certificate;
+      password: () => string;
+      tls?: TlsMaterial | undefined;
+      onAnnounce: (env: Envelope) => void;
+      log: Logger;
+      now: () => number;
+    },
+  ) {
+    const key = fromHex(o.aggregator.publicKey)!;
+    this.verifier = new EnvelopeVerifier({
+      directory: {
+        lookup: (id) => (id === o.aggregator.id ? { publicKey: key, revoked: false } : undefined),
+      },
+      sequences: noSequenceCheck,
+      freshness: { maxAgeMs: () => 3_600_000, maxFutureMs: 5 * 60_000 },
+      now: o.now,
+    });
+  }
+
+  start(): void {
+    const topic = topics.aggregatorAnnounce(this.o.aggregator.id);
+    const clientId = `${this.o.clientId}-announce`;
+    const client = mqtt.connect(this.o.url, {
+      clientId,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 2000,
+      connectTimeout: 10_000,
+      username: this.o.agentId,
+      password: this.o.password(),
+      ...this.o.tls,
+    });
+    this.client = client;
+    client.on("connect", () => {
+      client.subscribe(topic, { qos: 1 }, (err) => {
+        if (err) this.o.log.warn("announce subscribe failed", { topic, error: err.message });
+      });
+    });
+    // Each reconnect presents a fresh login token (the broker refuses a reused sequence number).
+    client.on("reconnect", () => {
+      client.options.password = this.o.password();
+    });
+    client.on("error", (err) => this.o.log.debug("announce link error", { error: err.message }));
+    client.on("message", (t, payload) => {
+      if (t !== topic) return;
+      try {
+        this.o.onAnnounce(this.verifier.verify(payload));
+      } catch (e) {
+        this.o.log.warn("announcement rejected", { error: describeError(e) });
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync(true);
+  }
+}

@@ -1,0 +1,427 @@
+/**
+ * The agent's trading behaviour around the pure decisions of core.ts and credit.ts: it runs `step()` on
+ * every meter tick, reads the aggregator's down messages and announcements, keeps its state in the
+ * agent's SQLite file and sends everything through the durable outbox (docs/AGENT-TRADING.md).
+ */
+import { checkPaymentForSeller, openWalletKey, signPayment } from "../../aggregator/credit/token.js";
+import type { AgentView } from "../../aggregator/state/views.js";
+import { fromHex, toHex } from "../../protocol/bytes.js";
+import { boxKeyPairFromSecret, open, type SealedBox } from "../../protocol/crypto/box.js";
+import { type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
+import { describeError } from "../../protocol/errors.js";
+import type { Certificate } from "../../protocol/identity.js";
+import type { Logger } from "../../protocol/log.js";
+import {
+  accountViewBodySchema,
+  agentTxId,
+  creditGrantBodySchema,
+  fillDownlinkBodySchema,
+  MSG_ACCOUNT_VIEW,
+  MSG_CREDIT_BILL,
+  MSG_CREDIT_GRANT,
+  MSG_CREDIT_REPAY,
+  MSG_CREDIT_REQUEST,
+  MSG_TX_RESULT,
+  txResultBodySchema,
+} from "../../protocol/messages/downlink.js";
+import {
+  announcementSchema,
+  fillSchema,
+  MSG_ANNOUNCE,
+  MSG_CONFIRM_DELIVERY,
+  MSG_FILL,
+  MSG_METER_SUMMARY,
+  MSG_ORDER,
+  MSG_REGISTER_WALLET,
+} from "../../protocol/messages/trading.js";
+import type { LoadedIdentity } from "../runtime/identity.js";
+import type { AgentStore, OutboxRow } from "../store/agent-store.js";
+import type { MarketTerms } from "../trading/orders.js";
+import type { TradingConfig } from "./config.js";
+import {
+  agentIntervalEnergy,
+  confirmations,
+  intervalOf,
+  intervalsToSummarise,
+  meterSummary,
+  planOrder,
+  walletsToRegister,
+} from "./core.js";
+import { creditPayment, creditRequest, repayment } from "./credit.js";
+import { ParticipantError } from "./errors.js";
+import { TradingState } from "./state.js";
+
+export interface ParticipantOptions {
+  id: string;
+  identity: LoadedIdentity;
+  /** the home aggregator: signs down messages, seals fills and views, and (by default) is the bank */
+  aggregator: Certificate;
+  store: AgentStore;
+  config: TradingConfig;
+  log: Logger;
+  now: () => number;
+  /** new rows are in the outbox */
+  kick: () => void;
+}
+
+interface Outgoing {
+  type: string;
+  body: unknown;
+}
+
+export class Participant {
+  private readonly o: ParticipantOptions;
+  readonly state: TradingState;
+  private readonly terms: MarketTerms;
+  private readonly wallets: string[];
+  private readonly wallet: string;
+  readonly counters = { sent: 0, fills: 0, views: 0, rejected: 0, badDown: 0, announcements: 0 };
+
+  constructor(o: ParticipantOptions) {
+    this.o = o;
+    this.state = new TradingState(o.store.database);
+    this.terms = o.config.market;
+    this.wallets = o.identity.cert.wallets ?? [];
+    const w = o.config.wallet;
+    const chosen = typeof w === "number" ? this.wallets[w] : this.wallets.find((x) => x === w);
+    if (chosen === undefined)
+      throw new ParticipantError(
+        "NO_WALLET",
+        `trading.wallet ${JSON.stringify(w)} is not a wallet of ${o.id}'s certificate`,
+        {
+          wallets: this.wallets,
+        },
+      );
+    this.wallet = chosen;
+    if (this.state.meta<number>("first_interval") === null)
+      this.state.setMeta("first_interval", intervalOf(o.now(), this.terms));
+  }
+
+  /** Signs and stores messages in the outbox, with `also` in the same transaction. */
+  private send(items: Outgoing[], also: (rows: OutboxRow[]) => void): OutboxRow[] {
+    if (items.length === 0) return [];
+    const signedAt = this.o.now();
+    const rows = this.o.store.appendMessages(
+      items,
+      (m, seq) => ({
+        type: m.type,
+        payload: encodeEnvelope(
+          signEnvelope(
+            { type: m.type, from: this.o.id, seq, ts: signedAt, body: m.body },
+            this.o.identity.key.seed,
+          ),
+        ).toString("utf8"),
+      }),
+      also,
+    );
+    this.counters.sent += rows.length;
+    this.o.kick();
+    return rows;
+  }
+
+  /** One round of decisions; cheap when there is nothing to do. */
+  step(): void {
+    const now = this.o.now();
+    this.registerWallets();
+    this.summarise(now);
+    this.confirm(now);
+    this.order(now);
+    this.credit(now);
+  }
+
+  private registerWallets(): void {
+    const todo = walletsToRegister(this.wallets, this.state.registeredWallets());
+    this.send(
+      todo.map((wallet) => ({ type: MSG_REGISTER_WALLET, body: { wallet } })),
+      (rows) => {
+        for (const [i, r] of rows.entries()) this.state.walletRegistered(todo[i], r.seq);
+      },
+    );
+  }
+
+  private energyOf(interval: number) {
+    const start = interval * this.terms.intervalMs;
+    return agentIntervalEnergy(
+      this.state.readingsFor(start, start + this.terms.intervalMs),
+      interval,
+      this.terms,
+    );
+  }
+
+  private summarise(now: number): void {
+    const first = this.state.meta<number>("first_interval") ?? 0;
+    const done = this.state.summarisedSince(first);
+    for (const interval of intervalsToSummarise(now, this.terms, this.o.config.settleDelayMs, first, done)) {
+      const e = this.energyOf(interval);
+      if (e === null) continue;
+      const body = meterSummary(interval, e);
+      this.send([{ type: MSG_METER_SUMMARY, body }], ([r]) => this.state.summarySent(interval, r.seq, body));
+    }
+  }
+
+  private confirm(now: number): void {
+    const lastDone = intervalOf(now - this.o.config.settleDelayMs, this.terms) - 1;
+    const byInterval = new Map<number, ReturnType<TradingState["unconfirmedBuys"]>>();
+    for (const f of this.state.unconfirmedBuys(lastDone)) {
+      const list = byInterval.get(f.interval) ?? [];
+      list.push(f);
+      byInterval.set(f.interval, list);
+    }
+    for (const [interval, buys] of byInterval) {
+      const e = this.energyOf(interval);
+      const bodies = confirmations(buys, e?.importWh ?? 0);
+      this.send(
+        bodies.map((body) => ({ type: MSG_CONFIRM_DELIVERY, body })),
+        (rows) => {
+          for (const [i, r] of rows.entries()) this.state.confirmed(bodies[i].tradeId, r.seq);
+        },
+      );
+      this.o.log.info("delivery confirmed", {
+        interval,
+        trades: bodies.length,
+        importedWh: e?.importWh ?? 0,
+      });
+    }
+  }
+
+  private availableMc(): number | null {
+    const v = this.state.view()?.view;
+    return v?.wallets.find((w) => w.address === this.wallet)?.availableMc ?? null;
+  }
+
+  private order(now: number): void {
+    if (!this.state.registeredWallets().has(this.wallet)) return;
+    const current = intervalOf(now, this.terms);
+    const hist = this.o.config.limits.historyIntervals;
+    const recent: { importWh: number; exportWh: number }[] = [];
+    for (let i = current - hist; i < current; i++) {
+      const e = this.energyOf(i);
+      if (e !== null) recent.push(e);
+    }
+    const plan = planOrder({
+      now,
+      terms: this.terms,
+      limits: this.o.config.limits,
+      price: this.o.config.price,
+      wallet: this.wallet,
+      announce: this.state.announce(),
+      recent,
+      ordered: this.state.orderedSince(current + 1),
+      availableMc: this.availableMc(),
+    });
+    if (plan.shortfallMc > 0)
+      this.state.setMeta("shortfall", {
+        at: now,
+        mc: plan.shortfallMc,
+        ref: plan.kind === "order" ? plan.referenceMcPerKwh : null,
+      });
+    if (plan.kind !== "order") return;
+    const order = plan.order;
+    this.send([{ type: MSG_ORDER, body: order }], ([r]) => this.state.orderPlaced(order, r.seq));
+    this.o.log.info("order placed", {
+      interval: order.interval,
+      side: order.side,
+      energyWh: order.energyWh,
+      limitPriceMcPerKwh: order.limitPriceMcPerKwh,
+      netWh: plan.choice.netWh,
+    });
+  }
+
+  private credit(now: number): void {
+    const c = this.o.config.credit;
+    if (!c.enabled) return;
+    const loan = this.state.loan();
+    const shortfall = this.state.meta<{ at: number; mc: number; ref: number | null }>("shortfall");
+    const recentShortfall = shortfall !== null && now - shortfall.at < 2 * this.terms.intervalMs;
+    if (recentShortfall) {
+      const req = creditRequest(
+        { ...c, bank: c.bank ?? this.o.aggregator.id },
+        shortfall.mc,
+        loan,
+        {
+          certSerial: this.o.identity.cert.serial,
+          wallets: this.wallets,
+          boxKey: this.o.identity.cert.boxKey,
+          blacklisted: this.state.view()?.view.blacklisted ?? false,
+        },
+        shortfall.ref ?? this.state.announce()?.referencePriceMcPerKwh ?? 1000,
+        now,
+        10 * this.terms.intervalMs,
+      );
+      if (req !== null) {
+        this.send([{ type: MSG_CREDIT_REQUEST, body: req }], ([r]) =>
+          this.state.putLoan({
+            requestSeq: r.seq,
+            requestedAt: now,
+            loanId: null,
+            sharedWallet: null,
+            walletSeedHex: null,
+            token: null,
+            status: "requested",
+            repaySeq: null,
+          }),
+        );
+        this.o.log.info("credit requested", { amountMc: req.amount, bank: req.bank });
+        return;
+      }
+    }
+    if (loan === null) return;
+    const unsigned = creditPayment(loan, this.wallet, now);
+    if (unsigned !== null && loan.walletSeedHex !== null && loan.token !== null) {
+      const payment = signPayment(unsigned, fromHex(loan.walletSeedHex)!);
+      const bank = loan.token.bank;
+      // The payee's own check (seed §III-2 step 1) before the bill goes to the bank.
+      if (bank === this.o.aggregator.id)
+        checkPaymentForSeller(loan.token, payment, {
+          bankPublicKey: this.o.aggregator.publicKey,
+          sellerWallet: this.wallet,
+          now,
+        });
+      const bill = { seller: this.o.id, payment, token: loan.token };
+      this.send([{ type: MSG_CREDIT_BILL, body: bill }], () =>
+        this.state.putLoan({ ...loan, status: "paid" }),
+      );
+      this.o.log.info("credit token spent", { loanId: loan.loanId, amountMc: payment.amount });
+      return;
+    }
+    const repay = repayment(loan, this.availableMc(), this.wallet, now);
+    if (repay !== null) {
+      this.send([{ type: MSG_CREDIT_REPAY, body: repay }], ([r]) =>
+        this.state.putLoan({ ...loan, status: "repay-sent", repaySeq: r.seq }),
+      );
+      this.o.log.info("loan repaid", { loanId: repay.loanId });
+    }
+  }
+
+  /** Envelopes from the home aggregator (already verified) other than receipts. */
+  onDown(env: Envelope): void {
+    try {
+      this.handleDown(env);
+    } catch (e) {
+      this.counters.badDown += 1;
+      this.o.log.warn("down message rejected", { type: env.type, seq: env.seq, error: describeError(e) });
+    }
+  }
+
+  private openSealed(body: SealedBox): unknown {
+    const box = boxKeyPairFromSecret(this.o.identity.key.boxSecret);
+    try {
+      return JSON.parse(Buffer.from(open(body, box, fromHex(this.o.aggregator.boxKey))).toString("utf8"));
+    } catch (e) {
+      throw new ParticipantError("DECRYPT_FAILED", `cannot open sealed body: ${describeError(e)}`);
+    }
+  }
+
+  private handleDown(env: Envelope): void {
+    const at = this.o.now();
+    switch (env.type) {
+      case MSG_TX_RESULT: {
+        const r = parse(txResultBodySchema, env.body, env.type);
+        this.state.txResult(r, at);
+        if (!r.ok) {
+          this.counters.rejected += 1;
+          this.o.log.warn("transaction refused", { txId: r.txId, code: r.code, message: r.message });
+        }
+        this.loanResult(r.txId, r.ok);
+        return;
+      }
+      case MSG_FILL: {
+        const fill = parse(
+          fillSchema,
+          this.openSealed(parse(fillDownlinkBodySchema, env.body, env.type)),
+          "fill",
+        );
+        if (this.state.addFill(fill, at)) {
+          this.counters.fills += 1;
+          this.o.log.info("fill", {
+            tradeId: fill.tradeId,
+            side: fill.side,
+            interval: fill.interval,
+            energyWh: fill.energyWh,
+            priceMcPerKwh: fill.priceMcPerKwh,
+          });
+        }
+        return;
+      }
+      case MSG_ACCOUNT_VIEW: {
+        const view = this.openSealed(parse(accountViewBodySchema, env.body, env.type)) as AgentView;
+        if (view?.agent !== this.o.id || !Array.isArray(view.wallets))
+          throw new ParticipantError("BAD_DOWNLINK", "account view is not this agent's");
+        this.state.setMeta("view", { at, view });
+        this.counters.views += 1;
+        return;
+      }
+      case MSG_CREDIT_GRANT: {
+        this.onGrant(parse(creditGrantBodySchema, env.body, env.type));
+        return;
+      }
+      default:
+        this.o.log.debug("down message of no interest", { type: env.type });
+    }
+  }
+
+  private onGrant(g: ReturnType<typeof creditGrantBodySchema.parse>): void {
+    const loan = this.state.loan();
+    if (loan === null || (loan.status !== "requested" && loan.loanId !== g.loanId))
+      throw new ParticipantError(
+        "BAD_DOWNLINK",
+        `grant of loan ${g.loanId} that this agent is not waiting for`,
+      );
+    if (loan.status !== "requested") return;
+    const seed = openWalletKey(g.keyDelivery, boxKeyPairFromSecret(this.o.identity.key.boxSecret), {
+      loanId: g.loanId,
+      sharedWallet: g.sharedWallet,
+    });
+    this.state.putLoan({
+      ...loan,
+      loanId: g.loanId,
+      sharedWallet: g.sharedWallet,
+      walletSeedHex: toHex(seed),
+      token: g.token ?? null,
+      status: "granted",
+    });
+    this.o.log.info("credit granted", { loanId: g.loanId, amountMc: g.token?.amount });
+  }
+
+  private loanResult(txId: string, ok: boolean): void {
+    const loan = this.state.loan();
+    if (loan === null) return;
+    if (txId === agentTxId(this.o.id, loan.requestSeq) && !ok && loan.status === "requested")
+      this.state.putLoan({ ...loan, status: "closed" });
+    if (loan.repaySeq !== null && txId === agentTxId(this.o.id, loan.repaySeq))
+      this.state.putLoan({ ...loan, status: ok ? "closed" : "paid", repaySeq: ok ? loan.repaySeq : null });
+  }
+
+  /** A `market.announce` envelope, already verified as the home aggregator's. */
+  onAnnounce(env: Envelope): void {
+    if (env.type !== MSG_ANNOUNCE) return;
+    const a = announcementSchema.safeParse(env.body);
+    if (!a.success) {
+      this.counters.badDown += 1;
+      this.o.log.warn("announcement rejected", { error: a.error.issues[0]?.message });
+      return;
+    }
+    const last = this.state.announce();
+    // A replayed older announcement must not turn back the reference price.
+    if (last !== null && a.data.interval < last.interval) return;
+    this.state.setMeta("announce", a.data);
+    this.counters.announcements += 1;
+  }
+}
+
+function parse<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } };
+  },
+  v: unknown,
+  what: string,
+): T {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  const i = r.error.issues[0];
+  throw new ParticipantError("BAD_DOWNLINK", `${what}: ${i?.path.map(String).join(".")} ${i?.message}`);
+}

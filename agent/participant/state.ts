@@ -1,0 +1,166 @@
+import type Database from "better-sqlite3";
+import type { AgentView } from "../../aggregator/state/views.js";
+import type { TxResultBody } from "../../protocol/messages/downlink.js";
+import type { Announcement, Fill, OrderBody } from "../../protocol/messages/trading.js";
+import type { MeterReading } from "../meters/types.js";
+import type { LoanRecord } from "./credit.js";
+
+/**
+ * The agent's trading state, in its own tables of the agent's SQLite file (created here, prefixed `tp_`).
+ * Whatever marks a message as sent is written in the same transaction as the message's outbox row
+ * (AgentStore.appendMessages), so after a kill -9 a message is either sent-and-recorded or neither.
+ */
+export class TradingState {
+  private readonly db: Database.Database;
+  private readonly q: ReturnType<TradingState["prepare"]>;
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS tp_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tp_wallets (address TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS tp_orders (interval INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+        side TEXT NOT NULL, energy_wh INTEGER NOT NULL, price INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tp_summaries (interval INTEGER PRIMARY KEY, seq INTEGER NOT NULL,
+        body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS tp_fills (trade_id TEXT PRIMARY KEY, side TEXT NOT NULL,
+        interval INTEGER NOT NULL, energy_wh INTEGER NOT NULL, body TEXT NOT NULL, at INTEGER NOT NULL,
+        confirm_seq INTEGER);
+      CREATE TABLE IF NOT EXISTS tp_results (tx_id TEXT PRIMARY KEY, ok INTEGER NOT NULL, code TEXT,
+        message TEXT, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS tp_loans (request_seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
+    `);
+    this.q = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getMeta: db.prepare<[string], { value: string }>("SELECT value FROM tp_meta WHERE key = ?"),
+      setMeta: db.prepare<[string, string]>("INSERT OR REPLACE INTO tp_meta (key, value) VALUES (?, ?)"),
+      wallets: db.prepare<[], { address: string }>("SELECT address FROM tp_wallets"),
+      addWallet: db.prepare("INSERT OR IGNORE INTO tp_wallets (address, seq) VALUES (?, ?)"),
+      orderedSince: db.prepare<[number], { interval: number }>(
+        "SELECT interval FROM tp_orders WHERE interval >= ?",
+      ),
+      addOrder: db.prepare(
+        "INSERT OR IGNORE INTO tp_orders (interval, seq, side, energy_wh, price, body) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      summarisedSince: db.prepare<[number], { interval: number }>(
+        "SELECT interval FROM tp_summaries WHERE interval >= ?",
+      ),
+      addSummary: db.prepare("INSERT OR IGNORE INTO tp_summaries (interval, seq, body) VALUES (?, ?, ?)"),
+      addFill: db.prepare(
+        "INSERT OR IGNORE INTO tp_fills (trade_id, side, interval, energy_wh, body, at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      unconfirmedBuys: db.prepare<[number], { body: string }>(
+        "SELECT body FROM tp_fills WHERE side = 'buy' AND confirm_seq IS NULL AND interval <= ? ORDER BY interval, trade_id",
+      ),
+      markConfirmed: db.prepare<[number, string]>("UPDATE tp_fills SET confirm_seq = ? WHERE trade_id = ?"),
+      fills: db.prepare<[], { body: string }>("SELECT body FROM tp_fills ORDER BY interval, trade_id"),
+      addResult: db.prepare(
+        "INSERT OR REPLACE INTO tp_results (tx_id, ok, code, message, at) VALUES (?, ?, ?, ?, ?)",
+      ),
+      loan: db.prepare<[], { record: string }>(
+        "SELECT record FROM tp_loans ORDER BY request_seq DESC LIMIT 1",
+      ),
+      putLoan: db.prepare("INSERT OR REPLACE INTO tp_loans (request_seq, record) VALUES (?, ?)"),
+      readings: db.prepare<[number, number], MeterReading>(
+        "SELECT meter, ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? ORDER BY ts",
+      ),
+      lastBefore: db.prepare<[number], MeterReading>(
+        "SELECT meter, max(ts) AS ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts <= ? GROUP BY meter",
+      ),
+    };
+  }
+
+  meta<T>(key: string): T | null {
+    const v = this.q.getMeta.get(key)?.value;
+    return v === undefined ? null : (JSON.parse(v) as T);
+  }
+
+  setMeta(key: string, value: unknown): void {
+    this.q.setMeta.run(key, JSON.stringify(value));
+  }
+
+  registeredWallets(): Set<string> {
+    return new Set(this.q.wallets.all().map((r) => r.address));
+  }
+
+  walletRegistered(address: string, seq: number): void {
+    this.q.addWallet.run(address, seq);
+  }
+
+  orderedSince(interval: number): Set<number> {
+    return new Set(this.q.orderedSince.all(interval).map((r) => r.interval));
+  }
+
+  orderPlaced(order: OrderBody, seq: number): void {
+    this.q.addOrder.run(
+      order.interval,
+      seq,
+      order.side,
+      order.energyWh,
+      order.limitPriceMcPerKwh,
+      JSON.stringify(order),
+    );
+  }
+
+  summarisedSince(interval: number): Set<number> {
+    return new Set(this.q.summarisedSince.all(interval).map((r) => r.interval));
+  }
+
+  summarySent(interval: number, seq: number, body: unknown): void {
+    this.q.addSummary.run(interval, seq, JSON.stringify(body));
+  }
+
+  /** Returns false for a fill already stored (the aggregator may send it again). */
+  addFill(fill: Fill, at: number): boolean {
+    return (
+      this.q.addFill.run(fill.tradeId, fill.side, fill.interval, fill.energyWh, JSON.stringify(fill), at)
+        .changes > 0
+    );
+  }
+
+  unconfirmedBuys(throughInterval: number): Fill[] {
+    return this.q.unconfirmedBuys.all(throughInterval).map((r) => JSON.parse(r.body) as Fill);
+  }
+
+  confirmed(tradeId: string, seq: number): void {
+    this.q.markConfirmed.run(seq, tradeId);
+  }
+
+  fills(): Fill[] {
+    return this.q.fills.all().map((r) => JSON.parse(r.body) as Fill);
+  }
+
+  txResult(r: TxResultBody, at: number): void {
+    this.q.addResult.run(r.txId, r.ok ? 1 : 0, r.code ?? null, r.message ?? null, at);
+  }
+
+  announce(): Announcement | null {
+    return this.meta<Announcement>("announce");
+  }
+
+  view(): { at: number; view: AgentView } | null {
+    return this.meta<{ at: number; view: AgentView }>("view");
+  }
+
+  loan(): LoanRecord | null {
+    const r = this.q.loan.get();
+    return r === undefined ? null : (JSON.parse(r.record) as LoanRecord);
+  }
+
+  putLoan(loan: LoanRecord): void {
+    this.q.putLoan.run(loan.requestSeq, JSON.stringify(loan));
+  }
+
+  /** The agent's own readings around an interval: the last one at or before its start, and those inside. */
+  readingsFor(fromMs: number, toMs: number): MeterReading[] {
+    return [...this.q.lastBefore.all(fromMs), ...this.q.readings.all(fromMs, toMs)];
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * The agent's trading decisions (agent/participant/core.ts, credit.ts) and its shell over a real SQLite
+ * store: what it sends, what it keeps, and that a restart neither loses nor repeats a message.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { tradingConfigSchema } from "../agent/participant/config.js";
+import {
+  agentIntervalEnergy,
+  buyCostMc,
+  confirmations,
+  intervalsToSummarise,
+  type PlanInput,
+  planOrder,
+} from "../agent/participant/core.js";
+import {
+  creditPayment,
+  creditRequest,
+  type LoanRecord,
+  owedFromWalletMc,
+  repayment,
+} from "../agent/participant/credit.js";
+import { Participant } from "../agent/participant/participant.js";
+import { AgentStore } from "../agent/store/agent-store.js";
+import { toHex } from "../protocol/bytes.js";
+import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
+import { defaultEd25519 } from "../protocol/crypto/index.js";
+import { decodeEnvelope, type Envelope, signEnvelope } from "../protocol/envelope.js";
+import { newKeyMaterial, signCertificate } from "../protocol/identity.js";
+import { createLogger } from "../protocol/log.js";
+import type { SignedCreditToken } from "../protocol/messages/credit.js";
+import type { Fill } from "../protocol/messages/trading.js";
+
+const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
+const limits = { historyIntervals: 2, sellAboveWh: 1, buyAboveWh: 1, maxSellWh: 5000, maxBuyWh: 5000 };
+const price = { sellDiscountPct: 5, minSellMcPerKwh: 0, buyMarkupPct: 5, maxBuyMcPerKwh: 1_000_000 };
+const announce = { interval: 101, demandWh: 0, supplyWh: 0, buyers: 0, referencePriceMcPerKwh: 200_000 };
+
+function plan(over: Partial<PlanInput>) {
+  return planOrder({
+    now: 1_005_000, // interval 100: orders go to 101
+    terms,
+    limits,
+    price,
+    wallet: "gw-wallet-one",
+    announce,
+    recent: [],
+    ordered: new Set(),
+    availableMc: null,
+    ...over,
+  });
+}
+
+test("role and price: PV export sells below the reference, net import buys above it", () => {
+  const sell = plan({
+    recent: [
+      { importWh: 10, exportWh: 810 },
+      { importWh: 0, exportWh: 600 },
+    ],
+  });
+  assert.equal(sell.kind, "order");
+  if (sell.kind !== "order") return;
+  assert.equal(sell.order.side, "sell");
+  assert.equal(sell.order.interval, 101);
+  assert.equal(sell.order.energyWh, 700);
+  assert.equal(sell.order.limitPriceMcPerKwh, 190_000);
+  const buy = plan({
+    recent: [
+      { importWh: 400, exportWh: 0 },
+      { importWh: 300, exportWh: 100 },
+    ],
+  });
+  assert.equal(buy.kind === "order" && buy.order.side, "buy");
+  assert.equal(buy.kind === "order" && buy.order.energyWh, 300);
+  assert.equal(buy.kind === "order" && buy.order.limitPriceMcPerKwh, 210_000);
+  // payment 300 Wh × 210 coin/MWh = 63 000 mc, deposit 10 %
+  assert.equal(buy.kind === "order" && buy.order.deposit.maxDepositMc, 6300);
+  assert.equal(plan({ recent: [{ importWh: 5, exportWh: 5 }] }).kind, "idle");
+});
+
+test("no reference price, no order; the configured fallback stands in until an announcement", () => {
+  const recent = [{ importWh: 100, exportWh: 0 }];
+  assert.deepEqual(plan({ announce: null, recent }), {
+    kind: "idle",
+    reason: "no-reference-price",
+    shortfallMc: 0,
+  });
+  const p = plan({ announce: null, recent, price: { ...price, fallbackReferenceMcPerKwh: 100_000 } });
+  assert.equal(p.kind === "order" && p.order.limitPriceMcPerKwh, 105_000);
+  assert.equal(plan({ recent, ordered: new Set([101]) }).kind, "idle");
+});
+
+test("a buyer short of funds bids what it can pay and reports the shortfall", () => {
+  const recent = [{ importWh: 1000, exportWh: 0 }];
+  const full = plan({ recent });
+  assert.equal(full.kind, "order");
+  if (full.kind !== "order") return;
+  const need = buyCostMc(full.order);
+  assert.equal(need, 231_000);
+  const p = plan({ recent, availableMc: 100_000 });
+  assert.equal(p.kind, "order");
+  if (p.kind !== "order") return;
+  assert.equal(p.shortfallMc, need - 100_000);
+  assert.ok(buyCostMc(p.order) <= 100_000);
+  // one Wh more would not fit: the order is the largest affordable
+  const oneMore = Number((BigInt(p.order.energyWh + 1) * 210_000n) / 1000n);
+  assert.ok(oneMore + Math.floor(oneMore / 10) > 100_000);
+  const none = plan({ recent, availableMc: 0 });
+  assert.deepEqual(none, { kind: "idle", reason: "no-funds", shortfallMc: need });
+});
+
+test("interval energy sums each meter's own counter differences", () => {
+  const r = (meter: string, ts: number, importWh: number, exportWh: number) => ({
+    meter,
+    ts,
+    importWh,
+    exportWh,
+    powerW: 0,
+  });
+  const e = agentIntervalEnergy(
+    [
+      r("a", 1_000_000, 100, 0),
+      r("a", 1_005_000, 150, 0),
+      r("a", 1_010_000, 180, 0),
+      r("b", 999_000, 5000, 70),
+      r("b", 1_010_000, 5000, 90),
+    ],
+    100,
+    terms,
+  );
+  assert.deepEqual(e, { importWh: 80, exportWh: 20, readings: 3 });
+  assert.equal(agentIntervalEnergy([], 100, terms), null);
+});
+
+test("confirmations share the metered import pro rata and never exceed a trade", () => {
+  const buys = [
+    { tradeId: "t1", energyWh: 300 },
+    { tradeId: "t2", energyWh: 100 },
+  ];
+  assert.deepEqual(confirmations(buys, 1000), [
+    { tradeId: "t1", receivedWh: 300 },
+    { tradeId: "t2", receivedWh: 100 },
+  ]);
+  assert.deepEqual(confirmations(buys, 200), [
+    { tradeId: "t1", receivedWh: 150 },
+    { tradeId: "t2", receivedWh: 50 },
+  ]);
+  assert.deepEqual(confirmations(buys, 0), [
+    { tradeId: "t1", receivedWh: 0 },
+    { tradeId: "t2", receivedWh: 0 },
+  ]);
+});
+
+test("summaries wait for the settle delay and skip what was sent", () => {
+  assert.deepEqual(intervalsToSummarise(1_010_500, terms, 1000, 0, new Set()), [96, 97, 98, 99]);
+  assert.deepEqual(intervalsToSummarise(1_011_000, terms, 1000, 99, new Set([99])), [100]);
+});
+
+const token: SignedCreditToken = {
+  v: 1,
+  loanId: "a".repeat(64),
+  bank: "agg-1",
+  borrowerCert: "serial",
+  sharedWallet: `cb${"b".repeat(64)}`,
+  amount: 50_000,
+  balance: 50_000,
+  issuedAt: 0,
+  validUntil: 1_000_000,
+  bufferMs: 100_000,
+  interestPpm: 1000,
+  penaltyPpm: 5000,
+  interest: 600,
+  penalty: 900,
+  record: { s: 0, f: 0, paymentHashes: [] },
+  payments: [],
+  version: 1,
+  sig: "c".repeat(128),
+};
+
+test("credit: asked once per shortfall, spent once, repaid when the wallet covers the debt", () => {
+  const policy = { enabled: true, amountMc: 0, bank: "agg-1", claimedCredit: 0, qMinKwh: 1 };
+  const who = {
+    certSerial: "serial",
+    wallets: ["gw-wallet-one"],
+    boxKey: "d".repeat(64),
+    blacklisted: false,
+  };
+  const req = creditRequest(policy, 42_000, null, who, 200_000, 0, 100_000);
+  assert.equal(req?.amount, 42_000);
+  assert.equal(req?.demand.price, 200);
+  assert.equal(creditRequest({ ...policy, enabled: false }, 42_000, null, who, 200_000, 0, 100_000), null);
+  assert.equal(creditRequest(policy, 42_000, null, { ...who, blacklisted: true }, 200_000, 0, 100_000), null);
+  const loan: LoanRecord = {
+    requestSeq: 1,
+    requestedAt: 0,
+    loanId: token.loanId,
+    sharedWallet: token.sharedWallet,
+    walletSeedHex: "00",
+    token,
+    status: "granted",
+    repaySeq: null,
+  };
+  assert.equal(creditRequest(policy, 42_000, loan, who, 200_000, 0, 100_000), null, "one loan at a time");
+  const closed = { ...loan, status: "closed" as const };
+  assert.equal(creditRequest(policy, 1, closed, who, 1, 50_000, 100_000), null, "refused lately: wait");
+  assert.ok(creditRequest(policy, 1, closed, who, 1, 150_000, 100_000));
+  const pay = creditPayment(loan, "gw-wallet-one", 500);
+  assert.deepEqual(pay, {
+    loanId: token.loanId,
+    paymentId: "pay-1",
+    sellerWallet: "gw-wallet-one",
+    amount: 50_000,
+    ts: 500,
+  });
+  assert.equal(creditPayment({ ...loan, status: "paid" }, "gw-wallet-one", 500), null);
+  assert.equal(creditPayment(loan, "gw-wallet-one", 1_000_001), null, "token expired");
+  const spent = { ...loan, status: "paid" as const, token: { ...token, balance: 0 } };
+  assert.equal(owedFromWalletMc(spent.token, 0), 50_600);
+  assert.equal(owedFromWalletMc(spent.token, 1_100_001), 51_500, "late: penalty added");
+  assert.equal(repayment(spent, 50_599, "gw-wallet-one", 0), null);
+  assert.deepEqual(repayment(spent, 50_600, "gw-wallet-one", 0), {
+    loanId: token.loanId,
+    fromWallet: "gw-wallet-one",
+  });
+});
+
+test("config: trading defaults and typed refusals", () => {
+  const c = tradingConfigSchema.parse({ enabled: true });
+  assert.equal(c.market.depositPct, 10);
+  assert.equal(c.credit.enabled, false);
+  assert.equal(tradingConfigSchema.safeParse({ limits: { maxBuyWh: 0 } }).success, false);
+});
+
+// ---- the shell over a real SQLite file ----
+
+function setup(dir: string) {
+  const random = (n: number) => new Uint8Array(Buffer.alloc(n, 7));
+  const caKey = newKeyMaterial("ca", random);
+  const aggKey = newKeyMaterial("agg-1");
+  const agentKey = newKeyMaterial("agent-1");
+  const cert = (id: string, role: "agent" | "aggregator", k: typeof aggKey, wallets?: string[]) =>
+    signCertificate(
+      {
+        serial: `s-${id}`,
+        id,
+        role,
+        publicKey: toHex(defaultEd25519.publicKey(k.seed)),
+        boxKey: toHex(boxKeyPairFromSecret(k.boxSecret).publicKey),
+        notBefore: 0,
+        notAfter: 9e15,
+        issuer: "ca",
+        ...(wallets ? { wallets } : {}),
+      },
+      caKey.seed,
+    );
+  const aggCert = cert("agg-1", "aggregator", aggKey);
+  const agentCert = cert("agent-1", "agent", agentKey, ["gwwallet0001", "gwwallet0002"]);
+  const caCert = cert("ca", "aggregator", caKey);
+  let now = 1_000_000;
+  const open = () => {
+    const store = new AgentStore(join(dir, "agent.db"), "agent-1", () => 1);
+    const p = new Participant({
+      id: "agent-1",
+      identity: { key: agentKey, cert: agentCert, ca: caCert, revocations: undefined },
+      aggregator: aggCert,
+      store,
+      config: tradingConfigSchema.parse({ enabled: true, market: terms, settleDelayMs: 500 }),
+      log: createLogger("test:participant"),
+      now: () => now,
+      kick: () => undefined,
+    });
+    return { store, p };
+  };
+  const down = (type: string, body: unknown, seq: number): Envelope =>
+    decodeEnvelope(
+      Buffer.from(JSON.stringify(signEnvelope({ type, from: "agg-1", seq, ts: now, body }, aggKey.seed))),
+    );
+  const sealFor = (v: unknown) =>
+    seal(
+      Buffer.from(JSON.stringify(v)),
+      boxKeyPairFromSecret(agentKey.boxSecret).publicKey,
+      boxKeyPairFromSecret(aggKey.boxSecret),
+    );
+  return {
+    open,
+    down,
+    sealFor,
+    setNow: (t: number) => {
+      now = t;
+    },
+  };
+}
+
+test("participant: registers, orders, stores fills and views, confirms, and a restart repeats nothing", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  let { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  store.appendReadings(
+    [reading(980_000, 1000), reading(990_000, 1500), reading(1_000_000, 2000)],
+    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+  );
+  p.onAnnounce(s.down("market.announce", { ...announce, interval: 101 }, 1));
+  p.step();
+  const types = () => store.outboxAfter(0, 100).map((r) => r.type);
+  assert.deepEqual(types(), ["reading", "reading", "reading", "wallet.register", "wallet.register", "order"]);
+  const order = JSON.parse(store.outboxAfter(0, 100)[5].payload);
+  assert.equal(order.body.side, "buy");
+  assert.equal(order.body.interval, 101);
+  assert.equal(order.body.energyWh, 500);
+  p.step();
+  assert.equal(types().length, 6, "a second step in the same interval sends nothing new");
+
+  // the aggregator's view, a fill and a refusal
+  const fill: Fill = {
+    tradeId: "tr-1",
+    orderId: "o-1",
+    side: "buy",
+    interval: 101,
+    energyWh: 400,
+    priceMcPerKwh: 200_000,
+    paymentMc: 80_000,
+    depositMc: 8000,
+  };
+  p.onDown(s.down("fill", s.sealFor(fill), 2));
+  p.onDown(s.down("fill", s.sealFor(fill), 3));
+  p.onDown(
+    s.down(
+      "account.view",
+      s.sealFor({
+        agent: "agent-1",
+        wallets: [{ address: "gwwallet0001", balanceMc: 20_000, frozenMc: 0, availableMc: 20_000 }],
+        openOrders: [],
+        openTrades: [],
+        reputation: {},
+        blacklisted: false,
+      }),
+      4,
+    ),
+  );
+  p.onDown(s.down("tx.result", { txId: "agent-1:5", ok: false, code: "INSUFFICIENT_FUNDS" }, 5));
+  p.onDown(s.down("fill", { from: "0".repeat(64), nonce: "0".repeat(48), ct: "AAAA" }, 6));
+  assert.equal(p.counters.fills, 1, "a fill sent twice is stored once");
+  assert.equal(p.counters.views, 1);
+  assert.equal(p.counters.rejected, 1);
+  assert.equal(p.counters.badDown, 1, "a fill that does not open is refused");
+  assert.equal(p.state.view()?.view.wallets[0].availableMc, 20_000);
+
+  // interval 101 passes with 300 Wh imported: summary and a confirmation of 300 of the 400 Wh bought
+  store.appendReadings([reading(1_010_000, 2000), reading(1_020_000, 2300)], (_r, seq) => ({
+    type: "reading",
+    payload: `r${seq}`,
+  }));
+  s.setNow(1_020_600);
+  p.step();
+  const sent = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type !== "reading")
+    .map((r) => JSON.parse(r.payload));
+  const confirm = sent.filter((e) => e.type === "delivery.confirm");
+  assert.deepEqual(
+    confirm.map((e) => e.body),
+    [{ tradeId: "tr-1", receivedWh: 300 }],
+  );
+  const summaries = sent.filter((e) => e.type === "meter.summary").map((e) => e.body);
+  assert.deepEqual(
+    summaries.find((b) => b.interval === 101),
+    { interval: 101, importWh: 300, exportWh: 0, readings: 1 },
+  );
+  const before = store.outboxAfter(0, 1000).length;
+  // all sequence numbers distinct and increasing, readings and trading on one counter
+  const seqs = store.outboxAfter(0, 1000).map((r) => r.seq);
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  );
+  assert.equal(new Set(seqs).size, seqs.length);
+
+  // a restart (the store closed without any goodbye, as after kill -9) repeats nothing
+  store.close();
+  ({ store, p } = s.open());
+  p.step();
+  assert.equal(store.outboxAfter(0, 1000).length, before);
+  assert.equal(p.state.fills().length, 1);
+  store.close();
+});
