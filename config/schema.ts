@@ -1,5 +1,11 @@
 import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
+import {
+  bankSectionSchema,
+  consensusSectionSchema,
+  consortiumSectionSchema,
+  genesisSectionSchema,
+} from "../aggregator/service/config.js";
 
 /**
  * The one configuration schema, composed of the sections each part of Gridlet owns. Field docs live in
@@ -127,8 +133,17 @@ export const aggregatorConfigSchema = z
       })
       .strict()
       .default({ readingMaxAgeMs: 30 * 86_400_000, maxFutureMs: 60_000, receiptDelayMs: 20 }),
+    /** the replicated ledger (docs/CONSORTIUM.md): both CA-signed files, or neither (ingest only) */
+    consortium: consortiumSectionSchema.optional(),
+    genesis: genesisSectionSchema.optional(),
+    bank: bankSectionSchema,
+    consensus: consensusSectionSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {
+    message: "consortium and genesis go together",
+    path: ["genesis"],
+  });
 
 export type TlsConfig = z.infer<typeof tlsSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -17,6 +17,7 @@ import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
 import { AggregatorStore } from "../ingest/store.js";
+import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
 import { AggregatorRuntimeError } from "./errors.js";
 
@@ -25,6 +26,8 @@ export interface RunningAggregator {
   trust: TrustStore;
   store: AggregatorStore;
   broker: EmbeddedBroker | undefined;
+  /** the replicated ledger, when the configuration names a consortium and a genesis */
+  ledger: RunningLedger | undefined;
   /** the URL agents and the aggregator's own client use */
   url: string;
   stop(): Promise<void>;
@@ -94,6 +97,22 @@ export async function startAggregator(
     log: log.child("ingest"),
   });
   ingest.registerHandler(MSG_READING, readingsHandler(store.db, config.ingest.readingMaxAgeMs));
+  // The ledger's message types are registered before agents can connect.
+  const ledger =
+    config.consortium === undefined || config.genesis === undefined
+      ? undefined
+      : createLedgerService({
+          config: { ...config, consortium: config.consortium, genesis: config.genesis },
+          self: config.id,
+          identity,
+          trust,
+          store,
+          storePath: config.store.path,
+          ingest,
+          publish: (topic, payload) => link?.publish(topic, payload),
+          log: log.child("ledger"),
+          now,
+        });
 
   const statusTopic = topics.aggregatorStatus(config.id);
   const agentsUp = `${TOPIC_ROOT}/agent/+/up`;
@@ -138,6 +157,7 @@ export async function startAggregator(
     link.publish(statusTopic, STATUS_ONLINE, true);
   }
   const brokerLink = link;
+  await ledger?.start();
   const watchdog =
     deps.notifier.watchdogMs === undefined
       ? undefined
@@ -155,10 +175,12 @@ export async function startAggregator(
     trust,
     store,
     broker,
+    ledger,
     url,
     stop: async () => {
       deps.notifier.stopping();
       if (watchdog !== undefined) clearInterval(watchdog);
+      await ledger?.stop();
       ingest.flush();
       receipts.flush();
       receipts.stop();

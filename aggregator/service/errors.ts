@@ -1,0 +1,11 @@
+import { GridletError } from "../../protocol/errors.js";
+
+export type LedgerServiceErrorCode =
+  /** this aggregator is not a member of the consortium file, or its key differs */
+  | "NOT_A_MEMBER"
+  /** the genesis names this aggregator as a bank with another key than its identity key */
+  | "BANK_KEY_MISMATCH"
+  /** the ledger needs an embedded broker (peers subscribe to it) */
+  | "BAD_CONFIG";
+
+export class LedgerServiceError extends GridletError<LedgerServiceErrorCode> {}

@@ -1,0 +1,184 @@
+import mqtt, { type MqttClient } from "mqtt";
+import { loginToken } from "../../agent/link/login.js";
+import { fromHex } from "../../protocol/bytes.js";
+import type { Ed25519 } from "../../protocol/crypto/index.js";
+import { type Envelope, envelopeSigningBytes, signEnvelope } from "../../protocol/envelope.js";
+import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
+import type { Logger } from "../../protocol/log.js";
+import { TOPIC_ROOT } from "../../protocol/topics.js";
+import type { Consortium } from "../consensus/consortium.js";
+import type { Message } from "../consensus/messages.js";
+import type { Link } from "../consensus/transport/host.js";
+
+/*
+ * Consensus traffic under gridlet/v1/consensus/<from>/..., which the broker ACL lets aggregators
+ * subscribe to. Votes, proposals and certificates carry their own signatures (the core checks them) and
+ * travel raw; the rest go in an envelope signed by the sender.
+ */
+const SELF_CERTIFYING = new Set<string>([
+  "pp",
+  "prepare",
+  "commit",
+  "vc",
+  "nv",
+  "ckpt",
+  "decided",
+  "blocks",
+  "pow-prop",
+  "pow-audit",
+  "pow-reply",
+  "pow-next",
+]);
+const ENVELOPE_TYPE = "consensus";
+
+export const peerTopics = {
+  broadcast: (from: string) => `${TOPIC_ROOT}/consensus/${from}/all`,
+  direct: (from: string, to: string) => `${TOPIC_ROOT}/consensus/${from}/to/${to}`,
+  /** credit bills for bank `bankId`, published by the seller's aggregator on its own broker */
+  bills: (bankId: string) => `${TOPIC_ROOT}/bank/${bankId}/bills`,
+};
+
+export interface PeerLinkOptions {
+  consortium: Consortium;
+  self: string;
+  key: KeyMaterial;
+  cert: Certificate;
+  crypto: Ed25519;
+  /** publishes on this aggregator's own broker (in-process for the embedded one) */
+  publishOwn: (topic: string, payload: Buffer) => void;
+  deliver: (msg: Message) => void;
+  /** a bill for this aggregator's bank forwarded by a peer (the raw agent envelope) */
+  onBill?: (peer: string, payload: Buffer) => void;
+  /** login sequence numbers: rising across restarts */
+  nextLoginSeq: () => number;
+  now: () => number;
+  log: Logger;
+}
+
+/**
+ * The consensus link between aggregator processes: each one publishes on its own broker and subscribes
+ * to every peer's broker, logging in there like an agent does (a login token signed with its aggregator
+ * key, fresh on every reconnect). Brokers and paths are untrusted: every message is signed.
+ */
+export class PeerLink implements Link {
+  private readonly peers = new Map<string, MqttClient>();
+  private readonly keys: Map<string, Uint8Array>;
+  private seq = 0;
+  readonly refused = new Map<string, number>();
+
+  constructor(private readonly o: PeerLinkOptions) {
+    this.keys = new Map(o.consortium.members.map((m) => [m.id, fromHex(m.publicKey)!]));
+    for (const m of o.consortium.members) {
+      if (m.id === o.self) continue;
+      const clientId = `gridlet-peer-${o.self}-${m.id}`;
+      const token = () => loginToken(o.key, o.cert, clientId, o.nextLoginSeq(), o.now());
+      const c = mqtt.connect(m.broker, {
+        clientId,
+        clean: true,
+        reconnectPeriod: 500,
+        connectTimeout: 5000,
+        username: o.self,
+        password: token(),
+      });
+      c.on("connect", () => {
+        const filters = [peerTopics.broadcast(m.id), peerTopics.direct(m.id, o.self)];
+        if (o.onBill !== undefined) filters.push(peerTopics.bills(o.self));
+        c.subscribe(filters, { qos: 0 }, (err) => {
+          if (err) o.log.warn("peer subscribe failed", { peer: m.id, error: err.message });
+        });
+        o.log.info("connected to peer broker", { peer: m.id, url: m.broker });
+      });
+      // Every reconnect presents a fresh token: the broker refuses an old or replayed one.
+      c.on("close", () => {
+        c.options.password = token();
+      });
+      c.on("message", (topic, payload) => this.receive(m.id, topic, payload));
+      c.on("error", (e) => o.log.debug("peer broker error", { peer: m.id, error: e.message }));
+      this.peers.set(m.id, c);
+    }
+  }
+
+  /** Resolves once connected to every peer that answers within `ms` (the others join later). */
+  async ready(ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && ![...this.peers.values()].every((c) => c.connected))
+      await new Promise((r) => setTimeout(r, 20));
+  }
+
+  connectedPeers(): string[] {
+    return [...this.peers].filter(([, c]) => c.connected).map(([id]) => id);
+  }
+
+  send(to: string, msg: Message): void {
+    this.publish(peerTopics.direct(this.o.self, to), msg);
+  }
+
+  broadcast(msg: Message): void {
+    this.publish(peerTopics.broadcast(this.o.self), msg);
+  }
+
+  /** Forwards an agent-signed bill envelope to the bank `bankId` (which subscribes on this broker). */
+  forwardBill(bankId: string, payload: Buffer): void {
+    this.o.publishOwn(peerTopics.bills(bankId), payload);
+  }
+
+  private publish(topic: string, msg: Message): void {
+    if (SELF_CERTIFYING.has(msg.t)) {
+      this.o.publishOwn(topic, Buffer.from(JSON.stringify({ raw: msg })));
+      return;
+    }
+    const env = signEnvelope(
+      { type: ENVELOPE_TYPE, from: this.o.self, seq: ++this.seq, ts: this.o.now(), body: msg },
+      this.o.key.seed,
+      this.o.crypto,
+    );
+    this.o.publishOwn(topic, Buffer.from(JSON.stringify(env)));
+  }
+
+  private refuse(reason: string, fields: Record<string, unknown>): false {
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
+    this.o.log.debug("peer message refused", { reason, ...fields });
+    return false;
+  }
+
+  /** True when the message went to the core (or, for a bill, to the bank). */
+  private receive(peer: string, topic: string, payload: Buffer): boolean {
+    if (topic === peerTopics.bills(this.o.self)) {
+      this.o.onBill?.(peer, payload);
+      return true;
+    }
+    let env: Envelope<Message>;
+    try {
+      env = JSON.parse(payload.toString("utf8"));
+    } catch {
+      return this.refuse("MALFORMED", { peer, topic });
+    }
+    const raw = (env as unknown as { raw?: Message })?.raw;
+    if (raw !== undefined) {
+      if (typeof raw !== "object" || raw === null || !SELF_CERTIFYING.has(raw.t))
+        return this.refuse("UNSIGNED", { peer, topic });
+      if (raw.from !== peer) return this.refuse("WRONG_SENDER", { peer, topic });
+      this.o.deliver(raw);
+      return true;
+    }
+    if (typeof env !== "object" || env === null || env.type !== ENVELOPE_TYPE || env.from !== peer)
+      return this.refuse("WRONG_SENDER", { peer, topic });
+    const sig = typeof env.sig === "string" ? fromHex(env.sig) : undefined;
+    let ok = false;
+    try {
+      ok = sig !== undefined && this.o.crypto.verify(sig, envelopeSigningBytes(env), this.keys.get(peer)!);
+    } catch {
+      ok = false;
+    }
+    if (!ok) return this.refuse("BAD_SIGNATURE", { peer, topic });
+    const msg = env.body;
+    if (typeof msg !== "object" || msg === null || msg.from !== peer)
+      return this.refuse("WRONG_SENDER", { peer, topic });
+    this.o.deliver(msg);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.peers.values()].map((c) => c.endAsync(true)));
+  }
+}
