@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
+import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import {
   bankSectionSchema,
   consensusSectionSchema,
@@ -80,6 +81,8 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
+    /** the agent's trading behaviour (agent/participant/config.ts, docs/AGENT-TRADING.md); off by default */
+    trading: tradingConfigSchema.default(DEFAULT_TRADING_CONFIG),
     /** the meter section's own schema (agent/meters/config.ts), plus the hardware-free synthetic meter */
     meters: z
       .array(z.discriminatedUnion("driver", [syntheticMeterSchema, ...meterDeviceSchema.options]))

@@ -74,7 +74,7 @@ export class Participant {
   readonly state: TradingState;
   private readonly terms: MarketTerms;
   private readonly wallets: string[];
-  private readonly wallet: string;
+  readonly wallet: string;
   readonly counters = { sent: 0, fills: 0, views: 0, rejected: 0, badDown: 0, announcements: 0 };
 
   constructor(o: ParticipantOptions) {

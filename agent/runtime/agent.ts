@@ -1,5 +1,6 @@
 import { fromHex } from "../../protocol/bytes.js";
 import {
+  type Envelope,
   EnvelopeVerifier,
   encodeEnvelope,
   type SequenceStore,
@@ -45,6 +46,15 @@ export interface AgentRuntimeOptions {
   notifier: ServiceNotifier;
   log: Logger;
   now?: () => number;
+  /** the trading behaviour (agent/participant), given the link's kick for its outbox rows */
+  trading?: (kick: () => void) => TradingHooks;
+}
+
+/** What the runtime calls of the trading behaviour: a step after each tick, the other down messages. */
+export interface TradingHooks {
+  step(): void;
+  onDown(env: Envelope): void;
+  stop(): Promise<void>;
 }
 
 /** Receipts are idempotent (they only delete outbox rows), so a replayed one is harmless: no seq check. */
@@ -80,6 +90,7 @@ export class AgentRuntime {
   private lastStoredAt = 0;
   private lastStateAt = 0;
   private stopped = false;
+  private readonly trading: TradingHooks | undefined;
   readonly counters = { ticks: 0, readFailures: 0, receipts: 0, badReceipts: 0, acked: 0, deadLettered: 0 };
 
   constructor(opts: AgentRuntimeOptions) {
@@ -113,6 +124,7 @@ export class AgentRuntime {
       onDown: (payload) => this.onDown(payload),
       log: opts.log.child("link"),
     });
+    this.trading = opts.trading?.(() => this.link.kick());
   }
 
   start(): void {
@@ -142,9 +154,20 @@ export class AgentRuntime {
 
   private tickOnce(): void {
     if (this.ticking !== undefined || this.stopped) return;
-    this.ticking = this.tick().finally(() => {
-      this.ticking = undefined;
-    });
+    this.ticking = this.tick()
+      .then(() => this.stepTrading())
+      .finally(() => {
+        this.ticking = undefined;
+      });
+  }
+
+  private stepTrading(): void {
+    if (this.trading === undefined || this.stopped) return;
+    try {
+      this.trading.step();
+    } catch (e) {
+      this.o.log.warn("trading step failed", { error: describeError(e) });
+    }
   }
 
   /** One read of every meter; the successes are stored together. */
@@ -193,7 +216,10 @@ export class AgentRuntime {
     let env: ReturnType<EnvelopeVerifier["verify"]>;
     try {
       env = this.receipts.verify(payload);
-      if (env.type !== MSG_RECEIPT) return; // other down messages belong to later parts of the agent
+      if (env.type !== MSG_RECEIPT) {
+        this.trading?.onDown(env);
+        return;
+      }
     } catch (e) {
       this.counters.badReceipts += 1;
       this.o.log.warn("down message rejected", { error: describeError(e) });
@@ -227,6 +253,7 @@ export class AgentRuntime {
     this.o.notifier.stopping();
     for (const t of this.timers) clearInterval(t);
     await this.ticking;
+    await this.trading?.stop();
     await this.link.stop();
     await Promise.allSettled(this.o.drivers.map((d) => d.close()));
     this.o.store.close();

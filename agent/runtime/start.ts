@@ -2,8 +2,10 @@ import type { AgentConfig } from "../../config/schema.js";
 import { verifyCertificate } from "../../protocol/identity.js";
 import { readCertificateFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
+import { loginToken } from "../link/login.js";
 import { readTlsFiles } from "../link/tls.js";
 import type { MeterDriver } from "../meters/types.js";
+import { tradingHooks } from "../participant/wire.js";
 import { AgentStore } from "../store/agent-store.js";
 import { AgentRuntime } from "./agent.js";
 import type { DriverFactory } from "./drivers.js";
@@ -36,6 +38,8 @@ export async function startAgent(
   const ids = new Set(drivers.map((d) => d.id));
   if (ids.size !== drivers.length) throw new AgentRuntimeError("METER_CONFIG", "meter ids must be unique");
   const store = new AgentStore(config.store.path, config.id, () => now() * 1000);
+  const clientId = config.mqtt.clientId ?? `gridlet-${config.id}`;
+  const tls = readTlsFiles(config.mqtt.tls);
   const runtime = new AgentRuntime({
     id: config.id,
     intervalMs: config.intervalMs,
@@ -43,15 +47,24 @@ export async function startAgent(
     aggregator,
     drivers,
     store,
-    mqtt: {
-      ...config.mqtt,
-      clientId: config.mqtt.clientId ?? `gridlet-${config.id}`,
-      tls: readTlsFiles(config.mqtt.tls),
-    },
+    mqtt: { ...config.mqtt, clientId, tls },
     homeAssistant: config.homeAssistant,
     notifier: deps.notifier,
     log: deps.log,
     now,
+    trading: config.trading.enabled
+      ? tradingHooks({
+          id: config.id,
+          config: config.trading,
+          identity,
+          aggregator,
+          store,
+          mqtt: { url: config.mqtt.url, clientId, tls },
+          password: (cid) => loginToken(identity.key, identity.cert, cid, store.allocateSeq(), now()),
+          log: deps.log,
+          now,
+        })
+      : undefined,
   });
   runtime.start();
   return runtime;

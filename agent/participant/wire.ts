@@ -1,0 +1,57 @@
+import type { Certificate } from "../../protocol/identity.js";
+import type { Logger } from "../../protocol/log.js";
+import type { TlsMaterial } from "../link/tls.js";
+import type { LoadedIdentity } from "../runtime/identity.js";
+import type { AgentStore } from "../store/agent-store.js";
+import { AnnounceLink } from "./announce-link.js";
+import type { TradingConfig } from "./config.js";
+import { Participant } from "./participant.js";
+
+/**
+ * Builds the trading behaviour for the agent's composition root (agent/runtime/start.ts): the
+ * participant over the agent's store, and the announcement subscription on the same broker.
+ */
+export function tradingHooks(o: {
+  id: string;
+  config: TradingConfig;
+  identity: LoadedIdentity;
+  aggregator: Certificate;
+  store: AgentStore;
+  mqtt: { url: string; clientId: string; tls?: TlsMaterial | undefined };
+  password: (clientId: string) => string;
+  log: Logger;
+  now: () => number;
+}) {
+  return (kick: () => void) => {
+    const log = o.log.child("trading");
+    const participant = new Participant({
+      id: o.id,
+      identity: o.identity,
+      aggregator: o.aggregator,
+      store: o.store,
+      config: o.config,
+      log,
+      now: o.now,
+      kick,
+    });
+    const announce = new AnnounceLink({
+      url: o.mqtt.url,
+      clientId: o.mqtt.clientId,
+      agentId: o.id,
+      aggregator: o.aggregator,
+      password: () => o.password(`${o.mqtt.clientId}-announce`),
+      tls: o.mqtt.tls,
+      onAnnounce: (env) => participant.onAnnounce(env),
+      log,
+      now: o.now,
+    });
+    announce.start();
+    log.info("trading on", { wallet: participant.wallet, intervalMs: o.config.market.intervalMs });
+    return {
+      participant,
+      step: () => participant.step(),
+      onDown: (env: Parameters<Participant["onDown"]>[0]) => participant.onDown(env),
+      stop: () => announce.stop(),
+    };
+  };
+}
