@@ -16,10 +16,10 @@ export const tradingConfigSchema = z
       .object({
         intervalMs: z.number().int().min(1000).max(86_400_000).default(900_000),
         depositPct: z.number().min(0).max(100).default(10),
-        maxPriceMcPerKwh: mc.default(1_000_000),
+        maxPriceMcPerKwh: mc.default(2_000),
       })
       .strict()
-      .default({ intervalMs: 900_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 }),
+      .default({ intervalMs: 900_000, depositPct: 10, maxPriceMcPerKwh: 2_000 }),
     limits: z
       .object({
         /** completed intervals whose average net energy chooses the role */
@@ -36,12 +36,12 @@ export const tradingConfigSchema = z
         sellDiscountPct: z.number().int().min(0).max(100).default(5),
         minSellMcPerKwh: mc.default(0),
         buyMarkupPct: z.number().int().min(0).max(1000).default(5),
-        maxBuyMcPerKwh: mc.default(1_000_000),
+        maxBuyMcPerKwh: mc.default(2_000),
         /** used until the first market.announce arrives; without it the agent waits for one */
         fallbackReferenceMcPerKwh: mc.optional(),
       })
       .strict()
-      .default({ sellDiscountPct: 5, minSellMcPerKwh: 0, buyMarkupPct: 5, maxBuyMcPerKwh: 1_000_000 }),
+      .default({ sellDiscountPct: 5, minSellMcPerKwh: 0, buyMarkupPct: 5, maxBuyMcPerKwh: 2_000 }),
     /** a summary and confirmations go out this long after an interval ends (late readings) */
     settleDelayMs: z.number().int().min(0).max(3_600_000).default(2000),
     credit: z

@@ -12,14 +12,17 @@ export const agentCommand: CommandModule = {
       .example("$0 agent --config /etc/gridlet/agent.yaml", "run the agent")
       .example(
         "$0 agent status --config /etc/gridlet/agent.yaml",
-        "readings stored, outbox depth, last receipt",
+        "readings, outbox, and balance, orders, trades, reputation from the last account view",
       ),
   handler: async (a) => {
     // Modules loaded on demand: a command should not carry what only another one needs.
     if (a.action === "status") {
       const config = loadConfigFile(agentConfigSchema, String(a.config));
       const { readStoreCounters } = await import("../../agent/store/agent-store.js");
-      console.log(JSON.stringify({ id: config.id, ...readStoreCounters(config.store.path) }));
+      const { readTradingStatus } = await import("../../agent/participant/status.js");
+      const counters = readStoreCounters(config.store.path);
+      const trading = readTradingStatus(config.store.path);
+      console.log(JSON.stringify({ id: config.id, ...counters, ...(trading === null ? {} : { trading }) }));
       return;
     }
     const { runAgent } = await import("../../agent/runtime/run.js");
