@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import mqtt, { type MqttClient } from "mqtt";
+import { loginToken } from "../agent/link/login.js";
 import { readingBody } from "../agent/runtime/agent.js";
 import { Ingest } from "../aggregator/ingest/ingest.js";
 import { readingsHandler } from "../aggregator/ingest/readings.js";
@@ -21,6 +23,12 @@ import { TrustStore } from "../protocol/identity.js";
 import { silentLogger } from "../protocol/log.js";
 import { MSG_READING } from "../protocol/messages/readings.js";
 import { topics } from "../protocol/topics.js";
+import { writeAggregatorConfig } from "../test/helpers/config.js";
+import { freePort } from "../test/helpers/net.js";
+import { makePki } from "../test/helpers/pki.js";
+import { type Proc, spawnGridlet } from "../test/helpers/procs.js";
+import { waitFor } from "../test/helpers/tmp.js";
+import { aggregatorReadings } from "../test/helpers/verify-db.js";
 import { measureVerifyRate } from "./crypto.js";
 
 const AGENTS = 20;
@@ -126,10 +134,87 @@ export async function run(envelopes = 40_000): Promise<Record<string, unknown>> 
       receiptsSent: receipts.sent,
       receiptBytes,
       rejected: ingest.stats.rejected,
+      overMqtt: await overMqtt(Math.min(envelopes, 20_000)),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same through the wire: the aggregator as its own process with its embedded broker, agents logged
+ * in with their tokens (from this process, on the other core) publishing pre-signed readings at QoS 1,
+ * timed from the first publish until the aggregator's database holds them all.
+ */
+export async function overMqtt(envelopes = 20_000): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-bench-ingest-mqtt-"));
+  const agentIds = Array.from({ length: AGENTS }, (_, i) => `agent-${i}`);
+  const pki = makePki(dir, "agg-1", agentIds);
+  const port = await freePort();
+  const agg = spawnGridlet([
+    "aggregator",
+    "--config",
+    writeAggregatorConfig(dir, pki, { embeddedPort: port }),
+  ]);
+  const clients: MqttClient[] = [];
+  try {
+    const url = `mqtt://127.0.0.1:${port}`;
+    const now = Date.now();
+    const batches = pki.agents.map((a) => {
+      const out: Buffer[] = [];
+      for (let k = 0; k < envelopes / AGENTS; k++) {
+        const ts = now - (envelopes - k) * 1000;
+        const body = readingBody({ meter: "main", ts, importWh: 1_000_000 + k, exportWh: 0, powerW: 1234.5 });
+        out.push(
+          encodeEnvelope(signEnvelope({ type: MSG_READING, from: a.id, seq: 1 + k, ts, body }, a.key.seed)),
+        );
+      }
+      return out;
+    });
+    const verifyPerSec = measureVerifyRate(undefined, 1);
+    await waitFor("the embedded broker", () => aggReady(agg), 30_000, 50);
+    for (const a of pki.agents) {
+      const clientId = `bench-${a.id}`;
+      const c = mqtt.connect(url, {
+        clientId,
+        username: a.id,
+        password: loginToken(a.key, a.cert, clientId, Date.now() * 1000, Date.now()),
+        reconnectPeriod: 0,
+      });
+      await new Promise<void>((resolve, reject) => {
+        c.once("connect", () => resolve());
+        c.once("error", reject);
+      });
+      clients.push(c);
+    }
+    const total = batches.reduce((n, b) => n + b.length, 0);
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < batches[0].length; k++) {
+      for (let i = 0; i < clients.length; i++)
+        clients[i].publish(topics.agentUp(pki.agents[i].id), batches[i][k], { qos: 1 });
+      if (k % 50 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const db = join(dir, "agg-1.sqlite");
+    await waitFor("every envelope stored", () => aggregatorReadings(db).length === total, 300_000, 100);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const perSec = total / seconds;
+    return {
+      envelopes: total,
+      agents: AGENTS,
+      seconds: round(seconds),
+      ingestPerSec: Math.round(perSec),
+      verifyPerSecMicro: Math.round(verifyPerSec),
+      ratioToMicro: round(perSec / verifyPerSec),
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync()));
+    await agg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function aggReady(p: Proc): boolean {
+  return /aggregator started/.test(p.output());
 }
 
 function round(x: number): number {
