@@ -12,6 +12,7 @@ import {
   type Output,
   type ReplicaConfig,
   type ReplicaDeps,
+  type VoteRecord,
 } from "./types.js";
 import { checkNewView, checkViewChange, type MemberInfo } from "./viewchange.js";
 
@@ -124,11 +125,33 @@ export abstract class ReplicaCore {
       s = newSlot(round, index, this.initialView(round, index));
       s.decided = this.pending.get(seq);
       this.slots.set(seq, s);
+      this.applyRestored(s, seq);
     }
     return s;
   }
 
   /** Ticks of half a slot timeout before giving up on a view: doubles with each view change of the slot. */
+  /** Votes persisted before a restart, by position; applied when their slot comes into being. */
+  protected readonly restored = new Map<number, VoteRecord[]>();
+
+  protected applyRestored(s: Slot, seq: number): void {
+    const records = this.restored.get(seq);
+    if (records === undefined) return;
+    this.restored.delete(seq);
+    for (const r of records) {
+      if (r.kind === "vc") {
+        if (r.view > s.view) {
+          s.view = r.view;
+          s.inViewChange = true;
+        }
+      } else if (typeof r.hash === "string") {
+        s.signed.set(`${r.kind}:${r.view}`, r.hash);
+        if (r.kind === "commit") s.sentCommit.add(r.view);
+      }
+      if (r.prepared && (s.prepared === null || r.prepared.view > s.prepared.view)) s.prepared = r.prepared;
+    }
+  }
+
   protected patience(s: Slot): number {
     return 2 * 2 ** Math.min(s.view - s.v0, MAX_BACKOFF_EXP);
   }
@@ -206,7 +229,28 @@ export abstract class ReplicaCore {
     return check === undefined || b.txs.every((tx) => check(tx));
   }
 
+  /** Records a vote about to be signed; false when it would contradict one signed before (a restart). */
+  protected sign(s: Slot, kind: "prepare" | "commit", view: number, hash: string): boolean {
+    const key = `${kind}:${view}`;
+    const before = s.signed.get(key);
+    if (before !== undefined && before !== hash) return false;
+    s.signed.set(key, hash);
+    const prepared = kind === "commit" ? s.prepared : undefined;
+    this.emit({
+      type: "vote",
+      record: {
+        seq: s.round * this.n + s.index,
+        kind,
+        view,
+        hash,
+        ...(prepared === undefined ? {} : { prepared }),
+      },
+    });
+    return true;
+  }
+
   protected acceptProposal(s: Slot, view: number, block: Block, hash: string): void {
+    if (!this.sign(s, "prepare", view, hash)) return;
     s.accepted.set(view, hash);
     s.blocks.set(hash, block);
     const sig = this.deps.signer.sign(voteBytes("prepare", s.round, s.index, view, hash));
@@ -260,19 +304,21 @@ export abstract class ReplicaCore {
       if (s.prepared === null || s.prepared.view < view) {
         s.prepared = { view, block, votes: firstVotes(prepares, this.quorum) };
       }
-      const sig = this.deps.signer.sign(voteBytes("commit", s.round, s.index, view, hash));
-      const vote: Vote = {
-        t: "commit",
-        from: this.config.self,
-        round: s.round,
-        index: s.index,
-        view,
-        hash,
-        sig,
-      };
-      s.mine.set("commit", vote);
-      this.broadcast(vote);
-      votesOf(s, "commit", view, hash).set(this.config.self, sig);
+      if (this.sign(s, "commit", view, hash)) {
+        const sig = this.deps.signer.sign(voteBytes("commit", s.round, s.index, view, hash));
+        const vote: Vote = {
+          t: "commit",
+          from: this.config.self,
+          round: s.round,
+          index: s.index,
+          view,
+          hash,
+          sig,
+        };
+        s.mine.set("commit", vote);
+        this.broadcast(vote);
+        votesOf(s, "commit", view, hash).set(this.config.self, sig);
+      }
     }
     const commits = votesOf(s, "commit", view, hash);
     if (commits.size >= this.quorum && block !== undefined) {
@@ -294,6 +340,10 @@ export abstract class ReplicaCore {
     s.view = view;
     s.inViewChange = true;
     s.ticks = 0;
+    this.emit({
+      type: "vote",
+      record: { seq: s.round * this.n + s.index, kind: "vc", view, hash: null, prepared: s.prepared },
+    });
     const unsigned = { round: s.round, index: s.index, view, prepared: s.prepared };
     const vc: ViewChange = {
       t: "vc",
@@ -355,6 +405,8 @@ export abstract class ReplicaCore {
         ? best.block
         : makeBlock({ round: s.round, index: s.index, view }, this.now, [], this.deps.signer);
     const hash = checkBlock(block, this.deps.verifier);
+    const before = s.signed.get(`prepare:${view}`);
+    if (before !== undefined && before !== hash) return;
     const nv: NewView = {
       t: "nv",
       from: this.config.self,

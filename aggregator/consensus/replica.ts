@@ -12,7 +12,7 @@ import { isLedgerError } from "../ledger/errors.js";
 import type { Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { ReplicaCore } from "./replica-core.js";
 import type { Slot } from "./slot.js";
-import type { Input, Output, ReplicaConfig, ReplicaDeps } from "./types.js";
+import type { Input, Output, ReplicaConfig, ReplicaDeps, VoteRecord } from "./types.js";
 
 const FUTURE_ROUNDS = 3;
 const MAX_BUFFERED = 20_000;
@@ -44,6 +44,9 @@ export class Replica extends ReplicaCore {
         break;
       case "restart":
         this.onRestart();
+        break;
+      case "restore":
+        this.onRestore(input.votes);
         break;
     }
     return this.out;
@@ -99,6 +102,17 @@ export class Replica extends ReplicaCore {
       this.armTimer(s);
     } else {
       this.startViewChange(s, s.view + 1);
+    }
+  }
+
+  private onRestore(votes: VoteRecord[]): void {
+    for (const r of Array.isArray(votes) ? votes : []) {
+      if (!Number.isSafeInteger(r?.seq) || r.seq < this.nextSeq) continue;
+      const list = this.restored.get(r.seq) ?? [];
+      list.push(r);
+      this.restored.set(r.seq, list);
+      const s = this.slots.get(r.seq);
+      if (s !== undefined) this.applyRestored(s, r.seq);
     }
   }
 
@@ -260,7 +274,9 @@ export class Replica extends ReplicaCore {
         const s = this.slot(r, i);
         if (this.leader(i, s.v0) !== this.config.self) continue;
         leadsAny = true;
-        if (s.accepted.has(s.v0) || s.view !== s.v0 || s.decided !== undefined || waiting.has(i)) continue;
+        // A prepare signed before a restart means we proposed here already: never propose twice.
+        if (s.accepted.has(s.v0) || s.signed.has(`prepare:${s.v0}`)) continue;
+        if (s.view !== s.v0 || s.decided !== undefined || waiting.has(i)) continue;
         const ready = this.pool.length >= this.config.maxBatch || (this.batchDue && this.pool.length > 0);
         if (!ready && r > this.maxSeenRound) {
           waiting.add(i);

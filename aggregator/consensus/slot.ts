@@ -25,6 +25,8 @@ export interface Slot {
   ticks: number;
   /** my latest messages in the slot, re-sent when it stalls */
   mine: Map<string, Message>;
+  /** what I signed, `${kind}:${view}` → block hash, including before a restart */
+  signed: Map<string, string>;
 }
 
 export function newSlot(round: number, index: number, v0: number): Slot {
@@ -45,6 +47,7 @@ export function newSlot(round: number, index: number, v0: number): Slot {
     timerArmed: false,
     ticks: 0,
     mine: new Map(),
+    signed: new Map(),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Signer, Verifier } from "../ledger/signing.js";
 import type { CheckpointRecord } from "../ledger/store.js";
 import type { ApplyResult, ReplicatedStateMachine } from "../state/replicated.js";
 import { ConsensusError } from "./errors.js";
-import type { Message } from "./messages.js";
+import type { Message, PreparedCert } from "./messages.js";
 
 export interface ReplicaConfig {
   /** member ids in consortium order: member i leads the slots (r, i) */
@@ -41,12 +41,28 @@ export interface ReplicaDeps {
   validateTx?: (tx: unknown) => boolean;
 }
 
+/**
+ * What a replica must still know after a restart so that it never signs two different things for one
+ * slot and view: each vote is handed to the shell to persist before it is sent, and handed back at start.
+ */
+export interface VoteRecord {
+  seq: number;
+  kind: "prepare" | "commit" | "vc";
+  view: number;
+  /** the block voted for; null for a view change */
+  hash: string | null;
+  /** with a commit or a view change: the prepared certificate the replica held */
+  prepared?: PreparedCert | null;
+}
+
 export type Input =
   | { type: "message"; msg: Message }
   | { type: "submit"; tx: unknown }
   | { type: "timer"; key: string }
   /** the replica came back from a crash: re-arm timers and catch up */
-  | { type: "restart" };
+  | { type: "restart" }
+  /** the votes persisted before the crash (VoteRecord), given back before "restart" */
+  | { type: "restore"; votes: VoteRecord[] };
 
 export type Output =
   /** `to` is a member id or "*" for every other member */
@@ -55,6 +71,8 @@ export type Output =
   | { type: "timer"; key: string; delayMs: number }
   | { type: "commit"; entry: LedgerEntry; hash: string; results: ApplyResult[] }
   | { type: "checkpoint"; record: CheckpointRecord }
+  /** persist before sending what follows it in the same output list */
+  | { type: "vote"; record: VoteRecord }
   /** answer a peer's fetch from the block store: send it { t: "blocks", entries } */
   | { type: "serve"; to: string; fromSeq: number; limit: number }
   | { type: "rejected"; from: string; reason: string }

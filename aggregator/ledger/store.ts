@@ -46,7 +46,10 @@ export class BlockStore {
           hash TEXT NOT NULL, prev TEXT NOT NULL, link TEXT NOT NULL, entry TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS checkpoints (
           round INTEGER PRIMARY KEY, state_hash TEXT NOT NULL, link TEXT NOT NULL, sigs TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS votes (
+          seq INTEGER NOT NULL, kind TEXT NOT NULL, view INTEGER NOT NULL, record TEXT NOT NULL,
+          PRIMARY KEY (seq, kind, view));`);
     }
     const hasBlocks = this.db
       .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='blocks'")
@@ -117,6 +120,35 @@ export class BlockStore {
       link: r.link,
       sigs: JSON.parse(r.sigs),
     }));
+  }
+
+  /**
+   * The member's own votes in slots not yet decided, written before the vote is sent (see VoteRecord in
+   * aggregator/consensus/types.ts), so that a restarted member never contradicts itself.
+   */
+  putVote(record: { seq: number; kind: string; view: number }): void {
+    this.db
+      .prepare("INSERT OR REPLACE INTO votes (seq, kind, view, record) VALUES (?, ?, ?, ?)")
+      .run(record.seq, record.kind, record.view, JSON.stringify(record));
+  }
+
+  votes<T>(): T[] {
+    if (!this.hasVotes()) return [];
+    return (this.db.prepare("SELECT record FROM votes ORDER BY seq").all() as { record: string }[]).map(
+      (r) => JSON.parse(r.record) as T,
+    );
+  }
+
+  /** Forgets the votes of positions below `seq` (decided and stored). */
+  pruneVotes(seq: number): void {
+    if (this.hasVotes()) this.db.prepare("DELETE FROM votes WHERE seq < ?").run(seq);
+  }
+
+  private hasVotes(): boolean {
+    return (
+      this.db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='votes'").get() !==
+      undefined
+    );
   }
 
   setMeta(key: string, value: unknown): void {

@@ -129,6 +129,9 @@ export class PowReplica {
       case "message":
         this.onMessage(input.msg);
         break;
+      case "restore":
+        // Its lock lives in memory only: a restarted member waits for the next height's messages.
+        break;
     }
     return this.out;
   }

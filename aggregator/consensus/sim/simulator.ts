@@ -13,7 +13,7 @@ import type { CheckpointRecord } from "../../ledger/store.js";
 import type { Message } from "../messages.js";
 import { type PowConfig, PowReplica } from "../pow/replica.js";
 import { Replica } from "../replica.js";
-import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig } from "../types.js";
+import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig, type VoteRecord } from "../types.js";
 import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
 import { KvMachine, type KvTx } from "./kv-machine.js";
 import { EventQueue } from "./queue.js";
@@ -66,6 +66,8 @@ interface SimReplica {
   epoch: number;
   ownCheckpoints: Map<number, string>;
   stable: CheckpointRecord[];
+  /** what the shell persisted: own votes in undecided slots */
+  votes: VoteRecord[];
 }
 
 type Event =
@@ -151,6 +153,7 @@ export class Simulation {
       epoch: 0,
       ownCheckpoints: new Map(),
       stable: [],
+      votes: [],
     };
   }
 
@@ -180,14 +183,27 @@ export class Simulation {
     r.timers.clear();
   }
 
-  /** Restart after a crash: with everything persisted, or empty (it must catch up from its peers). */
+  /**
+   * Restart after a crash, as a new process: "persisted" rebuilds from what the shell stored (decided
+   * blocks and own votes), "empty" starts from nothing and must catch up from its peers.
+   */
   restart(id: string, mode: "persisted" | "empty"): void {
-    let r = this.replicas.get(id)!;
-    if (mode === "empty") {
-      r = { ...this.fresh(id), epoch: r.epoch + 1 };
-      this.replicas.set(id, r);
-    }
+    const old = this.replicas.get(id)!;
+    const r: SimReplica = { ...this.fresh(id), epoch: old.epoch + 1 };
+    this.replicas.set(id, r);
     r.alive = true;
+    if (mode === "persisted") {
+      const stored = old.store;
+      // Replaying re-commits the stored blocks; the store keeps them once.
+      for (let seq = 0; seq < stored.length; seq += 64) {
+        this.input(r, {
+          type: "message",
+          msg: { t: "blocks", from: id, entries: stored.slice(seq, seq + 64) },
+        });
+      }
+      r.stable = old.stable;
+      this.input(r, { type: "restore", votes: old.votes.filter((v) => v.seq >= r.store.length) });
+    }
     this.input(r, { type: "restart" });
   }
 
@@ -227,6 +243,10 @@ export class Simulation {
       }
       case "commit":
         this.noteCommit(r, o.entry, o.hash);
+        if (o.entry.seq % 16 === 15) r.votes = r.votes.filter((v) => v.seq > o.entry.seq);
+        return;
+      case "vote":
+        r.votes.push(o.record);
         return;
       case "serve": {
         const entries = r.store.slice(o.fromSeq, o.fromSeq + o.limit);

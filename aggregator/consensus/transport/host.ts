@@ -3,7 +3,7 @@ import type { LedgerEntry } from "../../ledger/block.js";
 import type { CheckpointRecord } from "../../ledger/store.js";
 import type { ConsensusCore } from "../config.js";
 import type { Message } from "../messages.js";
-import type { Output } from "../types.js";
+import type { Output, VoteRecord } from "../types.js";
 
 const log = createLogger("consensus:host");
 
@@ -19,6 +19,10 @@ export interface DecidedLog {
   append(entry: LedgerEntry, hash: string): void;
   list(fromSeq: number, limit: number): LedgerEntry[];
   putCheckpoint(c: CheckpointRecord): void;
+  /** own votes in undecided slots, kept across restarts */
+  putVote(record: VoteRecord): void;
+  votes<T = VoteRecord>(): T[];
+  pruneVotes(belowSeq: number): void;
 }
 
 export class MemoryLog implements DecidedLog {
@@ -35,6 +39,16 @@ export class MemoryLog implements DecidedLog {
   }
   putCheckpoint(c: CheckpointRecord): void {
     this.checkpoints.push(c);
+  }
+  private ownVotes: VoteRecord[] = [];
+  putVote(record: VoteRecord): void {
+    this.ownVotes.push(record);
+  }
+  votes<T = VoteRecord>(): T[] {
+    return this.ownVotes as T[];
+  }
+  pruneVotes(belowSeq: number): void {
+    this.ownVotes = this.ownVotes.filter((v) => v.seq >= belowSeq);
   }
 }
 
@@ -90,6 +104,7 @@ export class ReplicaHost {
       );
       seq += entries.length;
     }
+    this.apply(this.core.step({ type: "restore", votes: this.decided.votes<VoteRecord>() }, this.clock()));
     this.apply(this.core.step({ type: "restart" }, this.clock()));
   }
 
@@ -117,8 +132,13 @@ export class ReplicaHost {
           this.timers.set(o.key, t);
           break;
         }
+        case "vote":
+          this.decided.putVote(o.record);
+          break;
         case "commit":
           if (o.entry.seq >= this.persisted) this.decided.append(o.entry, o.hash);
+          // Votes of decided positions are no longer needed; pruned in batches to spare the disk.
+          if (o.entry.seq % 64 === 63) this.decided.pruneVotes(o.entry.seq + 1);
           this.events.commit?.(o.entry, o.hash, this.clock());
           break;
         case "checkpoint":
