@@ -71,6 +71,10 @@ export class CommitRelay {
               const v = e[k];
               if (typeof v === "string" && this.serves(v)) touched.add(v);
             }
+            // allocations, mints and transfers name a wallet, not its owner
+            const owner =
+              typeof e.wallet === "string" ? machine.state.wallets.get(e.wallet)?.owner : undefined;
+            if (owner !== undefined && this.serves(owner)) touched.add(owner);
           }
           if (env !== undefined && a.type === "sys") this.grant(env);
         }

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { ledgerHeight, makeProcessConsortium, RawAgent, reexecute } from "../aggregator/service/testkit.js";
+import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
+import { tempDir, waitFor } from "./helpers/tmp.js";
+
+/**
+ * Four `gridlet aggregator` processes, each with its embedded broker on a loopback port and its SQLite
+ * block store, run the replicated ledger together over MQTT. Agents (raw MQTT clients signing their own
+ * envelopes) log in at different aggregators; their orders clear and settle, and every ledger file
+ * verifies and re-executes to one state hash.
+ */
+const INTERVAL = 3000;
+const tmp = tempDir();
+after(() => tmp.cleanup());
+
+test("four aggregator processes: agents at different homes trade, clear and settle on one ledger", {
+  timeout: 120_000,
+}, async () => {
+  const k = await makeProcessConsortium(tmp.dir, {
+    n: 4,
+    trading: { intervalMs: INTERVAL, confirmWindowMs: 2 * INTERVAL },
+  });
+  const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
+  const alice = new RawAgent(k.ca, "alice", "eag0", tmp.dir);
+  const sam = new RawAgent(k.ca, "sam", "eag1", tmp.dir);
+  const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
+  try {
+    await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 30_000)));
+    await alice.connect(url(0), "eag0");
+    await sam.connect(url(1), "eag1");
+
+    // first login and wallet registration: the home registers the identity, then allocates
+    const regA = alice.send("wallet.register", { wallet: alice.wallet });
+    const regS = sam.send("wallet.register", { wallet: sam.wallet });
+    await waitFor(
+      "wallet registrations committed",
+      () => alice.results.has(regA) && sam.results.has(regS),
+      30_000,
+    );
+    assert.deepEqual(alice.results.get(regA), { txId: regA, ok: true });
+    assert.deepEqual(sam.results.get(regS), { txId: regS, ok: true });
+    await waitFor("allocations in the account views", () =>
+      [alice, sam].every((a) => a.lastView?.wallets[0]?.balanceMc === 20_000),
+    );
+    assert.equal(alice.unreceipted.size + sam.unreceipted.size, 0, "every envelope receipted");
+
+    // sam metered export, then an offer; alice bids, at another aggregator
+    const cur = Math.floor(Date.now() / INTERVAL);
+    sam.send("meter.summary", { interval: cur - 1, importWh: 0, exportWh: 5_000, readings: 4 });
+    const I = cur + 3;
+    const sell = sam.order("sell", I, 1_000, 200);
+    const buy = alice.order("buy", I, 1_000, 300);
+    await waitFor("both orders committed", () => alice.results.has(buy) && sam.results.has(sell), 20_000);
+    assert.equal(alice.results.get(buy)?.ok, true, JSON.stringify(alice.results.get(buy)));
+    assert.equal(sam.results.get(sell)?.ok, true, JSON.stringify(sam.results.get(sell)));
+
+    // clearing at the start of interval I: each side gets its fill, sealed to it
+    await waitFor("fills", () => alice.fills.length > 0 && sam.fills.length > 0, 30_000);
+    const fa = alice.fills[0];
+    const fs = sam.fills[0];
+    assert.equal(fa.tradeId, fs.tradeId);
+    assert.equal(fa.side, "buy");
+    assert.equal(fs.side, "sell");
+    assert.equal(fa.priceMcPerKwh, 250, "uniform price: midpoint of 300 and 200");
+    const ann = alice.announcements as { interval: number; demandWh: number }[];
+    assert.ok(
+      ann.some((a) => a.interval === I && a.demandWh === 1_000),
+      `interval I announced with alice's demand: ${JSON.stringify(ann)}`,
+    );
+
+    // after the interval: metered delivery and the buyer's confirmation; settlement after the window
+    await waitFor("interval I over", () => Date.now() >= (I + 1) * INTERVAL + 50, 20_000);
+    sam.send("meter.summary", { interval: I, importWh: 0, exportWh: 1_000, readings: 4 });
+    alice.send("meter.summary", { interval: I, importWh: 1_000, exportWh: 0, readings: 4 });
+    const conf = alice.send("delivery.confirm", { tradeId: fa.tradeId, receivedWh: 1_000 });
+    await waitFor("confirmation committed", () => alice.results.has(conf), 20_000);
+    assert.equal(alice.results.get(conf)?.ok, true, JSON.stringify(alice.results.get(conf)));
+    await waitFor(
+      "settlement in the account views",
+      () =>
+        sam.lastView?.wallets[0]?.balanceMc === 20_250 && alice.lastView?.wallets[0]?.balanceMc === 19_750,
+      30_000,
+    );
+    assert.equal(sam.lastView?.openTrades.length, 0);
+    assert.deepEqual([...alice.downFrom], ["eag0"], "alice hears only from her home");
+    assert.deepEqual([...sam.downFrom], ["eag1"]);
+
+    // the ledgers: all four verify and re-execute to one state hash at their common height
+    await alice.close();
+    await sam.close();
+    for (const p of procs) assert.equal(await p.stop(), 0, p.output());
+    const heights = k.ledgerDbs.map((f) => ledgerHeight(f));
+    const common = Math.min(...heights);
+    assert.ok(common > 5, `blocks committed: ${heights}`);
+    const hashes = k.ledgerDbs.map((f) => reexecute(f, k.genesisFile, common).stateHash);
+    assert.equal(new Set(hashes).size, 1, `one state hash at height ${common}: ${hashes}`);
+    for (const f of k.ledgerDbs) {
+      const r = await runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).ok, true);
+    }
+    // every envelope the agents sent is in the ledger, accepted exactly once
+    const { results } = reexecute(k.ledgerDbs[0], k.genesisFile, common);
+    for (const a of [alice, sam])
+      for (const env of a.sent) {
+        const mine = results.filter((r) => {
+          const tx = r.tx as { from?: string; seq?: number };
+          return tx.from === env.from && tx.seq === env.seq;
+        });
+        assert.equal(mine.filter((r) => r.ok).length, 1, `${env.from}:${env.seq} (${env.type}) applied once`);
+      }
+  } finally {
+    await alice.close();
+    await sam.close();
+    await Promise.all(procs.map((p) => p.stop()));
+  }
+});
