@@ -119,9 +119,13 @@ export const aggregatorConfigSchema = z
     store: z.object({ path: z.string().min(1) }).strict(),
     /** directory of agents' certificates (ID.cert.json), for agents that never log in to an embedded broker */
     trust: z
-      .object({ certDir: z.string().min(1).optional() })
+      .object({
+        certDir: z.string().min(1).optional(),
+        /** identity.revocations is re-read this often; a newer CA-signed list takes effect at once */
+        revocationsPollMs: z.number().int().min(100).default(10_000),
+      })
       .strict()
-      .default({}),
+      .default({ revocationsPollMs: 10_000 }),
     ingest: z
       .object({
         /** readings buffered by an agent through an outage of up to this long are still accepted */

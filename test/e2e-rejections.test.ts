@@ -208,4 +208,39 @@ describe("the aggregator refuses what it must, and counts it", { timeout: 90_000
       await broker.stop();
     }
   });
+
+  it("a revocation takes effect while the aggregator runs: envelopes and new logins refused", async () => {
+    const dir = join(tmp.dir, "revoke");
+    mkdirSync(dir);
+    const local = makePki(dir, "agg-1", ["agent-1", "agent-2"]);
+    const port = await freePort();
+    const url = `mqtt://127.0.0.1:${port}`;
+    const agg = spawnGridlet([
+      "aggregator",
+      "--config",
+      writeAggregatorConfig(dir, local, { embeddedPort: port }, { revocationsPollMs: 200 }),
+    ]);
+    const db = join(dir, "agg-1.sqlite");
+    const victim = local.agents[1];
+    try {
+      await agg.waitForOutput(/aggregator started/);
+      const client = await connectAs(url, victim);
+      await client.publishAsync(topics.agentUp(victim.id), encodeEnvelope(reading(victim, seqBase++)), {
+        qos: 1,
+      });
+      await waitFor("the reading before revocation", () => aggregatorReadings(db).length === 1);
+      local.ca.revoke(victim.id, "key leaked");
+      await agg.waitForOutput(/revocation list installed/);
+      await client.publishAsync(topics.agentUp(victim.id), encodeEnvelope(reading(victim, seqBase++)), {
+        qos: 1,
+      });
+      await waitFor("the refusal counted", () => rejectionCounts(db).REVOKED_SENDER === 1);
+      await client.endAsync();
+      await assert.rejects(connectAs(url, victim), /Bad username or password|Not authorized/i);
+      await waitFor("the login refused", () => rejectionCounts(db).BROKER_REVOKED_SENDER === 1);
+      assert.equal(aggregatorReadings(db).length, 1);
+    } finally {
+      await agg.stop();
+    }
+  });
 });

@@ -6,8 +6,8 @@ import { loadIdentity } from "../../agent/runtime/identity.js";
 import type { ServiceNotifier } from "../../agent/runtime/notify.js";
 import type { AggregatorConfig } from "../../config/schema.js";
 import { describeError } from "../../protocol/errors.js";
-import { TrustStore } from "../../protocol/identity.js";
-import { readCertificateFile } from "../../protocol/keyfile.js";
+import { type RevocationList, TrustStore } from "../../protocol/identity.js";
+import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
@@ -116,6 +116,44 @@ export async function startAggregator(
 
   const statusTopic = topics.aggregatorStatus(config.id);
   const agentsUp = `${TOPIC_ROOT}/agent/+/up`;
+  // A revoked identity must stop being able to log in or be believed as soon as the CA says so: the
+  // CA's signed list arrives retained on its topic or as a newer file, and is installed if newer.
+  const applyRevocations = (list: unknown, source: string) => {
+    try {
+      if (trust.setRevocations(list as RevocationList)) {
+        const l = list as RevocationList;
+        log.info("revocation list installed", { source, version: l.version, revoked: l.revoked.length });
+      }
+    } catch (e) {
+      ingest.count("BAD_REVOCATION_LIST");
+      log.warn("revocation list refused", { source, error: describeError(e) });
+    }
+  };
+  const route = (topic: string, payload: Buffer) => {
+    if (topic !== topics.revocations()) return ingest.receive(topic, payload);
+    let list: unknown;
+    try {
+      list = JSON.parse(payload.toString("utf8"));
+    } catch {
+      list = undefined;
+    }
+    applyRevocations(list, topic);
+  };
+  const revocationsFile = config.identity.revocations;
+  const revocationPoll =
+    revocationsFile === undefined
+      ? undefined
+      : setInterval(() => {
+          if (!existsSync(revocationsFile)) return;
+          let list: unknown;
+          try {
+            list = readJsonFile(revocationsFile, "revocation list");
+          } catch (e) {
+            log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
+            return;
+          }
+          applyRevocations(list, revocationsFile);
+        }, config.trust.revocationsPollMs);
   let broker: EmbeddedBroker | undefined;
   let url: string;
   if (config.broker.embedded !== undefined) {
@@ -124,7 +162,10 @@ export async function startAggregator(
       login: new LoginVerifier(trust, now),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
-      subscriptions: [{ filter: agentsUp, onMessage: (topic, payload) => ingest.receive(topic, payload) }],
+      subscriptions: [
+        { filter: agentsUp, onMessage: route },
+        { filter: topics.revocations(), onMessage: route },
+      ],
     });
     broker = embedded;
     url = `mqtt://${config.broker.embedded.host}:${embedded.port}`;
@@ -148,9 +189,9 @@ export async function startAggregator(
         config.broker.password ??
         loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now()),
       statusTopic,
-      subscribe: agentsUp,
+      subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
-      onMessage: (topic, payload) => ingest.receive(topic, payload),
+      onMessage: route,
       tls: readTlsFiles(config.broker.tls),
       log,
     });
@@ -180,6 +221,7 @@ export async function startAggregator(
     stop: async () => {
       deps.notifier.stopping();
       if (watchdog !== undefined) clearInterval(watchdog);
+      if (revocationPoll !== undefined) clearInterval(revocationPoll);
       await ledger?.stop();
       ingest.flush();
       receipts.flush();

@@ -22,7 +22,7 @@ export async function externalBrokerLink(o: {
   username: string;
   password: () => string;
   statusTopic: string;
-  subscribe: string;
+  subscribe: string[];
   onConnect: () => void;
   onMessage: (topic: string, payload: Buffer) => void;
   tls?: TlsMaterial;

@@ -38,6 +38,7 @@ export function writeAggregatorConfig(
   dir: string,
   pki: TestPki,
   broker: { embeddedPort: number } | { url: string },
+  opts: { revocationsPollMs?: number } = {},
 ): string {
   const g = pki.aggregator;
   const path = join(dir, `${g.id}.yaml`);
@@ -52,7 +53,7 @@ export function writeAggregatorConfig(
           ? { url: broker.url }
           : { embedded: { host: "127.0.0.1", port: broker.embeddedPort } },
       store: { path: join(dir, `${g.id}.sqlite`) },
-      trust: { certDir: pki.certDir },
+      trust: { certDir: pki.certDir, ...opts },
     }),
   );
   return path;
