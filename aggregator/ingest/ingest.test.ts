@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import fc from "fast-check";
 import { z } from "zod";
 import { readingBody } from "../../agent/runtime/agent.js";
 import {
@@ -124,5 +125,68 @@ describe("ingest", () => {
     const env = v.verify(JSON.stringify(sent[0].env));
     assert.equal((env.body as ReceiptBody).acks.length, 300);
     assert.equal((env.body as ReceiptBody).to, "agent-1");
+  });
+});
+
+describe("ingest from arbitrary input", () => {
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  it("any payload on any topic is refused with a counted code or accepted, never a crash", () => {
+    const pki = makePki(tmp.dir, "agg-1", ["agent-1"]);
+    const store = new AggregatorStore(join(tmp.dir, "fuzz.sqlite"), "agg-1", () => 1);
+    const trust = new TrustStore(pki.ca.caCertificate(), { now: Date.now });
+    trust.add(pki.agents[0].cert);
+    const receipts = new ReceiptBatcher({
+      aggregatorId: "agg-1",
+      seed: pki.aggregator.key.seed,
+      nextSeq: () => store.allocateSeq(),
+      now: Date.now,
+      delayMs: 0,
+      maxPerReceipt: 1000,
+      sender: { send: () => undefined },
+    });
+    const ingest = new Ingest({
+      store,
+      directory: trust,
+      receipts,
+      now: Date.now,
+      maxFutureMs: 60_000,
+      log: silentLogger,
+    });
+    ingest.registerHandler(MSG_READING, readingsHandler(store.db, 86_400_000));
+    const json = fc.oneof(
+      fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
+      fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+      fc
+        .record({
+          v: fc.constant(1),
+          type: fc.string(),
+          from: fc.constant("agent-1"),
+          seq: fc.nat(),
+          ts: fc.nat(),
+          body: fc.jsonValue(),
+          sig: fc.stringMatching(/^[0-9a-f]{128}$/),
+        })
+        .map((o) => Buffer.from(JSON.stringify(o))),
+    );
+    let received = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(topics.agentUp("agent-1"), topics.agentUp("agent-2"), "x/y"),
+        json,
+        (topic, payload) => {
+          ingest.receive(topic, payload);
+          if (topic !== "x/y") received += 1;
+        },
+      ),
+      { numRuns: 600 },
+    );
+    ingest.flush();
+    const refused = Object.values(ingest.stats.rejected).reduce((a, b) => a + b, 0);
+    assert.equal(ingest.stats.accepted, 0, "nothing unsigned got in");
+    assert.equal(refused, received, "every message on an agent topic was counted once");
+    receipts.stop();
+    store.close();
   });
 });
