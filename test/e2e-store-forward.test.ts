@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { readStoreCounters } from "../agent/store/agent-store.js";
@@ -84,6 +85,53 @@ describe("store and forward", { timeout: 150_000 }, () => {
       await agent.stop();
       await agg.stop();
       await broker.stop();
+    }
+  });
+
+  it("the aggregator with its embedded broker killed -9 and restarted: every reading arrives exactly once", async () => {
+    const dir = join(tmp.dir, "agg-kill");
+    mkdirSync(dir);
+    const pki = makePki(dir, "agg-1", ["agent-1"]);
+    const port = await freePort();
+    const aggConfig = writeAggregatorConfig(dir, pki, { embeddedPort: port });
+    let agg = spawnGridlet(["aggregator", "--config", aggConfig]);
+    await agg.waitForOutput(/aggregator started/);
+    const agentDb = join(dir, "agent-1.sqlite");
+    const aggDb = join(dir, "agg-1.sqlite");
+    const agent = spawnGridlet([
+      "agent",
+      "--config",
+      writeAgentConfig(dir, pki, 0, {
+        url: `mqtt://127.0.0.1:${port}`,
+        intervalMs: 100,
+        meters: [{ id: "main", driver: "synthetic", powerW: 3600, readings: 50 }],
+      }),
+    ]);
+    try {
+      await waitFor("first readings", () => aggregatorReadings(aggDb).length >= 5, 30_000);
+      agg.child.kill("SIGKILL");
+      await agg.exited;
+      await sleep(800); // the agent keeps reading into its outbox
+      agg = spawnGridlet(["aggregator", "--config", aggConfig]);
+      await agg.waitForOutput(/aggregator started/);
+      await waitFor(
+        "all 50 readings receipted",
+        () => {
+          const c = readStoreCounters(agentDb);
+          return c.readingsStored === 50 && c.outboxDepth === 0;
+        },
+        60_000,
+      );
+      const mine = agentReadings(agentDb);
+      const theirs = aggregatorReadings(aggDb);
+      assert.equal(reverifyAll(theirs, pki), 50);
+      assert.deepEqual(
+        theirs.map((r) => ({ seq: r.seq, meter: r.meter, ts: r.ts, importWh: r.importWh })),
+        mine,
+      );
+    } finally {
+      await agent.stop();
+      await agg.stop();
     }
   });
 });
