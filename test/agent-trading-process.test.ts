@@ -1,0 +1,224 @@
+/**
+ * Real processes: one `gridlet aggregator` (single-member consortium, embedded Aedes, SQLite ledger)
+ * and two `gridlet agent`s replaying recorded household logs (hardware/logs) with trading on: a PV
+ * household and a family without PV. Intervals are 4 s of wall clock and the replay runs 7200 times
+ * faster, so one interval carries 8 hours of recorded energy. The test watches orders, fills and
+ * settlement arrive, reads `gridlet agent status`, kills the buyer with SIGKILL while it trades,
+ * restarts it and checks from the ledger that nothing it sent was lost or entered twice.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import Database from "better-sqlite3";
+import { stringify } from "yaml";
+import { readStoreCounters } from "../agent/store/agent-store.js";
+import { signConsortium } from "../aggregator/consensus/consortium.js";
+import { BlockStore } from "../aggregator/ledger/store.js";
+import { createGenesis, writeGenesisFile } from "../aggregator/node/genesis.js";
+import { CaDirectory } from "../protocol/ca-dir.js";
+import { defaultEd25519 } from "../protocol/crypto/index.js";
+import { readKeyFile } from "../protocol/keyfile.js";
+import { freePort } from "./helpers/net.js";
+import { runGridlet, spawnGridlet } from "./helpers/procs.js";
+import { tempDir, waitFor } from "./helpers/tmp.js";
+
+const INTERVAL = 4000;
+const LOGS = join(process.cwd(), "hardware", "logs");
+const { dir, cleanup } = tempDir("gridlet-trading-proc-");
+after(cleanup);
+
+interface LedgerTx {
+  type?: string;
+  from?: string;
+  seq?: number;
+  body?: { interval?: number };
+}
+
+function ledgerTxs(file: string): LedgerTx[] {
+  const store = new BlockStore(file, { readonly: true });
+  try {
+    const out: LedgerTx[] = [];
+    const n = store.head().nextSeq;
+    for (let from = 0; from < n; from += 500)
+      for (const e of store.list(from, 500)) for (const tx of e.block.txs) out.push(tx as LedgerTx);
+    return out;
+  } finally {
+    store.close();
+  }
+}
+
+function tradingRows(storePath: string, sql: string): { seq: number; interval: number }[] {
+  const db = new Database(storePath, { readonly: true });
+  try {
+    return db.prepare<[], { seq: number; interval: number }>(sql).all();
+  } finally {
+    db.close();
+  }
+}
+
+test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubles nothing", {
+  timeout: 180_000,
+}, async () => {
+  const ca = new CaDirectory(join(dir, "ca"));
+  ca.init("test-ca");
+  const out = join(dir, "identities");
+  const agg = ca.issue({ role: "aggregator", id: "eag0" }, out);
+  const port = await freePort();
+  const members = [{ id: "eag0", publicKey: agg.cert.publicKey, broker: `mqtt://127.0.0.1:${port}` }];
+  const consortiumFile = join(dir, "consortium.json");
+  const caSeed = readKeyFile(ca.keyPath).seed;
+  writeFileSync(
+    consortiumFile,
+    JSON.stringify(
+      signConsortium({ v: 1, name: "solo", issued: Date.now(), members }, caSeed, defaultEd25519),
+    ),
+  );
+  const genesisFile = join(dir, "genesis.json");
+  writeGenesisFile(
+    genesisFile,
+    createGenesis(ca, {
+      consortium: { name: "solo", members },
+      issued: Date.now() - 60_000,
+      trading: { intervalMs: INTERVAL, confirmWindowMs: 2000 },
+      credit: {},
+      banks: { eag0: { publicKey: agg.cert.publicKey, wallet: "bank-eag0-wallet", fundsMc: 1_000_000 } },
+    }),
+  );
+  const ledgerDb = join(dir, "eag0.ledger.db");
+  const aggConfig = join(dir, "eag0.yaml");
+  writeFileSync(
+    aggConfig,
+    stringify({
+      version: 1,
+      id: "eag0",
+      identity: { key: agg.keyPath, cert: agg.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
+      broker: { embedded: { host: "127.0.0.1", port } },
+      store: { path: join(dir, "eag0.sqlite") },
+      trust: { certDir: join(dir, "ca", "certs") },
+      consortium: { file: consortiumFile, ledgerDb, resubmitMs: 3000, announceLeadMs: 1500 },
+      genesis: { file: genesisFile },
+      consensus: { slotTimeoutMs: 1500, checkpointInterval: 4 },
+    }),
+  );
+  const agentConfig = (id: string, log: string) => {
+    const a = ca.issue({ role: "agent", id, home: "eag0", wallets: 1 }, out);
+    const path = join(dir, `${id}.yaml`);
+    writeFileSync(
+      path,
+      stringify({
+        version: 1,
+        id,
+        identity: { key: a.keyPath, cert: a.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
+        aggregator: { id: "eag0", cert: agg.certPath },
+        mqtt: {
+          url: `mqtt://127.0.0.1:${port}`,
+          reconnectMinMs: 200,
+          reconnectMaxMs: 1000,
+          receiptTimeoutMs: 5000,
+        },
+        store: { path: join(dir, `${id}.sqlite`) },
+        intervalMs: 250,
+        homeAssistant: { enabled: false },
+        meters: [{ id: "main", driver: "replay", file: join(LOGS, log), speed: 7200, loop: true }],
+        trading: {
+          enabled: true,
+          market: { intervalMs: INTERVAL, depositPct: 10, maxPriceMcPerKwh: 2000 },
+          limits: { historyIntervals: 1, maxSellWh: 10_000, maxBuyWh: 10_000 },
+          settleDelayMs: 800,
+        },
+      }),
+    );
+    return { path, store: join(dir, `${id}.sqlite`) };
+  };
+  const seller = agentConfig("pv-couple", "h2-pv-couple.csv");
+  const buyer = agentConfig("family", "h3-family.csv");
+
+  const aggregator = spawnGridlet(["aggregator", "--config", aggConfig]);
+  after(() => aggregator.stop());
+  await aggregator.waitForOutput(/aggregator started/);
+  const sellerProc = spawnGridlet(["agent", "--config", seller.path]);
+  after(() => sellerProc.stop());
+  let buyerProc = spawnGridlet(["agent", "--config", buyer.path]);
+  after(() => buyerProc.stop());
+
+  // The buyer orders every interval; kill it as soon as its first order is on its way.
+  await buyerProc.waitForOutput(/order placed/, 30_000);
+  buyerProc.child.kill("SIGKILL");
+  await buyerProc.exited;
+  buyerProc = spawnGridlet(["agent", "--config", buyer.path]);
+
+  // A PV household sells once a sunny stretch of the log has passed; the family buys it.
+  await sellerProc.waitForOutput(/order placed .*side=sell|"side":"sell"/, 90_000);
+  const fillLine = /fill .*tradeId|"msg":"fill"/;
+  await buyerProc.waitForOutput(fillLine, 60_000);
+  await sellerProc.waitForOutput(fillLine, 30_000);
+  await buyerProc.waitForOutput(/delivery confirmed/, 30_000);
+
+  // Settlement: the buyer's trade leaves its open trades and its balance shows the payment.
+  const status = await waitFor(
+    "settlement in the buyer's account view",
+    async () => {
+      const r = await runGridlet(["agent", "status", "--config", buyer.path]);
+      if (r.code !== 0) return false;
+      const s = JSON.parse(r.stdout);
+      const t = s.trading;
+      return t?.fills.length > 0 && t.openTrades.length === 0 && t.balanceMc < 20_000 ? s : false;
+    },
+    60_000,
+    500,
+  );
+  if (process.env.GRIDLET_TEST_VERBOSE)
+    console.error(
+      JSON.stringify(
+        {
+          status,
+          sellerStatus: JSON.parse((await runGridlet(["agent", "status", "--config", seller.path])).stdout),
+        },
+        null,
+        1,
+      ),
+    );
+  assert.equal(status.id, "family");
+  assert.ok(status.readingsStored > 0);
+  assert.equal(typeof status.trading.reputation.active, "number");
+  assert.ok(status.trading.confirmationsSent >= 1);
+  const sellerStatus = JSON.parse((await runGridlet(["agent", "status", "--config", seller.path])).stdout);
+  assert.ok(sellerStatus.trading.fills.some((f: { side: string }) => f.side === "sell"));
+  assert.notEqual(sellerStatus.trading.balanceMc, null);
+
+  // Nothing lost: every order and summary the agents recorded as sent reaches the ledger;
+  // nothing doubled: no (sender, seq) twice, no two orders of one agent for one interval.
+  await waitFor(
+    "outboxes drained",
+    () =>
+      readStoreCounters(buyer.store).outboxDepth === 0 && readStoreCounters(seller.store).outboxDepth === 0,
+    30_000,
+  );
+  const txs = await waitFor(
+    "every recorded order and summary in the ledger",
+    () => {
+      const all = ledgerTxs(ledgerDb);
+      const keys = new Set(all.map((t) => `${t.from}:${t.seq}`));
+      for (const a of [buyer, seller]) {
+        const id = a === buyer ? "family" : "pv-couple";
+        const sent = [
+          ...tradingRows(a.store, "SELECT seq, interval FROM tp_orders"),
+          ...tradingRows(a.store, "SELECT seq, interval FROM tp_summaries"),
+        ];
+        if (sent.some((r) => !keys.has(`${id}:${r.seq}`))) return false;
+      }
+      return all;
+    },
+    30_000,
+    500,
+  );
+  const agentTxs = txs.filter((t) => t.from === "family" || t.from === "pv-couple");
+  const keys = agentTxs.map((t) => `${t.from}:${t.seq}`);
+  assert.equal(new Set(keys).size, keys.length, "an agent envelope entered the ledger twice");
+  const orders = agentTxs.filter((t) => t.type === "order").map((t) => `${t.from}:${t.body?.interval}`);
+  assert.equal(new Set(orders).size, orders.length, "two orders of one agent for one interval");
+  assert.ok(orders.filter((o) => o.startsWith("family:")).length >= 2);
+  assert.ok(agentTxs.some((t) => t.type === "delivery.confirm" && t.from === "family"));
+  assert.ok(agentTxs.some((t) => t.type === "meter.summary" && t.from === "pv-couple"));
+});
