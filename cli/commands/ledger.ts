@@ -5,8 +5,7 @@ import { machineFactory, machineNames } from "../../aggregator/ledger/machines.j
 import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
 import { BlockStore, type LedgerMember } from "../../aggregator/ledger/store.js";
 import { verifyLedger } from "../../aggregator/ledger/verify.js";
-import { LEDGER_MACHINE_NAME } from "../../aggregator/node/node.js";
-import { machineForLedger } from "../../aggregator/node/verify.js";
+import { LEDGER_MACHINE_NAME, machineForLedger } from "../../aggregator/node/verify.js";
 import { fromHex } from "../../protocol/bytes.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { UsageError } from "../exit.js";
