@@ -25,6 +25,12 @@ import {
 } from "../agent/participant/credit.js";
 import { Participant } from "../agent/participant/participant.js";
 import { AgentStore } from "../agent/store/agent-store.js";
+import {
+  checkPaymentForSeller,
+  sealWalletKey,
+  sharedWalletAddress,
+  signToken,
+} from "../aggregator/credit/token.js";
 import { toHex } from "../protocol/bytes.js";
 import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
@@ -201,6 +207,7 @@ test("credit: asked once per shortfall, spent once, repaid when the wallet cover
     walletSeedHex: "00",
     token,
     status: "granted",
+    spentMc: 0,
     repaySeq: null,
   };
   assert.equal(creditRequest(policy, 42_000, loan, who, 200_000, 0, 100_000), null, "one loan at a time");
@@ -217,9 +224,9 @@ test("credit: asked once per shortfall, spent once, repaid when the wallet cover
   });
   assert.equal(creditPayment({ ...loan, status: "paid" }, "gw-wallet-one", 500), null);
   assert.equal(creditPayment(loan, "gw-wallet-one", 1_000_001), null, "token expired");
-  const spent = { ...loan, status: "paid" as const, token: { ...token, balance: 0 } };
-  assert.equal(owedFromWalletMc(spent.token, 0), 50_600);
-  assert.equal(owedFromWalletMc(spent.token, 1_100_001), 51_500, "late: penalty added");
+  const spent = { ...loan, status: "paid" as const, spentMc: 50_000 };
+  assert.equal(owedFromWalletMc(token, 50_000, 0), 50_600);
+  assert.equal(owedFromWalletMc(token, 50_000, 1_100_001), 51_500, "late: penalty added");
   assert.equal(repayment(spent, 50_599, "gw-wallet-one", 0), null);
   assert.deepEqual(repayment(spent, 50_600, "gw-wallet-one", 0), {
     loanId: token.loanId,
@@ -236,7 +243,7 @@ test("config: trading defaults and typed refusals", () => {
 
 // ---- the shell over a real SQLite file ----
 
-function setup(dir: string) {
+function setup(dir: string, trading: Record<string, unknown> = {}) {
   const random = (n: number) => new Uint8Array(Buffer.alloc(n, 7));
   const caKey = newKeyMaterial("ca", random);
   const aggKey = newKeyMaterial("agg-1");
@@ -267,7 +274,7 @@ function setup(dir: string) {
       identity: { key: agentKey, cert: agentCert, ca: caCert, revocations: undefined },
       aggregator: aggCert,
       store,
-      config: tradingConfigSchema.parse({ enabled: true, market: terms, settleDelayMs: 500 }),
+      config: tradingConfigSchema.parse({ enabled: true, market: terms, settleDelayMs: 500, ...trading }),
       log: createLogger("test:participant"),
       now: () => now,
       kick: () => undefined,
@@ -288,6 +295,9 @@ function setup(dir: string) {
     open,
     down,
     sealFor,
+    aggKey,
+    aggCert,
+    agentCert,
     setNow: (t: number) => {
       now = t;
     },
@@ -386,5 +396,148 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
   p.step();
   assert.equal(store.outboxAfter(0, 1000).length, before);
   assert.equal(p.state.fills().length, 1);
+  store.close();
+});
+
+test("participant credit: a shortfall asks the bank, the grant's key signs a payment the payee accepts, the debt is repaid", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-credit-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir, { credit: { enabled: true } });
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  store.appendReadings([reading(990_000, 0), reading(1_000_000, 10_000)], (_r, seq) => ({
+    type: "reading",
+    payload: `r${seq}`,
+  }));
+  p.onAnnounce(s.down("market.announce", announce, 1));
+  const view = (availableMc: number) =>
+    s.sealFor({
+      agent: "agent-1",
+      wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
+      openOrders: [],
+      openTrades: [],
+      reputation: {},
+      blacklisted: false,
+    });
+  p.onDown(s.down("account.view", view(1000), 2));
+  p.step();
+  const sent = () =>
+    store
+      .outboxAfter(0, 1000)
+      .filter((r) => r.type !== "reading")
+      .map((r) => JSON.parse(r.payload));
+  const request = sent().find((e) => e.type === "credit.request");
+  assert.ok(request, "a buyer short of funds asks for credit");
+  assert.equal(request.body.bank, "agg-1");
+  assert.equal(request.body.boxKey, s.agentCert.boxKey);
+  const order = sent().find((e) => e.type === "order");
+  assert.ok(buyCostMc(order.body) <= 1000, "the order it places meanwhile is one it can pay");
+  p.step();
+  assert.equal(sent().filter((e) => e.type === "credit.request").length, 1, "asked once");
+
+  // the bank's grant: a shared wallet whose key is sealed to the agent, and the signed token
+  const walletSeed = new Uint8Array(32).fill(9);
+  const sharedWallet = sharedWalletAddress(defaultEd25519.publicKey(walletSeed));
+  const loanId = "e".repeat(64);
+  const bankBox = boxKeyPairFromSecret(s.aggKey.boxSecret);
+  const keyDelivery = sealWalletKey(loanId, walletSeed, sharedWallet, s.agentCert.boxKey, bankBox, (n) =>
+    new Uint8Array(n).fill(3),
+  );
+  const { sig: _unused, ...fields } = {
+    ...token,
+    loanId,
+    bank: "agg-1",
+    sharedWallet,
+    validUntil: 9e12,
+    sig: "",
+  };
+  const signed = { ...fields, sig: signToken(fields, s.aggKey.seed) };
+  // a key sealed by anyone but the bank is refused, and the loan keeps waiting
+  const forger = boxKeyPairFromSecret(new Uint8Array(32).fill(5));
+  const forged = sealWalletKey(loanId, walletSeed, sharedWallet, s.agentCert.boxKey, forger, (n) =>
+    new Uint8Array(n).fill(4),
+  );
+  p.onDown(
+    s.down(
+      "credit.grant",
+      { loanId, sharedWallet, keyDelivery: forged, tokenSig: signed.sig, token: signed },
+      3,
+    ),
+  );
+  assert.equal(p.counters.badDown, 1);
+  assert.equal(p.state.loan()?.status, "requested");
+  p.onDown(
+    s.down("credit.grant", { loanId, sharedWallet, keyDelivery, tokenSig: signed.sig, token: signed }, 3),
+  );
+  assert.equal(p.state.loan()?.status, "granted");
+  p.step();
+  const bill = sent().find((e) => e.type === "credit.bill");
+  assert.ok(bill, "the token is spent with a bill");
+  assert.equal(bill.body.seller, "agent-1");
+  checkPaymentForSeller(bill.body.token, bill.body.payment, {
+    bankPublicKey: s.aggCert.publicKey,
+    sellerWallet: "gwwallet0001",
+    now: 1_000_000,
+  });
+  assert.equal(bill.body.payment.amount, signed.balance);
+  p.step();
+  assert.equal(sent().filter((e) => e.type === "credit.bill").length, 1, "spent once");
+
+  // repaid once the wallet covers principal and interest, and the result closes the loan
+  p.onDown(s.down("account.view", view(50_599), 4));
+  p.step();
+  assert.equal(sent().filter((e) => e.type === "credit.repay").length, 0);
+  p.onDown(s.down("account.view", view(50_600), 5));
+  p.step();
+  const repay = sent().filter((e) => e.type === "credit.repay");
+  assert.deepEqual(
+    repay.map((e) => e.body),
+    [{ loanId, fromWallet: "gwwallet0001" }],
+  );
+  p.onDown(s.down("tx.result", { txId: `agent-1:${repay[0].seq}`, ok: true }, 6));
+  assert.equal(p.state.loan()?.status, "closed");
+
+  // a grant for a loan it is not waiting for is refused
+  const before = p.counters.badDown;
+  p.onDown(
+    s.down("credit.grant", { loanId: "f".repeat(64), sharedWallet, keyDelivery, tokenSig: signed.sig }, 7),
+  );
+  assert.equal(p.counters.badDown, before + 1);
+  store.close();
+});
+
+test("participant credit: a refused request is logged with its code and closes the loan", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-credit2-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir, { credit: { enabled: true, amountMc: 5000 } });
+  const { store, p } = s.open();
+  store.appendReadings(
+    [
+      { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
+      { meter: "m1", ts: 1_000_000, importWh: 10_000, exportWh: 0, powerW: 0 },
+    ],
+    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+  );
+  p.onAnnounce(s.down("market.announce", announce, 1));
+  p.onDown(
+    s.down(
+      "account.view",
+      s.sealFor({
+        agent: "agent-1",
+        wallets: [{ address: "gwwallet0001", balanceMc: 0, frozenMc: 0, availableMc: 0 }],
+        openOrders: [],
+        openTrades: [],
+        reputation: {},
+        blacklisted: false,
+      }),
+      2,
+    ),
+  );
+  p.step();
+  const req = store.outboxAfter(0, 100).find((r) => r.type === "credit.request");
+  assert.equal(JSON.parse(req!.payload).body.amount, 5000);
+  p.onDown(s.down("tx.result", { txId: `agent-1:${req!.seq}`, ok: false, code: "NO_REGULAR_INCOME" }, 3));
+  assert.equal(p.state.loan()?.status, "closed");
+  assert.equal(p.counters.rejected, 1);
   store.close();
 });

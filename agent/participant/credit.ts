@@ -22,6 +22,8 @@ export interface LoanRecord {
   walletSeedHex: string | null;
   token: SignedCreditToken | null;
   status: LoanStatus;
+  /** paid out of the shared wallet with the token so far (the bank's re-signed token is not sent back) */
+  spentMc: number;
   /** outbox sequence of the credit.repay, while it awaits its result */
   repaySeq: number | null;
 }
@@ -83,9 +85,10 @@ export function creditPayment(
 }
 
 /** What the borrower still owes from its own wallet: principal + interest (+ penalty when late) − the rest in the shared wallet. */
-export function owedFromWalletMc(token: SignedCreditToken, now: number): number {
+export function owedFromWalletMc(token: SignedCreditToken, spentMc: number, now: number): number {
   const late = now > token.validUntil + token.bufferMs;
-  return Math.max(0, token.amount + token.interest + (late ? token.penalty : 0) - token.balance);
+  const rest = Math.max(0, token.balance - spentMc);
+  return Math.max(0, token.amount + token.interest + (late ? token.penalty : 0) - rest);
 }
 
 /** `credit.repay` as soon as the trading wallet's available balance covers the debt. */
@@ -97,6 +100,6 @@ export function repayment(
 ): CreditRepayTx | null {
   if (loan === null || loan.token === null || availableMc === null) return null;
   if (loan.status !== "paid") return null;
-  if (availableMc < owedFromWalletMc(loan.token, now)) return null;
+  if (availableMc < owedFromWalletMc(loan.token, loan.spentMc, now)) return null;
   return { loanId: loan.token.loanId, fromWallet };
 }

@@ -258,6 +258,7 @@ export class Participant {
             walletSeedHex: null,
             token: null,
             status: "requested",
+            spentMc: 0,
             repaySeq: null,
           }),
         );
@@ -279,7 +280,7 @@ export class Participant {
         });
       const bill = { seller: this.o.id, payment, token: loan.token };
       this.send([{ type: MSG_CREDIT_BILL, body: bill }], () =>
-        this.state.putLoan({ ...loan, status: "paid" }),
+        this.state.putLoan({ ...loan, status: "paid", spentMc: loan.spentMc + payment.amount }),
       );
       this.o.log.info("credit token spent", { loanId: loan.loanId, amountMc: payment.amount });
       return;
@@ -368,9 +369,12 @@ export class Participant {
         `grant of loan ${g.loanId} that this agent is not waiting for`,
       );
     if (loan.status !== "requested") return;
+    // The home aggregator's box key is the bank's when it is the bank: then the sender is checked too.
+    const fromHome = (this.o.config.credit.bank ?? this.o.aggregator.id) === this.o.aggregator.id;
     const seed = openWalletKey(g.keyDelivery, boxKeyPairFromSecret(this.o.identity.key.boxSecret), {
       loanId: g.loanId,
       sharedWallet: g.sharedWallet,
+      ...(fromHome ? { bankBoxKey: fromHex(this.o.aggregator.boxKey) } : {}),
     });
     this.state.putLoan({
       ...loan,
