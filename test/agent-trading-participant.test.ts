@@ -1,0 +1,351 @@
+/**
+ * The agent's trading shell (agent/participant/participant.ts) over a real SQLite store, with envelopes
+ * signed and boxes sealed as the aggregator does: what it sends, what it keeps, how it uses credit, and
+ * that a restart neither loses nor repeats a message.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { tradingConfigSchema } from "../agent/participant/config.js";
+import { buyCostMc } from "../agent/participant/core.js";
+import { Participant } from "../agent/participant/participant.js";
+import { AgentStore } from "../agent/store/agent-store.js";
+import {
+  checkPaymentForSeller,
+  sealWalletKey,
+  sharedWalletAddress,
+  signToken,
+} from "../aggregator/credit/token.js";
+import { toHex } from "../protocol/bytes.js";
+import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
+import { defaultEd25519 } from "../protocol/crypto/index.js";
+import { decodeEnvelope, type Envelope, signEnvelope } from "../protocol/envelope.js";
+import { newKeyMaterial, signCertificate } from "../protocol/identity.js";
+import { createLogger } from "../protocol/log.js";
+import type { SignedCreditToken } from "../protocol/messages/credit.js";
+import type { Fill } from "../protocol/messages/trading.js";
+
+const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
+const announce = { interval: 101, demandWh: 0, supplyWh: 0, buyers: 0, referencePriceMcPerKwh: 200_000 };
+
+const token: SignedCreditToken = {
+  v: 1,
+  loanId: "a".repeat(64),
+  bank: "agg-1",
+  borrowerCert: "serial",
+  sharedWallet: `cb${"b".repeat(64)}`,
+  amount: 50_000,
+  balance: 50_000,
+  issuedAt: 0,
+  validUntil: 1_000_000,
+  bufferMs: 100_000,
+  interestPpm: 1000,
+  penaltyPpm: 5000,
+  interest: 600,
+  penalty: 900,
+  record: { s: 0, f: 0, paymentHashes: [] },
+  payments: [],
+  version: 1,
+  sig: "c".repeat(128),
+};
+
+function setup(dir: string, trading: Record<string, unknown> = {}) {
+  const random = (n: number) => new Uint8Array(Buffer.alloc(n, 7));
+  const caKey = newKeyMaterial("ca", random);
+  const aggKey = newKeyMaterial("agg-1");
+  const agentKey = newKeyMaterial("agent-1");
+  const cert = (id: string, role: "agent" | "aggregator", k: typeof aggKey, wallets?: string[]) =>
+    signCertificate(
+      {
+        serial: `s-${id}`,
+        id,
+        role,
+        publicKey: toHex(defaultEd25519.publicKey(k.seed)),
+        boxKey: toHex(boxKeyPairFromSecret(k.boxSecret).publicKey),
+        notBefore: 0,
+        notAfter: 9e15,
+        issuer: "ca",
+        ...(wallets ? { wallets } : {}),
+      },
+      caKey.seed,
+    );
+  const aggCert = cert("agg-1", "aggregator", aggKey);
+  const agentCert = cert("agent-1", "agent", agentKey, ["gwwallet0001", "gwwallet0002"]);
+  const caCert = cert("ca", "aggregator", caKey);
+  let now = 1_000_000;
+  const open = () => {
+    const store = new AgentStore(join(dir, "agent.db"), "agent-1", () => 1);
+    const p = new Participant({
+      id: "agent-1",
+      identity: { key: agentKey, cert: agentCert, ca: caCert, revocations: undefined },
+      aggregator: aggCert,
+      store,
+      config: tradingConfigSchema.parse({ enabled: true, market: terms, settleDelayMs: 500, ...trading }),
+      log: createLogger("test:participant"),
+      now: () => now,
+      kick: () => undefined,
+    });
+    return { store, p };
+  };
+  const down = (type: string, body: unknown, seq: number): Envelope =>
+    decodeEnvelope(
+      Buffer.from(JSON.stringify(signEnvelope({ type, from: "agg-1", seq, ts: now, body }, aggKey.seed))),
+    );
+  const sealFor = (v: unknown) =>
+    seal(
+      Buffer.from(JSON.stringify(v)),
+      boxKeyPairFromSecret(agentKey.boxSecret).publicKey,
+      boxKeyPairFromSecret(aggKey.boxSecret),
+    );
+  return {
+    open,
+    down,
+    sealFor,
+    aggKey,
+    aggCert,
+    agentCert,
+    setNow: (t: number) => {
+      now = t;
+    },
+  };
+}
+
+test("participant: registers, orders, stores fills and views, confirms, and a restart repeats nothing", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  let { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  store.appendReadings(
+    [reading(980_000, 1000), reading(990_000, 1500), reading(1_000_000, 2000)],
+    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+  );
+  p.onAnnounce(s.down("market.announce", { ...announce, interval: 101 }, 1));
+  p.step();
+  const types = () => store.outboxAfter(0, 100).map((r) => r.type);
+  assert.deepEqual(types(), ["reading", "reading", "reading", "wallet.register", "wallet.register", "order"]);
+  const order = JSON.parse(store.outboxAfter(0, 100)[5].payload);
+  assert.equal(order.body.side, "buy");
+  assert.equal(order.body.interval, 101);
+  assert.equal(order.body.energyWh, 500);
+  p.step();
+  assert.equal(types().length, 6, "a second step in the same interval sends nothing new");
+
+  // the aggregator's view, a fill and a refusal
+  const fill: Fill = {
+    tradeId: "tr-1",
+    orderId: "o-1",
+    side: "buy",
+    interval: 101,
+    energyWh: 400,
+    priceMcPerKwh: 200_000,
+    paymentMc: 80_000,
+    depositMc: 8000,
+  };
+  p.onDown(s.down("fill", s.sealFor(fill), 2));
+  p.onDown(s.down("fill", s.sealFor(fill), 3));
+  p.onDown(
+    s.down(
+      "account.view",
+      s.sealFor({
+        agent: "agent-1",
+        wallets: [{ address: "gwwallet0001", balanceMc: 20_000, frozenMc: 0, availableMc: 20_000 }],
+        openOrders: [],
+        openTrades: [],
+        reputation: {},
+        blacklisted: false,
+      }),
+      4,
+    ),
+  );
+  p.onDown(s.down("tx.result", { txId: "agent-1:5", ok: false, code: "INSUFFICIENT_FUNDS" }, 5));
+  p.onDown(s.down("fill", { from: "0".repeat(64), nonce: "0".repeat(48), ct: "AAAA" }, 6));
+  assert.equal(p.counters.fills, 1, "a fill sent twice is stored once");
+  assert.equal(p.counters.views, 1);
+  assert.equal(p.counters.rejected, 1);
+  assert.equal(p.counters.badDown, 1, "a fill that does not open is refused");
+  assert.equal(p.state.view()?.view.wallets[0].availableMc, 20_000);
+
+  // interval 101 passes with 300 Wh imported: summary and a confirmation of 300 of the 400 Wh bought
+  store.appendReadings([reading(1_010_000, 2000), reading(1_020_000, 2300)], (_r, seq) => ({
+    type: "reading",
+    payload: `r${seq}`,
+  }));
+  s.setNow(1_020_600);
+  p.step();
+  const sent = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type !== "reading")
+    .map((r) => JSON.parse(r.payload));
+  const confirm = sent.filter((e) => e.type === "delivery.confirm");
+  assert.deepEqual(
+    confirm.map((e) => e.body),
+    [{ tradeId: "tr-1", receivedWh: 300 }],
+  );
+  const summaries = sent.filter((e) => e.type === "meter.summary").map((e) => e.body);
+  assert.deepEqual(
+    summaries.find((b) => b.interval === 101),
+    { interval: 101, importWh: 300, exportWh: 0, readings: 1 },
+  );
+  const before = store.outboxAfter(0, 1000).length;
+  // all sequence numbers distinct and increasing, readings and trading on one counter
+  const seqs = store.outboxAfter(0, 1000).map((r) => r.seq);
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  );
+  assert.equal(new Set(seqs).size, seqs.length);
+
+  // a restart (the store closed without any goodbye, as after kill -9) repeats nothing
+  store.close();
+  ({ store, p } = s.open());
+  p.step();
+  assert.equal(store.outboxAfter(0, 1000).length, before);
+  assert.equal(p.state.fills().length, 1);
+  store.close();
+});
+
+test("participant credit: a shortfall asks the bank, the grant's key signs a payment the payee accepts, the debt is repaid", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-credit-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir, { credit: { enabled: true } });
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  store.appendReadings([reading(990_000, 0), reading(1_000_000, 10_000)], (_r, seq) => ({
+    type: "reading",
+    payload: `r${seq}`,
+  }));
+  p.onAnnounce(s.down("market.announce", announce, 1));
+  const view = (availableMc: number) =>
+    s.sealFor({
+      agent: "agent-1",
+      wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
+      openOrders: [],
+      openTrades: [],
+      reputation: {},
+      blacklisted: false,
+    });
+  p.onDown(s.down("account.view", view(1000), 2));
+  p.step();
+  const sent = () =>
+    store
+      .outboxAfter(0, 1000)
+      .filter((r) => r.type !== "reading")
+      .map((r) => JSON.parse(r.payload));
+  const request = sent().find((e) => e.type === "credit.request");
+  assert.ok(request, "a buyer short of funds asks for credit");
+  assert.equal(request.body.bank, "agg-1");
+  assert.equal(request.body.boxKey, s.agentCert.boxKey);
+  const order = sent().find((e) => e.type === "order");
+  assert.ok(buyCostMc(order.body) <= 1000, "the order it places meanwhile is one it can pay");
+  p.step();
+  assert.equal(sent().filter((e) => e.type === "credit.request").length, 1, "asked once");
+
+  // the bank's grant: a shared wallet whose key is sealed to the agent, and the signed token
+  const walletSeed = new Uint8Array(32).fill(9);
+  const sharedWallet = sharedWalletAddress(defaultEd25519.publicKey(walletSeed));
+  const loanId = "e".repeat(64);
+  const bankBox = boxKeyPairFromSecret(s.aggKey.boxSecret);
+  const keyDelivery = sealWalletKey(loanId, walletSeed, sharedWallet, s.agentCert.boxKey, bankBox, (n) =>
+    new Uint8Array(n).fill(3),
+  );
+  const { sig: _unused, ...fields } = {
+    ...token,
+    loanId,
+    bank: "agg-1",
+    sharedWallet,
+    validUntil: 9e12,
+    sig: "",
+  };
+  const signed = { ...fields, sig: signToken(fields, s.aggKey.seed) };
+  // a key sealed by anyone but the bank is refused, and the loan keeps waiting
+  const forger = boxKeyPairFromSecret(new Uint8Array(32).fill(5));
+  const forged = sealWalletKey(loanId, walletSeed, sharedWallet, s.agentCert.boxKey, forger, (n) =>
+    new Uint8Array(n).fill(4),
+  );
+  p.onDown(
+    s.down(
+      "credit.grant",
+      { loanId, sharedWallet, keyDelivery: forged, tokenSig: signed.sig, token: signed },
+      3,
+    ),
+  );
+  assert.equal(p.counters.badDown, 1);
+  assert.equal(p.state.loan()?.status, "requested");
+  p.onDown(
+    s.down("credit.grant", { loanId, sharedWallet, keyDelivery, tokenSig: signed.sig, token: signed }, 3),
+  );
+  assert.equal(p.state.loan()?.status, "granted");
+  p.step();
+  const bill = sent().find((e) => e.type === "credit.bill");
+  assert.ok(bill, "the token is spent with a bill");
+  assert.equal(bill.body.seller, "agent-1");
+  checkPaymentForSeller(bill.body.token, bill.body.payment, {
+    bankPublicKey: s.aggCert.publicKey,
+    sellerWallet: "gwwallet0001",
+    now: 1_000_000,
+  });
+  assert.equal(bill.body.payment.amount, signed.balance);
+  p.step();
+  assert.equal(sent().filter((e) => e.type === "credit.bill").length, 1, "spent once");
+
+  // repaid once the wallet covers principal and interest, and the result closes the loan
+  p.onDown(s.down("account.view", view(50_599), 4));
+  p.step();
+  assert.equal(sent().filter((e) => e.type === "credit.repay").length, 0);
+  p.onDown(s.down("account.view", view(50_600), 5));
+  p.step();
+  const repay = sent().filter((e) => e.type === "credit.repay");
+  assert.deepEqual(
+    repay.map((e) => e.body),
+    [{ loanId, fromWallet: "gwwallet0001" }],
+  );
+  p.onDown(s.down("tx.result", { txId: `agent-1:${repay[0].seq}`, ok: true }, 6));
+  assert.equal(p.state.loan()?.status, "closed");
+
+  // a grant for a loan it is not waiting for is refused
+  const before = p.counters.badDown;
+  p.onDown(
+    s.down("credit.grant", { loanId: "f".repeat(64), sharedWallet, keyDelivery, tokenSig: signed.sig }, 7),
+  );
+  assert.equal(p.counters.badDown, before + 1);
+  store.close();
+});
+
+test("participant credit: a refused request is logged with its code and closes the loan", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-credit2-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir, { credit: { enabled: true, amountMc: 5000 } });
+  const { store, p } = s.open();
+  store.appendReadings(
+    [
+      { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
+      { meter: "m1", ts: 1_000_000, importWh: 10_000, exportWh: 0, powerW: 0 },
+    ],
+    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+  );
+  p.onAnnounce(s.down("market.announce", announce, 1));
+  p.onDown(
+    s.down(
+      "account.view",
+      s.sealFor({
+        agent: "agent-1",
+        wallets: [{ address: "gwwallet0001", balanceMc: 0, frozenMc: 0, availableMc: 0 }],
+        openOrders: [],
+        openTrades: [],
+        reputation: {},
+        blacklisted: false,
+      }),
+      2,
+    ),
+  );
+  p.step();
+  const req = store.outboxAfter(0, 100).find((r) => r.type === "credit.request");
+  assert.equal(JSON.parse(req!.payload).body.amount, 5000);
+  p.onDown(s.down("tx.result", { txId: `agent-1:${req!.seq}`, ok: false, code: "NO_REGULAR_INCOME" }, 3));
+  assert.equal(p.state.loan()?.status, "closed");
+  assert.equal(p.counters.rejected, 1);
+  store.close();
+});
