@@ -1,5 +1,7 @@
 /** The agent's pure trading decisions (agent/participant/core.ts, credit.ts) and its configuration. */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { tradingConfigSchema } from "../agent/participant/config.js";
 import {
@@ -17,6 +19,8 @@ import {
   owedFromWalletMc,
   repayment,
 } from "../agent/participant/credit.js";
+import { ConfigError, loadConfigFile, parseConfigText } from "../config/load.js";
+import { agentConfigSchema } from "../config/schema.js";
 import type { SignedCreditToken } from "../protocol/messages/credit.js";
 
 const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
@@ -218,4 +222,27 @@ test("config: trading defaults and typed refusals", () => {
   assert.equal(c.market.depositPct, 10);
   assert.equal(c.credit.enabled, false);
   assert.equal(tradingConfigSchema.safeParse({ limits: { maxBuyWh: 0 } }).success, false);
+  // the shipped example documents every field and matches the genesis defaults
+  const example = loadConfigFile(agentConfigSchema, join(process.cwd(), "config", "agent.example.yaml"), {});
+  assert.equal(example.trading.enabled, false);
+  assert.equal(example.trading.market.maxPriceMcPerKwh, 2000);
+  // a configuration without a trading section still loads, with trading off
+  const text = readFileSync(join(process.cwd(), "config", "agent.example.yaml"), "utf8");
+  const withoutTrading = parseConfigText(
+    agentConfigSchema,
+    text.slice(0, text.indexOf("\ntrading:")),
+    "x.yaml",
+    {},
+  );
+  assert.deepEqual(withoutTrading.trading, tradingConfigSchema.parse({}));
+  assert.throws(
+    () =>
+      parseConfigText(
+        agentConfigSchema,
+        `${text}\n`.replace("maxBuyWh: 10000", "maxBuyWh: -1"),
+        "x.yaml",
+        {},
+      ),
+    (e: unknown) => e instanceof ConfigError && /trading\.limits\.maxBuyWh/.test(e.message),
+  );
 });
