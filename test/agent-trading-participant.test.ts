@@ -74,7 +74,7 @@ function setup(dir: string, trading: Record<string, unknown> = {}) {
   const aggCert = cert("agg-1", "aggregator", aggKey);
   const agentCert = cert("agent-1", "agent", agentKey, ["gwwallet0001", "gwwallet0002"]);
   const caCert = cert("ca", "aggregator", caKey);
-  let now = 1_000_000;
+  let now = 1_000_600;
   const open = () => {
     const store = new AgentStore(join(dir, "agent.db"), "agent-1", () => 1);
     const p = new Participant({

@@ -39,6 +39,7 @@ function plan(over: Partial<PlanInput>) {
     recent: [],
     ordered: new Set(),
     availableMc: null,
+    settleDelayMs: 1000,
     ...over,
   });
 }
@@ -80,6 +81,13 @@ test("no reference price, no order; the configured fallback stands in until an a
   const p = plan({ announce: null, recent, price: { ...price, fallbackReferenceMcPerKwh: 100_000 } });
   assert.equal(p.kind === "order" && p.order.limitPriceMcPerKwh, 105_000);
   assert.equal(plan({ recent, ordered: new Set([101]) }).kind, "idle");
+  // early in the interval the order waits for the summary of the interval just ended
+  assert.deepEqual(plan({ recent, now: 1_000_999 }), {
+    kind: "idle",
+    reason: "before-summary",
+    shortfallMc: 0,
+  });
+  assert.equal(plan({ recent, now: 1_001_000 }).kind, "order");
 });
 
 test("a buyer short of funds bids what it can pay and reports the shortfall", () => {

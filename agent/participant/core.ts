@@ -57,7 +57,7 @@ export type OrderPlan =
   | { kind: "order"; order: OrderBody; choice: RoleChoice; referenceMcPerKwh: number; shortfallMc: number }
   | {
       kind: "idle";
-      reason: "no-reference-price" | "already-ordered" | "role-idle" | "no-funds";
+      reason: "no-reference-price" | "already-ordered" | "role-idle" | "no-funds" | "before-summary";
       shortfallMc: number;
     };
 
@@ -75,6 +75,11 @@ export interface PlanInput {
   ordered: ReadonlySet<number>;
   /** the trading wallet's available balance in the last account view; null before the first view */
   availableMc: number | null;
+  /**
+   * orders wait this long into the interval, so that the summary of the interval just ended goes first:
+   * the ledger judges a sell offer by the seller's recent metered export
+   */
+  settleDelayMs: number;
 }
 
 /** Money a buy order freezes: the payment at its limit price plus its deposit (aggregator rule). */
@@ -92,6 +97,8 @@ export function buyCostMc(order: Pick<OrderBody, "energyWh" | "limitPriceMcPerKw
 export function planOrder(p: PlanInput): OrderPlan {
   const target = intervalOf(p.now, p.terms) + 1;
   if (p.ordered.has(target)) return { kind: "idle", reason: "already-ordered", shortfallMc: 0 };
+  if (p.now - (target - 1) * p.terms.intervalMs < p.settleDelayMs)
+    return { kind: "idle", reason: "before-summary", shortfallMc: 0 };
   const ref = p.announce?.referencePriceMcPerKwh ?? p.price.fallbackReferenceMcPerKwh;
   if (ref === undefined) return { kind: "idle", reason: "no-reference-price", shortfallMc: 0 };
   const recent = p.recent.slice(-p.limits.historyIntervals);

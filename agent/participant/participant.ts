@@ -208,6 +208,7 @@ export class Participant {
       recent,
       ordered: this.state.orderedSince(current + 1),
       availableMc: this.availableMc(),
+      settleDelayMs: this.o.config.settleDelayMs,
     });
     if (plan.shortfallMc > 0)
       this.state.setMeta("shortfall", {
