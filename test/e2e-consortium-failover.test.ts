@@ -109,6 +109,11 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
       assert.equal(mine.length, 1, `${env.from}:${env.seq} (${env.type}) executed once`);
       assert.equal(mine[0].ok, env.type !== "order.cancel", `${env.type} ${JSON.stringify(mine[0])}`);
     }
+  } catch (e) {
+    // the processes' last words explain most failures
+    for (const [i, p] of procs.entries())
+      (e as Error).message += `\n--- eag${i}:\n${p.output().split("\n").slice(-20).join("\n")}`;
+    throw e;
   } finally {
     await alice.close();
     await dave.close();

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { after, test } from "node:test";
+import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
 import { ledgerHeight, makeProcessConsortium, RawAgent, reexecute } from "../aggregator/service/testkit.js";
+import { fromHex } from "../protocol/bytes.js";
+import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
+import { readCertificateFile } from "../protocol/keyfile.js";
 import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
 import { tempDir, waitFor } from "./helpers/tmp.js";
 
@@ -20,14 +25,15 @@ test("four aggregator processes: agents at different homes trade, clear and sett
   const k = await makeProcessConsortium(tmp.dir, {
     n: 4,
     trading: { intervalMs: INTERVAL, confirmWindowMs: 2 * INTERVAL },
+    credit: { eligibility: { incomePeriodDays: 1, incomePeriods: 1, minIncomePeriods: 1 } },
   });
   const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
-  const alice = new RawAgent(k.ca, "alice", "eag0", tmp.dir);
+  const alice = new RawAgent(k.ca, "alice", "eag2", tmp.dir);
   const sam = new RawAgent(k.ca, "sam", "eag1", tmp.dir);
   const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
   try {
     await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 30_000)));
-    await alice.connect(url(0), "eag0");
+    await alice.connect(url(2), "eag2");
     await sam.connect(url(1), "eag1");
 
     // first login and wallet registration: the home registers the identity, then allocates
@@ -83,8 +89,43 @@ test("four aggregator processes: agents at different homes trade, clear and sett
       30_000,
     );
     assert.equal(sam.lastView?.openTrades.length, 0);
-    assert.deepEqual([...alice.downFrom], ["eag0"], "alice hears only from her home");
+    assert.deepEqual([...alice.downFrom], ["eag2"], "alice hears only from her home");
     assert.deepEqual([...sam.downFrom], ["eag1"]);
+
+    // credit: sam (income from his sale) borrows from eag0's bank; the grant reaches him through eag1
+    const req = sam.send("credit.request", {
+      bank: "eag0",
+      cert: sam.cert.serial,
+      wallets: [sam.wallet],
+      credit: 2_000,
+      amount: 5_000,
+      boxKey: sam.cert.boxKey,
+      demand: { qMin: 1_000, price: 1 },
+    });
+    await waitFor("the grant at sam", () => sam.grants.length > 0, 30_000);
+    assert.equal(sam.results.get(req)?.ok, true, JSON.stringify(sam.results.get(req)));
+    const grant = sam.grants[0];
+    assert.ok(grant.token !== undefined, "the grant carries the signed token");
+    const bankBox = fromHex(readCertificateFile(join(tmp.dir, "identities", "eag0.cert.json")).boxKey)!;
+    const walletSeed = openWalletKey(grant.keyDelivery, boxKeyPairFromSecret(sam.key.boxSecret), {
+      loanId: grant.loanId,
+      sharedWallet: grant.sharedWallet,
+      bankBoxKey: bankBox,
+    });
+    // sam pays alice with the token; alice bills at her home eag2, which forwards the bill to the bank
+    const payment = signPayment(
+      { loanId: grant.loanId, paymentId: "p1", sellerWallet: alice.wallet, amount: 1_000, ts: Date.now() },
+      walletSeed,
+    );
+    alice.send("credit.bill", { seller: "alice", payment, token: grant.token });
+    await waitFor(
+      "the bank paid alice's bill",
+      () => alice.lastView?.wallets[0]?.balanceMc === 20_750,
+      30_000,
+    );
+    const repay = sam.send("credit.repay", { loanId: grant.loanId, fromWallet: sam.wallet });
+    await waitFor("repaid", () => sam.results.has(repay), 20_000);
+    assert.equal(sam.results.get(repay)?.ok, true, JSON.stringify(sam.results.get(repay)));
 
     // the ledgers: all four verify and re-execute to one state hash at their common height
     await alice.close();
@@ -103,13 +144,18 @@ test("four aggregator processes: agents at different homes trade, clear and sett
     // every envelope the agents sent is in the ledger, accepted exactly once
     const { results } = reexecute(k.ledgerDbs[0], k.genesisFile, common);
     for (const a of [alice, sam])
-      for (const env of a.sent) {
+      for (const env of a.sent.filter((e) => e.type !== "credit.bill")) {
         const mine = results.filter((r) => {
           const tx = r.tx as { from?: string; seq?: number };
           return tx.from === env.from && tx.seq === env.seq;
         });
         assert.equal(mine.filter((r) => r.ok).length, 1, `${env.from}:${env.seq} (${env.type}) applied once`);
       }
+  } catch (e) {
+    // the processes' last words explain most failures
+    for (const [i, p] of procs.entries())
+      (e as Error).message += `\n--- eag${i}:\n${p.output().split("\n").slice(-20).join("\n")}`;
+    throw e;
   } finally {
     await alice.close();
     await sam.close();

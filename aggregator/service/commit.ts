@@ -75,8 +75,16 @@ export class CommitRelay {
             const owner =
               typeof e.wallet === "string" ? machine.state.wallets.get(e.wallet)?.owner : undefined;
             if (owner !== undefined && this.serves(owner)) touched.add(owner);
+            // credit events name the loan: its borrower's account changed
+            const loan = typeof e.loanId === "string" ? machine.credit().loans[e.loanId] : undefined;
+            if (loan !== undefined && this.serves(loan.borrower)) touched.add(loan.borrower);
           }
-          if (env !== undefined && a.type === "sys") this.grant(env);
+          if (env !== undefined && a.type === "sys") {
+            this.grant(env);
+            // a paid bill credits the seller's wallet, which no event names
+            const seller = paidSeller(env);
+            if (seller !== undefined && this.serves(seller)) touched.add(seller);
+          }
         }
         if (key === undefined) return;
         const pending = this.o.outbox.remove(key);
@@ -111,4 +119,10 @@ export class CommitRelay {
         : undefined;
     this.o.downlink.grant(loan.borrower, token === undefined ? tx.body : { ...tx.body, token });
   }
+}
+
+function paidSeller(env: Envelope): string | undefined {
+  const tx = env.body as { type?: string; body?: { bill?: { seller?: unknown } } } | undefined;
+  const seller = tx?.type === "credit.pay" ? tx.body?.bill?.seller : undefined;
+  return typeof seller === "string" ? seller : undefined;
 }

@@ -10,7 +10,7 @@ import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
-import type { SealedDownlink, TxResultBody } from "../../protocol/messages/downlink.js";
+import type { CreditGrantBody, SealedDownlink, TxResultBody } from "../../protocol/messages/downlink.js";
 import { MSG_RECEIPT, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { type Fill, requiredDepositMc } from "../../protocol/messages/trading.js";
 import { topics } from "../../protocol/topics.js";
@@ -122,6 +122,7 @@ export class RawAgent {
   readonly views: AgentView[] = [];
   readonly downFrom = new Set<string>();
   readonly announcements: unknown[] = [];
+  readonly grants: CreditGrantBody[] = [];
 
   constructor(ca: CaDirectory, id: string, home: string, dir: string) {
     const issued = ca.issue({ role: "agent", id, home, wallets: 1 }, join(dir, "agents"));
@@ -172,6 +173,7 @@ export class RawAgent {
         if (env.type === "fill") this.fills.push(plain as Fill);
         else this.views.push(plain as AgentView);
       } else if (env.type === "market.announce") this.announcements.push(env.body);
+      else if (env.type === "credit.grant") this.grants.push(env.body as CreditGrantBody);
     });
     this.client = c;
     for (const env of this.unreceipted.values())
