@@ -123,6 +123,9 @@ export class RawAgent {
   readonly downFrom = new Set<string>();
   readonly announcements: unknown[] = [];
   readonly grants: CreditGrantBody[] = [];
+  /** when each receipt and result arrived (ms since epoch), for latency measurements */
+  readonly receiptedAt = new Map<number, number>();
+  readonly resultAt = new Map<string, number>();
 
   constructor(ca: CaDirectory, id: string, home: string, dir: string) {
     const issued = ca.issue({ role: "agent", id, home, wallets: 1 }, join(dir, "agents"));
@@ -163,11 +166,15 @@ export class RawAgent {
       const env = decodeEnvelope(payload);
       this.downFrom.add(env.from);
       if (env.type === MSG_RECEIPT) {
-        for (const s of (env.body as ReceiptBody).acks) this.unreceipted.delete(s);
+        for (const s of (env.body as ReceiptBody).acks) {
+          this.unreceipted.delete(s);
+          this.receiptedAt.set(s, Date.now());
+        }
         for (const r of (env.body as ReceiptBody).rejected) this.unreceipted.delete(r.seq);
       } else if (env.type === "tx.result") {
         const r = env.body as TxResultBody;
         this.results.set(r.txId, r);
+        this.resultAt.set(r.txId, Date.now());
       } else if (env.type === "fill" || env.type === "account.view") {
         const plain = JSON.parse(Buffer.from(open(env.body as SealedDownlink, box)).toString("utf8"));
         if (env.type === "fill") this.fills.push(plain as Fill);
