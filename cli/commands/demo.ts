@@ -1,57 +1,224 @@
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
-import { CaDirectory } from "../../protocol/ca-dir.js";
-import { EnvelopeVerifier, signEnvelope } from "../../protocol/envelope.js";
-import { describeError } from "../../protocol/errors.js";
-import { TrustStore } from "../../protocol/identity.js";
-import { createConsortiumIdentities } from "../demo/identities.js";
+import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
+import { type DemoLayout, writeDemoLayout } from "../demo/setup.js";
+import { type Child, Supervisor } from "../demo/supervisor.js";
+import { UsageError } from "../exit.js";
 
-export const demoCommand: CommandModule = {
+const LOGS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "hardware", "logs");
+
+/** Log messages worth showing on the console while the demo runs (the full logs go to files). */
+const SHOWN =
+  /started|order placed|^fill$|delivery confirmed|credit|loan|settle|fail|over to|refused|rejected|revoked/i;
+
+function showLine(_name: string, line: string): string | undefined {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.trim() === "" ? undefined : line;
+  }
+  const msg = String(o.msg ?? "");
+  if (o.level !== "warn" && o.level !== "error" && !SHOWN.test(msg)) return undefined;
+  const skip = new Set(["level", "ns", "msg", "time"]);
+  const fields = Object.entries(o)
+    .filter(([k, v]) => !skip.has(k) && (typeof v !== "object" || v === null))
+    .slice(0, 6)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  return `${o.level === "info" ? "" : `${String(o.level).toUpperCase()} `}${msg}${fields ? `  ${fields}` : ""}`;
+}
+
+interface DemoArgs {
+  dir: string;
+  aggregators: number;
+  agentsPer: number;
+  duration: number;
+  intervalMs: number;
+  hoursPerInterval: number;
+  allocationMc: number;
+  kill: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number, sup: Supervisor): Promise<void> {
+  void sup;
+  await new Promise<void>((resolvePromise, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${child.name} did not report ${pattern} in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onData = (d: Buffer) => {
+      if (pattern.test(d.toString())) {
+        clearTimeout(timer);
+        resolvePromise();
+      }
+    };
+    child.process.stdout?.on("data", onData);
+    child.process.stderr?.on("data", onData);
+    child.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${child.name} exited (${code}) before it started; see its log`));
+    }, reject);
+  });
+}
+
+export const demoCommand: CommandModule<object, DemoArgs> = {
   command: "demo",
-  describe: "run a whole local consortium on embedded defaults (today: its CA and identities, verified)",
+  describe:
+    "run a whole local consortium: CA, aggregators with embedded brokers, agents replaying meter logs",
   builder: (y) =>
     y
-      .option("dir", { type: "string", default: "./gridlet-demo", describe: "working directory of the demo" })
-      .option("aggregators", { type: "number", default: 4, describe: "number of aggregators" })
+      .option("dir", { type: "string", default: "./gridlet-demo", describe: "working directory (recreated)" })
+      .option("aggregators", { type: "number", default: 4, describe: "aggregators in the consortium" })
       .option("agents-per", { type: "number", default: 2, describe: "agents per aggregator" })
-      .example("$0 demo", "CA, 4 aggregators and 8 agents in ./gridlet-demo"),
-  handler: (a) => {
-    const dir = resolve(String(a.dir));
-    mkdirSync(dir, { recursive: true });
-    const ids = createConsortiumIdentities(dir, Number(a.aggregators), Number(a.agentsPer));
-    console.log(`CA "${ids.ca.id}" in ${ids.caDir}`);
-    const ca = new CaDirectory(ids.caDir);
-    const trust = new TrustStore(ids.ca, { now: Date.now, revocations: ca.revocations() });
-    const verifier = new EnvelopeVerifier({ directory: trust, now: Date.now });
-    for (const who of [...ids.aggregators, ...ids.agents]) {
-      trust.add(who.cert);
-      const e = signEnvelope(
-        { type: "hello", from: who.cert.id, seq: 1, ts: Date.now(), body: {} },
-        who.key.seed,
-      );
-      verifier.verify(e);
-      const extra =
-        who.cert.role === "agent" ? ` home ${who.cert.home}, wallets ${who.cert.wallets?.join(" ")}` : "";
-      console.log(
-        `  ${who.cert.role.padEnd(10)} ${who.cert.id.padEnd(10)} certificate valid, signed envelope verified;${extra}`,
-      );
-    }
-    const victim = ids.agents[ids.agents.length - 1];
-    trust.setRevocations(ca.revoke(victim.cert.id, "demo: revoked to show rejection"));
-    const e = signEnvelope(
-      { type: "hello", from: victim.cert.id, seq: 2, ts: Date.now(), body: {} },
-      victim.key.seed,
-    );
-    try {
-      verifier.verify(e);
-      throw new Error("a revoked sender was accepted");
-    } catch (err) {
-      console.log(`  revoked ${victim.cert.id}: its next envelope is rejected (${describeError(err)})`);
-    }
+      .option("duration", {
+        type: "number",
+        default: 120,
+        describe: "seconds of trading before a clean stop",
+      })
+      .option("interval-ms", { type: "number", default: 8000, describe: "market interval (wall clock)" })
+      .option("hours-per-interval", {
+        type: "number",
+        default: 3,
+        describe: "hours of recorded meter log replayed per market interval",
+      })
+      .option("allocation-mc", {
+        type: "number",
+        default: 5000,
+        describe: "initial coins per agent (milli-coins)",
+      })
+      .option("kill", {
+        type: "boolean",
+        default: true,
+        describe: "kill -9 one aggregator half-way and restart it, to show that trading goes on",
+      })
+      .check((a) => {
+        if (!Number.isInteger(a.aggregators) || a.aggregators < 1 || a.aggregators > 16)
+          throw new UsageError("USAGE", "--aggregators must be 1..16");
+        if (a.duration < 10) throw new UsageError("USAGE", "--duration must be at least 10 s");
+        if (Number(a.intervalMs) < 2000) throw new UsageError("USAGE", "--interval-ms must be at least 2000");
+        return true;
+      })
+      .example("$0 demo", "4 aggregators, 8 agents, 2 minutes of trading")
+      .example("$0 demo --duration 600 --no-kill", "ten quiet minutes") as never,
+  handler: async (a) => {
+    const dir = resolve(a.dir);
+    mkdirSync(join(dir, "data"), { recursive: true });
+    mkdirSync(join(dir, "logs"), { recursive: true });
+    const layout = await writeDemoLayout({
+      dir,
+      logsDir: LOGS_DIR,
+      aggregators: a.aggregators,
+      agentsPer: a.agentsPer,
+      intervalMs: a.intervalMs,
+      hoursPerInterval: a.hoursPerInterval,
+      initialAllocationMc: a.allocationMc,
+    });
+    console.log(`Gridlet demo in ${dir}`);
     console.log(
-      `\nIdentities are in ${ids.idsDir}. Check one with:\n  npx gridlet ca verify --dir ${ids.caDir} ${ids.aggregators[0].certPath}`,
+      `  CA, consortium and genesis: ${layout.caDir}, ${layout.consortiumFile}, ${layout.genesisFile}`,
     );
-    console.log("The trading, credit and consensus parts of the demo are not built yet.");
+    console.log(
+      `  ${layout.aggregators.length} aggregators (${layout.aggregators[0].id} runs the credit bank), ${layout.agents.length} agents replaying ${a.hoursPerInterval} h of meter log per ${a.intervalMs / 1000} s interval`,
+    );
+    console.log(`  full logs: ${join(dir, "logs")}\n`);
+
+    const sup = new Supervisor(join(dir, "logs"), showLine);
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) return;
+      stopping = true;
+      console.log("\nstopping...");
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+      const aggs = layout.aggregators.map((g) => sup.start(g.id, ["aggregator", "--config", g.config]));
+      await Promise.all(aggs.map((c) => waitForLine(c, /ledger started/, 60_000, sup)));
+      const agents = layout.agents.map((g) => sup.start(g.id, ["agent", "--config", g.config]));
+      void agents;
+      const start = Date.now();
+      let killed = false;
+      while (!stopping && Date.now() - start < a.duration * 1000) {
+        await sleep(1000);
+        const elapsed = Math.round((Date.now() - start) / 1000);
+        if (elapsed % 15 === 0) {
+          const heights = layout.aggregators.map((g) => `${g.id}:${ledgerHeightOf(g.ledgerDb)}`).join(" ");
+          console.log(`---- ${elapsed}s: ledger heights ${heights}`);
+        }
+        const victim = layout.aggregators[layout.aggregators.length - 1];
+        if (
+          a.kill &&
+          !killed &&
+          layout.aggregators.length >= 4 &&
+          Date.now() - start > (a.duration * 1000) / 3
+        ) {
+          killed = true;
+          const child = aggs[aggs.length - 1];
+          console.log(
+            `---- kill -9 ${victim.id}: the other ${layout.aggregators.length - 1} go on (f = 1); its agents fail over`,
+          );
+          child.process.kill("SIGKILL");
+          await child.exited;
+          await sleep(Math.min(15_000, (a.duration * 1000) / 6));
+          console.log(`---- restarting ${victim.id}: it catches up from its peers`);
+          aggs[aggs.length - 1] = sup.start(victim.id, ["aggregator", "--config", victim.config]);
+        }
+      }
+      console.log("\n---- stopping agents, then aggregators (SIGTERM)");
+      await sup.stop(sup.running().filter((c) => c.name.startsWith("agent")));
+      await sleep(2000);
+      await sup.stop();
+    } finally {
+      await sup.close();
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+    }
+    report(layout);
   },
 };
+
+function report(layout: DemoLayout): void {
+  const heights = layout.aggregators.map((g) => ledgerHeightOf(g.ledgerDb));
+  const common = Math.min(...heights);
+  console.log(`\nLedgers: heights ${heights.join(", ")}; re-executing each to block ${common}`);
+  const summaries: LedgerSummary[] = layout.aggregators.map((g) =>
+    summariseLedger(g.ledgerDb, layout, common),
+  );
+  const hashes = new Set(summaries.map((s) => s.stateHash));
+  console.log(
+    hashes.size === 1
+      ? `  all ${summaries.length} aggregators agree: state hash ${[...hashes][0].slice(0, 16)}… at block ${common}`
+      : `  DISAGREEMENT: ${summaries.map((s, i) => `${layout.aggregators[i].id} ${s.stateHash.slice(0, 16)}`).join(", ")}`,
+  );
+  const s = summariseLedger(layout.aggregators[0].ledgerDb, layout);
+  console.log(`\nWhat the ledger of ${layout.aggregators[0].id} holds (${s.height} blocks):`);
+  for (const [k, n] of Object.entries(s.applied).sort()) console.log(`  ${String(n).padStart(6)}  ${k}`);
+  const rejected = Object.entries(s.rejected);
+  if (rejected.length > 0) {
+    console.log("  refused, by type and code:");
+    for (const [k, n] of rejected.sort()) console.log(`  ${String(n).padStart(6)}  ${k}`);
+  }
+  console.log(`  loans: ${s.loans.total} granted, ${s.loans.repaid} repaid`);
+  console.log(
+    `  coins: supply ${s.supplyMc} mc, sum of all wallets ${s.walletTotalMc} mc${s.supplyMc === s.walletTotalMc ? " (conserved)" : " (MISMATCH)"}`,
+  );
+  console.log("\nAgents (balance, frozen, active reputation value):");
+  for (const x of s.agents) {
+    const hh = layout.agents.find((g) => g.id === x.id)?.household ?? "";
+    console.log(
+      `  ${x.id.padEnd(10)} ${String(x.balanceMc).padStart(7)} mc  ${String(x.frozenMc).padStart(6)} frozen  ${(x.reputation / 1e6).toFixed(2).padStart(7)}  ${hh}${x.blacklisted ? "  BLACKLISTED" : ""}`,
+    );
+  }
+  console.log("\nWhere to look:");
+  console.log(
+    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --genesis ${layout.genesisFile}`,
+  );
+  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} | head`);
+  console.log(`  npx gridlet agent status --config ${layout.agents[0].config}`);
+  if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
+}
