@@ -368,6 +368,14 @@ export abstract class ReplicaCore {
   }
 
   protected onViewChange(s: Slot, vc: ViewChange): void {
+    if (vc.view < s.view && vc.from !== this.config.self) {
+      // The sender is behind us: hand it our own view change for its view (its leader may be missing
+      // exactly that one; we re-send only what we signed before) and our latest, so it can join us.
+      const own = s.viewChanges.get(vc.view)?.get(this.config.self);
+      if (own !== undefined) this.emit({ type: "send", to: vc.from, msg: own });
+      const latest = s.mine.get("vc");
+      if (latest !== undefined && latest !== own) this.emit({ type: "send", to: vc.from, msg: latest });
+    }
     if (s.viewChanges.get(vc.view)?.has(vc.from)) return;
     if (vc.view <= s.v0) {
       this.reject(vc.from, "view change to a first view");
