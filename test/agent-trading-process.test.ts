@@ -7,7 +7,7 @@
  * restarts it and checks from the ledger that nothing it sent was lost or entered twice.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
@@ -57,9 +57,14 @@ function tradingRows(storePath: string, sql: string): { seq: number; interval: n
   }
 }
 
-test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubles nothing", {
-  timeout: 180_000,
-}, async () => {
+interface SiteOptions {
+  genesisTrading?: Record<string, unknown>;
+  credit?: Record<string, unknown>;
+}
+
+/** A CA, a one-member consortium and its genesis, the aggregator's configuration, and agent configurations. */
+async function makeSite(dir: string, o: SiteOptions = {}) {
+  mkdirSync(dir, { recursive: true });
   const ca = new CaDirectory(join(dir, "ca"));
   ca.init("test-ca");
   const out = join(dir, "identities");
@@ -80,8 +85,8 @@ test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubl
     createGenesis(ca, {
       consortium: { name: "solo", members },
       issued: Date.now() - 60_000,
-      trading: { intervalMs: INTERVAL, confirmWindowMs: 2000 },
-      credit: {},
+      trading: { intervalMs: INTERVAL, confirmWindowMs: 2000, ...o.genesisTrading },
+      credit: o.credit ?? {},
       banks: { eag0: { publicKey: agg.cert.publicKey, wallet: "bank-eag0-wallet", fundsMc: 1_000_000 } },
     }),
   );
@@ -101,7 +106,7 @@ test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubl
       consensus: { slotTimeoutMs: 1500, checkpointInterval: 4 },
     }),
   );
-  const agentConfig = (id: string, log: string) => {
+  const agentConfig = (id: string, log: string, trading: Record<string, unknown> = {}) => {
     const a = ca.issue({ role: "agent", id, home: "eag0", wallets: 1 }, out);
     const path = join(dir, `${id}.yaml`);
     writeFileSync(
@@ -126,11 +131,19 @@ test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubl
           market: { intervalMs: INTERVAL, depositPct: 10, maxPriceMcPerKwh: 2000 },
           limits: { historyIntervals: 1, maxSellWh: 10_000, maxBuyWh: 10_000 },
           settleDelayMs: 800,
+          ...trading,
         },
       }),
     );
     return { path, store: join(dir, `${id}.sqlite`) };
   };
+  return { aggConfig, ledgerDb, agentConfig };
+}
+
+test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubles nothing", {
+  timeout: 180_000,
+}, async () => {
+  const { aggConfig, ledgerDb, agentConfig } = await makeSite(join(dir, "trade"));
   const seller = agentConfig("pv-couple", "h2-pv-couple.csv");
   const buyer = agentConfig("family", "h3-family.csv");
 
@@ -221,4 +234,55 @@ test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubl
   assert.ok(orders.filter((o) => o.startsWith("family:")).length >= 2);
   assert.ok(agentTxs.some((t) => t.type === "delivery.confirm" && t.from === "family"));
   assert.ok(agentTxs.some((t) => t.type === "meter.summary" && t.from === "pv-couple"));
+});
+
+test("a PV household short of coins at night borrows from the bank and spends the token on its bids", {
+  timeout: 180_000,
+}, async () => {
+  // Few coins each, so that the evening's buy cannot be paid; sell offers small enough for their deposit.
+  const { aggConfig, ledgerDb, agentConfig } = await makeSite(join(dir, "credit"), {
+    genesisTrading: { initialAllocationMc: 1000 },
+    credit: { eligibility: { incomePeriodDays: 1, incomePeriods: 1, minIncomePeriods: 1 } },
+  });
+  const borrower = agentConfig("pv-family", "h1-pv-family.csv", {
+    limits: { historyIntervals: 1, maxSellWh: 2000, maxBuyWh: 10_000 },
+    credit: { enabled: true, retryIntervals: 1 },
+  });
+  const family = agentConfig("family", "h3-family.csv", {
+    limits: { historyIntervals: 1, maxSellWh: 2000, maxBuyWh: 10_000 },
+  });
+  const aggregator = spawnGridlet(["aggregator", "--config", aggConfig]);
+  after(() => aggregator.stop());
+  await aggregator.waitForOutput(/aggregator started/);
+  const b = spawnGridlet(["agent", "--config", borrower.path]);
+  after(() => b.stop());
+  const f = spawnGridlet(["agent", "--config", family.path]);
+  after(() => f.stop());
+
+  await b.waitForOutput(/credit requested/, 90_000);
+  await b.waitForOutput(/credit granted/, 90_000);
+  await b.waitForOutput(/credit token spent/, 30_000);
+  // The bank paid the bill: a credit.pay into the borrower's own wallet is in the ledger.
+  const pay = await waitFor(
+    "credit.pay in the ledger",
+    () =>
+      ledgerTxs(ledgerDb).find((t) => {
+        const tx = (t as { body?: { type?: string; body?: { bill?: { seller?: string } } } }).body;
+        return t.type === "sys" && tx?.type === "credit.pay" && tx.body?.bill?.seller === "pv-family";
+      }) ?? false,
+    30_000,
+    500,
+  );
+  assert.ok(pay);
+  const s = await waitFor(
+    "the loan in the borrower's status",
+    async () => {
+      const st = JSON.parse((await runGridlet(["agent", "status", "--config", borrower.path])).stdout);
+      return st.trading?.loan?.status === "paid" || st.trading?.loan?.status === "closed" ? st : false;
+    },
+    30_000,
+    500,
+  );
+  assert.ok(s.trading.loan.amountMc > 0);
+  assert.ok(ledgerTxs(ledgerDb).some((t) => t.type === "credit.request" && t.from === "pv-family"));
 });

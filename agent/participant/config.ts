@@ -55,9 +55,11 @@ export const tradingConfigSchema = z
         claimedCredit: z.number().int().default(0),
         /** Qmin of the pricing model, kWh; the bank offers a loan only while Qmin ≤ θ */
         qMinKwh: z.number().min(0).max(1e9).default(1),
+        /** after a refused request, wait this many intervals before asking again */
+        retryIntervals: z.number().int().min(1).max(10_000).default(10),
       })
       .strict()
-      .default({ enabled: false, amountMc: 0, claimedCredit: 0, qMinKwh: 1 }),
+      .default({ enabled: false, amountMc: 0, claimedCredit: 0, qMinKwh: 1, retryIntervals: 10 }),
   })
   .strict();
 

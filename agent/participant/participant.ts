@@ -247,7 +247,7 @@ export class Participant {
         },
         shortfall.ref ?? this.state.announce()?.referencePriceMcPerKwh ?? 1000,
         now,
-        10 * this.terms.intervalMs,
+        c.retryIntervals * this.terms.intervalMs,
       );
       if (req !== null) {
         this.send([{ type: MSG_CREDIT_REQUEST, body: req }], ([r]) =>
