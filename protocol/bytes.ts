@@ -10,8 +10,10 @@ export function fromHex(hex: string): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(hex, "hex"));
 }
 
+const encoder = new TextEncoder();
+
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return encoder.encode(s);
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {

@@ -7,7 +7,7 @@ import { ProtocolError } from "./errors.js";
  * cannot represent (undefined, a function, a non-finite number, a bigint) is a programming error here.
  */
 export function canonicalJson(value: unknown): string {
-  assertJsonValue(value, "$");
+  assertJsonValue(value, () => "$");
   const text = canonicalizeJson(value);
   if (text === undefined) throw new ProtocolError("MALFORMED", "value has no canonical JSON form");
   return text;
@@ -18,28 +18,32 @@ export function signingBytes(domain: string, value: unknown): Uint8Array {
   return utf8(`${domain}\n${canonicalJson(value)}`);
 }
 
-function assertJsonValue(v: unknown, path: string): void {
+function assertJsonValue(v: unknown, path: () => string): void {
+  // The path is built only when something is wrong: this runs on every field of every signed message.
   switch (typeof v) {
     case "string":
     case "boolean":
       return;
     case "number":
-      if (!Number.isFinite(v)) throw new ProtocolError("MALFORMED", `${path}: non-finite number`, { path });
+      if (!Number.isFinite(v)) fail(`${path()}: non-finite number`, path);
       return;
     case "object":
       if (v === null) return;
       if (Array.isArray(v)) {
-        v.forEach((x, i) => {
-          assertJsonValue(x, `${path}[${i}]`);
-        });
+        for (let i = 0; i < v.length; i++) assertJsonValue(v[i], () => `${path()}[${i}]`);
         return;
       }
-      for (const [k, x] of Object.entries(v)) {
-        if (x === undefined) throw new ProtocolError("MALFORMED", `${path}.${k}: undefined`, { path });
-        assertJsonValue(x, `${path}.${k}`);
+      for (const k in v as Record<string, unknown>) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x === undefined) fail(`${path()}.${k}: undefined`, path);
+        assertJsonValue(x, () => `${path()}.${k}`);
       }
       return;
     default:
-      throw new ProtocolError("MALFORMED", `${path}: ${typeof v} is not JSON`, { path });
+      fail(`${path()}: ${typeof v} is not JSON`, path);
   }
+}
+
+function fail(message: string, path: () => string): never {
+  throw new ProtocolError("MALFORMED", message, { path: path() });
 }

@@ -13,6 +13,8 @@ export const topics = {
   agentDown: (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/down`,
   /** retained "online" / "offline" (the last will) */
   agentStatus: (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/status`,
+  /** retained plain JSON of the latest reading, for Home Assistant's sensors (not an envelope) */
+  agentState: (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/state`,
   /** aggregator → all its agents: market announcements (aggregate demand, reference price), blacklist */
   aggregatorAnnounce: (aggregatorId: string) => `${TOPIC_ROOT}/aggregator/${aggregatorId}/announce`,
   aggregatorStatus: (aggregatorId: string) => `${TOPIC_ROOT}/aggregator/${aggregatorId}/status`,

@@ -1,10 +1,4 @@
-import {
-  HA_DISCOVERY_PREFIX,
-  STATUS_OFFLINE,
-  STATUS_ONLINE,
-  TOPIC_ROOT,
-  topics,
-} from "../../protocol/topics.js";
+import { HA_DISCOVERY_PREFIX, STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { MeterReading } from "../meters/types.js";
 
 /**
@@ -14,7 +8,7 @@ import type { MeterReading } from "../meters/types.js";
  */
 
 /** Retained plain JSON `{ "<meter>": { import_kwh, export_kwh, power_w, ts } }` for Home Assistant. */
-export const haStateTopic = (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/state`;
+export const haStateTopic = topics.agentState;
 
 /** HA node ids allow [a-zA-Z0-9_-]; agent ids may also hold dots. */
 export function haNodeId(agentId: string): string {
