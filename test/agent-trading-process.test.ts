@@ -142,18 +142,18 @@ async function makeSite(dir: string, o: SiteOptions = {}) {
 
 test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubles nothing", {
   timeout: 180_000,
-}, async () => {
+}, async (t) => {
   const { aggConfig, ledgerDb, agentConfig } = await makeSite(join(dir, "trade"));
   const seller = agentConfig("pv-couple", "h2-pv-couple.csv");
   const buyer = agentConfig("family", "h3-family.csv");
 
   const aggregator = spawnGridlet(["aggregator", "--config", aggConfig]);
-  after(() => aggregator.stop());
+  t.after(() => aggregator.stop());
   await aggregator.waitForOutput(/aggregator started/);
   const sellerProc = spawnGridlet(["agent", "--config", seller.path]);
-  after(() => sellerProc.stop());
+  t.after(() => sellerProc.stop());
   let buyerProc = spawnGridlet(["agent", "--config", buyer.path]);
-  after(() => buyerProc.stop());
+  t.after(() => buyerProc.stop());
 
   // The buyer orders every interval; kill it as soon as its first order is on its way.
   await buyerProc.waitForOutput(/order placed/, 30_000);
@@ -238,7 +238,7 @@ test("agents trade over accelerated intervals; a SIGKILLed agent loses and doubl
 
 test("a PV household short of coins at night borrows from the bank and spends the token on its bids", {
   timeout: 180_000,
-}, async () => {
+}, async (t) => {
   // Few coins each, so that the evening's buy cannot be paid; sell offers small enough for their deposit.
   const { aggConfig, ledgerDb, agentConfig } = await makeSite(join(dir, "credit"), {
     genesisTrading: { initialAllocationMc: 1000 },
@@ -252,12 +252,12 @@ test("a PV household short of coins at night borrows from the bank and spends th
     limits: { historyIntervals: 1, maxSellWh: 2000, maxBuyWh: 10_000 },
   });
   const aggregator = spawnGridlet(["aggregator", "--config", aggConfig]);
-  after(() => aggregator.stop());
+  t.after(() => aggregator.stop());
   await aggregator.waitForOutput(/aggregator started/);
   const b = spawnGridlet(["agent", "--config", borrower.path]);
-  after(() => b.stop());
+  t.after(() => b.stop());
   const f = spawnGridlet(["agent", "--config", family.path]);
-  after(() => f.stop());
+  t.after(() => f.stop());
 
   await b.waitForOutput(/credit requested/, 90_000);
   await b.waitForOutput(/credit granted/, 90_000);
