@@ -192,6 +192,9 @@ export class Participant {
   private order(now: number): void {
     if (!this.state.registeredWallets().has(this.wallet)) return;
     const current = intervalOf(now, this.terms);
+    const ordered = this.state.orderedSince(current + 1);
+    // most ticks: the next interval is ordered already, and its energies need not be read
+    if (ordered.has(current + 1)) return;
     const hist = this.o.config.limits.historyIntervals;
     const recent: { importWh: number; exportWh: number }[] = [];
     for (let i = current - hist; i < current; i++) {
@@ -206,7 +209,7 @@ export class Participant {
       wallet: this.wallet,
       announce: this.state.announce(),
       recent,
-      ordered: this.state.orderedSince(current + 1),
+      ordered,
       availableMc: this.availableMc(),
       settleDelayMs: this.o.config.settleDelayMs,
     });

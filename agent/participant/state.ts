@@ -29,6 +29,8 @@ export class TradingState {
       CREATE TABLE IF NOT EXISTS tp_results (tx_id TEXT PRIMARY KEY, ok INTEGER NOT NULL, code TEXT,
         message TEXT, at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS tp_loans (request_seq INTEGER PRIMARY KEY, record TEXT NOT NULL);
+      -- interval energy is read by time on every tick; the readings table grows for months
+      CREATE INDEX IF NOT EXISTS tp_readings_ts ON readings (ts);
     `);
     this.q = this.prepare();
   }
@@ -68,8 +70,8 @@ export class TradingState {
       readings: db.prepare<[number, number], MeterReading>(
         "SELECT meter, ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? ORDER BY ts",
       ),
-      lastBefore: db.prepare<[number], MeterReading>(
-        "SELECT meter, max(ts) AS ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts <= ? GROUP BY meter",
+      lastBefore: db.prepare<[number, number], MeterReading>(
+        "SELECT meter, max(ts) AS ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? GROUP BY meter",
       ),
     };
   }
@@ -155,9 +157,13 @@ export class TradingState {
     this.q.putLoan.run(loan.requestSeq, JSON.stringify(loan));
   }
 
-  /** The agent's own readings around an interval: the last one at or before its start, and those inside. */
+  /**
+   * The agent's own readings around an interval: per meter the last one at or before its start (looked
+   * for within one interval's length before it: a meter silent longer starts from its first reading
+   * inside), and those inside.
+   */
   readingsFor(fromMs: number, toMs: number): MeterReading[] {
-    return [...this.q.lastBefore.all(fromMs), ...this.q.readings.all(fromMs, toMs)];
+    return [...this.q.lastBefore.all(fromMs - (toMs - fromMs), fromMs), ...this.q.readings.all(fromMs, toMs)];
   }
 
   transaction<T>(fn: () => T): T {
