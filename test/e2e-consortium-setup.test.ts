@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { stringify } from "yaml";
 import { loadConsortiumFile } from "../aggregator/consensus/consortium.js";
 import { loadGenesisFile } from "../aggregator/node/genesis.js";
 import { CaDirectory } from "../protocol/ca-dir.js";
@@ -103,6 +104,33 @@ test("gridlet aggregator consortium / genesis: CA-signed files the aggregators l
   ]);
   assert.equal(badBank.code, 1);
   assert.match(badBank.stderr, /banks\.eag7/);
+  // an aggregator that is not a member, and a ledger configuration without its genesis, are refused
+  const r = await runGridlet(["ca", "issue", "--dir", caDir, "--role", "aggregator", "--id", "eag4"]);
+  assert.equal(r.code, 0, r.stderr);
+  const id = join(caDir, "identities");
+  const config = (extra: Record<string, unknown>) => {
+    const path = join(tmp.dir, `eag4-${Object.keys(extra).length}.yaml`);
+    writeFileSync(
+      path,
+      stringify({
+        version: 1,
+        id: "eag4",
+        identity: { key: join(id, "eag4.key"), cert: join(id, "eag4.cert.json"), ca: ca.certPath },
+        broker: { embedded: { host: "127.0.0.1", port: 0 } },
+        store: { path: join(tmp.dir, "eag4.sqlite") },
+        consortium: { file: consortiumFile },
+        ...extra,
+      }),
+    );
+    return path;
+  };
+  const outsider = await runGridlet(["aggregator", "--config", config({ genesis: { file: genesisFile } })]);
+  assert.equal(outsider.code, 1, outsider.stderr);
+  assert.match(outsider.stderr, /NOT_A_MEMBER/);
+  const halfConfigured = await runGridlet(["aggregator", "--config", config({})]);
+  assert.equal(halfConfigured.code, 2, halfConfigured.stderr);
+  assert.match(halfConfigured.stderr, /consortium and genesis go together/);
+
   const usage = await runGridlet(["aggregator", "genesis", "--ca-dir", caDir]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--out/);
