@@ -103,3 +103,25 @@ test("unanimity: a silent member stops the ledger until it returns", () => {
   for (const m of sim.members)
     assert.ok(sim.committedIds(m).has("x"), `${m} did not commit after the member returned`);
 });
+
+test("members restarting from their stored blocks and replies keep one ledger: 40 seeds", () => {
+  for (let seed = 300; seed < 340; seed++) {
+    const sim = new Simulation({
+      seed,
+      n: 4,
+      signatures: "sim",
+      mode: "pow",
+      net: { drop: 0.05, duplicate: 0.05 },
+    });
+    const victim = sim.members[seed % 4];
+    // Clients of the restarting member would resubmit what it lost from memory; these use the others.
+    const others = sim.members.filter((m) => m !== victim);
+    for (let i = 0; i < 12; i++) {
+      sim.at(i * 17, () => sim.submit(others[i % 3], { id: `t${i}`, key: "k", add: 1 }));
+    }
+    sim.at(60 + (seed % 7) * 20, () => sim.crash(victim));
+    sim.at(400, () => sim.restart(victim, "persisted"));
+    sim.run(20_000);
+    checkRun(sim, `seed ${seed}`);
+  }
+});

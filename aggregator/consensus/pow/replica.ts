@@ -130,7 +130,14 @@ export class PowReplica {
         this.onMessage(input.msg);
         break;
       case "restore":
-        // Its lock lives in memory only: a restarted member waits for the next height's messages.
+        // Replies given before a restart: the member stays bound by them at this height.
+        for (const r of Array.isArray(input.votes) ? input.votes : []) {
+          if (r?.seq !== this.height || r.kind !== "commit" || typeof r.hash !== "string") continue;
+          this.myReplies.set(r.view, r.hash);
+          if (this.lock === undefined || r.view > this.lock.attempt)
+            this.lock = { attempt: r.view, hash: r.hash };
+          if (r.view > this.attempt) this.attempt = r.view;
+        }
         break;
     }
     return this.out;
@@ -403,6 +410,11 @@ export class PowReplica {
     if (best === undefined) return;
     this.lock = { attempt: this.attempt, hash: best.hash };
     this.myReplies.set(this.attempt, best.hash);
+    // Persisted before it is sent: a member that forgot its reply could let two blocks through.
+    this.out.push({
+      type: "vote",
+      record: { seq: this.height, kind: "commit", view: this.attempt, hash: best.hash },
+    });
     const reply: PowReply = {
       t: "pow-reply",
       from: this.config.self,
