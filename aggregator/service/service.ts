@@ -232,9 +232,16 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     }
   };
 
+  // One pass over the outbox per turn of the event loop, however many envelopes a batch accepted.
+  let pumpScheduled = false;
   registerLedgerHandlers(d.ingest, outbox, (env) => {
     if (homeOf(env.from) !== self) guests.add(env.from);
-    pump();
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
   });
 
   const intervalMs = genesis.trading.intervalMs;
@@ -270,7 +277,10 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     },
     stop: async () => {
       if (timer !== undefined) clearInterval(timer);
-      if (started) running.stop();
+      // envelopes ingest still flushes stay in the outbox for the next start
+      const wasStarted = started;
+      started = false;
+      if (wasStarted) running.stop();
       await link.close();
       blockStore.close();
     },
