@@ -33,8 +33,8 @@ test("a leader that withholds proposals and votes is worked around: 150 seeds", 
   sweep("withhold", 150, "sim");
 });
 
-test("with real ed25519 signatures: a forger and an equivocator, 12 seeds each", () => {
-  sweep("forge", 12, "ed25519", 501);
-  const faults = sweep("equivocate", 12, "ed25519", 601);
+test("with real ed25519 signatures: a forger and an equivocator, 8 seeds each", () => {
+  sweep("forge", 8, "ed25519", 501);
+  const faults = sweep("equivocate", 8, "ed25519", 601);
   assert.ok(faults > 0);
 });
