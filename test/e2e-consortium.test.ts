@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
-import { ledgerHeight, makeProcessConsortium, RawAgent, reexecute } from "../aggregator/service/testkit.js";
+import {
+  ledgerHeight,
+  ledgerTxs,
+  makeProcessConsortium,
+  RawAgent,
+  reexecute,
+} from "../aggregator/service/testkit.js";
 import { fromHex } from "../protocol/bytes.js";
 import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
 import { readCertificateFile } from "../protocol/keyfile.js";
@@ -35,6 +41,16 @@ test("four aggregator processes: agents at different homes trade, clear and sett
     await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 30_000)));
     await alice.connect(url(2), "eag2");
     await sam.connect(url(1), "eag1");
+    await waitFor(
+      "identities registered on login, before any ledger envelope",
+      () =>
+        ["alice", "sam"].every((id) =>
+          ledgerTxs(k.ledgerDbs[0]).some(
+            (tx) => tx.type === "identity.register" && (tx.body as { id?: string }).id === id,
+          ),
+        ),
+      20_000,
+    );
 
     // first login and wallet registration: the home registers the identity, then allocates
     const regA = alice.send("wallet.register", { wallet: alice.wallet });

@@ -261,6 +261,12 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       pump();
       announced = Math.floor((now() + config.consortium.announceLeadMs) / intervalMs);
       timer = setInterval(() => {
+        // Agents of this home whose certificate arrived (a login, the certificate directory) are
+        // registered in the ledger at once, before their first ledger envelope.
+        const t = now();
+        for (const cert of d.trust.all())
+          if (cert.role === "agent" && cert.home === self && cert.notBefore <= t && t <= cert.notAfter)
+            if (!d.trust.isRevoked(cert.id)) ensureRegistered(cert.id);
         pump();
         const next = Math.floor((now() + config.consortium.announceLeadMs) / intervalMs);
         if (next > announced) {

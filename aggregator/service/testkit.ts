@@ -238,6 +238,16 @@ export function reexecute(
   }
 }
 
+/** Every transaction in a ledger file so far (readable while its aggregator runs). */
+export function ledgerTxs(dbFile: string): { type?: string; from?: string; seq?: number; body?: unknown }[] {
+  const store = new BlockStore(dbFile, { readonly: true });
+  try {
+    return store.list(0, Number.MAX_SAFE_INTEGER).flatMap((e) => e.block.txs as { type?: string }[]);
+  } finally {
+    store.close();
+  }
+}
+
 export function ledgerHeight(dbFile: string): number {
   const store = new BlockStore(dbFile, { readonly: true });
   try {
