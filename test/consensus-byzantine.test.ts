@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+
+/** GRIDLET_SIM_SCALE=10 runs ten times the seeds (a deeper, slower sweep than CI's). */
+const SCALE = Math.max(1, Number(process.env.GRIDLET_SIM_SCALE ?? 1) || 1);
+
 import type { ByzantineBehaviour } from "../aggregator/consensus/sim/byzantine.js";
 import { runScenario } from "../aggregator/consensus/sim/scenarios.js";
 
@@ -11,7 +15,7 @@ import { runScenario } from "../aggregator/consensus/sim/scenarios.js";
 
 function sweep(behaviour: ByzantineBehaviour, seeds: number, signatures: "sim" | "ed25519", first = 1) {
   let faults = 0;
-  for (let seed = first; seed < first + seeds; seed++) {
+  for (let seed = first; seed < first + seeds * SCALE; seed++) {
     const r = runScenario({ seed, n: 4, byzantine: behaviour, signatures, partitions: seed % 4 === 0 });
     assert.deepEqual(r.violations, [], `${behaviour}, seed ${seed}: safety violated`);
     assert.deepEqual(r.stalled, [], `${behaviour}, seed ${seed}: honest replicas stopped committing`);

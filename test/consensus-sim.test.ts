@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+
+/** GRIDLET_SIM_SCALE=10 runs ten times the seeds (a deeper, slower sweep than CI's). */
+const SCALE = Math.max(1, Number(process.env.GRIDLET_SIM_SCALE ?? 1) || 1);
+
 import { runScenario, type ScenarioOptions } from "../aggregator/consensus/sim/scenarios.js";
 
 /*
@@ -13,7 +17,7 @@ import { runScenario, type ScenarioOptions } from "../aggregator/consensus/sim/s
 function sweep(label: string, seeds: number, make: (seed: number) => ScenarioOptions): void {
   let checkpoints = 0;
   let committed = 0;
-  for (let seed = 1; seed <= seeds; seed++) {
+  for (let seed = 1; seed <= seeds * SCALE; seed++) {
     const r = runScenario(make(seed));
     assert.deepEqual(r.violations, [], `${label}, seed ${seed}: safety violated`);
     assert.deepEqual(r.stalled, [], `${label}, seed ${seed}: no progress after the heal`);
