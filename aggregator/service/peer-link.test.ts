@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import mqtt from "mqtt";
+import { loginToken } from "../../agent/link/login.js";
+import { CaDirectory } from "../../protocol/ca-dir.js";
+import { defaultEd25519 } from "../../protocol/crypto/index.js";
+import { signEnvelope } from "../../protocol/envelope.js";
+import { TrustStore } from "../../protocol/identity.js";
+import { silentLogger } from "../../protocol/log.js";
+import { tempDir } from "../../test/helpers/tmp.js";
+import { startEmbeddedBroker } from "../broker/embedded.js";
+import { LoginVerifier } from "../broker/login.js";
+import type { Message } from "../consensus/messages.js";
+import { PeerLink, peerTopics } from "./peer-link.js";
+import { freeLoopbackPort } from "./testkit.js";
+
+const tmp = tempDir();
+after(() => tmp.cleanup());
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test("peer link: logs in to a peer's broker with its aggregator key; only messages signed by that peer get through", async () => {
+  const ca = new CaDirectory(join(tmp.dir, "ca"));
+  ca.init("test-ca");
+  const out = join(tmp.dir, "ids");
+  const a0 = ca.issue({ role: "aggregator", id: "eag0" }, out);
+  const a1 = ca.issue({ role: "aggregator", id: "eag1" }, out);
+  const mallory = ca.issue({ role: "agent", id: "mallory", home: "eag0", wallets: 1 }, out);
+  const port = await freeLoopbackPort();
+  const broker = await startEmbeddedBroker({
+    host: "127.0.0.1",
+    port,
+    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), Date.now),
+    log: silentLogger,
+  });
+  const consortium = {
+    v: 1 as const,
+    name: "t",
+    issued: 0,
+    members: [
+      { id: "eag0", publicKey: a0.cert.publicKey, broker: `mqtt://127.0.0.1:${port}` },
+      // eag1's own broker is not needed here: eag1 only listens to eag0
+      { id: "eag1", publicKey: a1.cert.publicKey, broker: "mqtt://127.0.0.1:1" },
+    ],
+  };
+  const delivered: Message[] = [];
+  let loginSeq = Date.now() * 1000;
+  const link1 = new PeerLink({
+    consortium,
+    self: "eag1",
+    key: a1.key,
+    cert: a1.cert,
+    crypto: defaultEd25519,
+    publishOwn: () => undefined,
+    deliver: (m) => delivered.push(m),
+    nextLoginSeq: () => ++loginSeq,
+    now: Date.now,
+    log: silentLogger,
+  });
+  // eag0's side: publishes in-process on its broker, never connects (its peer's broker is absent)
+  const link0 = new PeerLink({
+    consortium: { ...consortium, members: [consortium.members[0]] },
+    self: "eag0",
+    key: a0.key,
+    cert: a0.cert,
+    crypto: defaultEd25519,
+    publishOwn: (topic, payload) => broker.publish(topic, payload),
+    deliver: () => undefined,
+    nextLoginSeq: () => ++loginSeq,
+    now: Date.now,
+    log: silentLogger,
+  });
+  try {
+    await link1.ready(5000);
+    assert.deepEqual(link1.connectedPeers(), ["eag0"], "eag1 logged in at eag0's broker");
+    await new Promise((r) => setTimeout(r, 200)); // subscription acknowledged
+
+    const fetch: Message = { t: "fetch", from: "eag0", fromSeq: 3 };
+    link0.broadcast(fetch); // enveloped and signed by eag0
+    link0.send("eag1", { t: "fetch", from: "eag0", fromSeq: 4 });
+    const topic = peerTopics.broadcast("eag0");
+    // forgeries arriving on eag0's topics
+    broker.publish(topic, JSON.stringify({ raw: { t: "prepare", from: "eag2" } }));
+    broker.publish(topic, JSON.stringify({ raw: { t: "fetch", from: "eag0", fromSeq: 9 } }));
+    const forged = signEnvelope(
+      {
+        type: "consensus",
+        from: "eag0",
+        seq: 1,
+        ts: Date.now(),
+        body: { t: "fetch", from: "eag0", fromSeq: 7 },
+      },
+      a1.key.seed,
+    );
+    broker.publish(topic, JSON.stringify(forged));
+    broker.publish(topic, "not json");
+    await until("every message judged", () => [...link1.refused.values()].reduce((a, b) => a + b, 0) >= 4);
+    await until("both genuine messages", () => delivered.length >= 2);
+    assert.deepEqual(
+      delivered.map((m) => (m as { fromSeq: number }).fromSeq).sort(),
+      [3, 4],
+      "only eag0's signed messages reach the core",
+    );
+    assert.equal(link1.refused.get("WRONG_SENDER"), 1);
+    assert.equal(link1.refused.get("UNSIGNED"), 1, "a raw message that carries no signature of its own");
+    assert.equal(link1.refused.get("BAD_SIGNATURE"), 1);
+    assert.equal(link1.refused.get("MALFORMED"), 1);
+
+    // an agent may log in, but not listen to consensus traffic
+    const clientId = "mallory-1";
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+      clientId,
+      username: "mallory",
+      password: loginToken(mallory.key, mallory.cert, clientId, 1, Date.now()),
+      reconnectPeriod: 0,
+    });
+    // the broker answers 0x80 for the filter, which the client reports as a failed subscription
+    await assert.rejects(c.subscribeAsync(topic, { qos: 0 }), /Subscribe error/);
+    assert.equal(broker.refusals().SUBSCRIBE_DENIED, 1, "subscription to consensus traffic refused");
+    await c.endAsync(true);
+  } finally {
+    await link1.close();
+    await link0.close();
+    await broker.close();
+  }
+});
