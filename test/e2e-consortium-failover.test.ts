@@ -39,7 +39,7 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
 
     // dave offers at his home, which is killed at once: what it receipted is in its outbox only
     const cur = Math.floor(Date.now() / INTERVAL);
-    const I = cur + 4;
+    const I = cur + 5; // room for the restart below before the interval starts
     dave.send("meter.summary", { interval: cur - 1, importWh: 0, exportWh: 5_000, readings: 4 });
     const sell = dave.order("sell", I, 1_000, 200);
     procs[3].child.kill("SIGKILL");
