@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import Database from "better-sqlite3";
 import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
 import {
   ledgerHeight,
@@ -157,6 +158,14 @@ test("four aggregator processes: agents at different homes trade, clear and sett
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).ok, true);
     }
+    // the bank kept the shared wallet's seed, the one sealed to sam
+    const bankDb = new Database(join(tmp.dir, "eag0.sqlite"), { readonly: true });
+    const kept = bankDb.prepare("SELECT seed FROM bank_wallet_seeds WHERE loan_id = ?").get(grant.loanId) as
+      | { seed: string }
+      | undefined;
+    bankDb.close();
+    assert.equal(kept?.seed, Buffer.from(walletSeed).toString("hex"));
+
     // every envelope the agents sent is in the ledger, accepted exactly once
     const { results } = reexecute(k.ledgerDbs[0], k.genesisFile, common);
     for (const a of [alice, sam])

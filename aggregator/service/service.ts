@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { LoadedIdentity } from "../../agent/runtime/identity.js";
-import { fromHex } from "../../protocol/bytes.js";
+import { fromHex, toHex } from "../../protocol/bytes.js";
 import { boxKeyPairFromSecret } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, envelopeSigningBytes } from "../../protocol/envelope.js";
@@ -89,6 +89,10 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
 
   const blockStore = new BlockStore(config.consortium.ledgerDb ?? `${d.storePath}.ledger.db`);
   const outbox = new LedgerOutbox(d.store.db);
+  d.store.db.exec(
+    "CREATE TABLE IF NOT EXISTS bank_wallet_seeds (loan_id TEXT PRIMARY KEY, shared_wallet TEXT NOT NULL, seed TEXT NOT NULL)",
+  );
+  const keepSeed = d.store.db.prepare("INSERT OR IGNORE INTO bank_wallet_seeds VALUES (?, ?, ?)");
   let node: AggregatorNode | undefined;
   // Bills for this bank, forwarded by peers or taken in here: (seller:seq) → when last submitted.
   const billsSubmitted = new Map<string, number>();
@@ -160,7 +164,11 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     consensus: config.consensus,
     bank,
     clock: now,
-    onCommit: (out) => relay.onCommit(out),
+    onCommit: (out) => {
+      // the shared wallet's seed is the bank's too: kept with the loan, across restarts
+      for (const g of out.grants) keepSeed.run(g.tx.loanId, g.tx.sharedWallet, toHex(g.walletSeed));
+      relay.onCommit(out);
+    },
   });
   const running = node;
 
