@@ -150,6 +150,11 @@ export const aggregatorConfigSchema = z
   .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {
     message: "consortium and genesis go together",
     path: ["genesis"],
+  })
+  // peers subscribe to this aggregator's consensus traffic on its broker, logging in with tokens
+  .refine((c) => c.consortium === undefined || c.broker.embedded !== undefined, {
+    message: "a consortium member runs the embedded broker (peers log in to it with their tokens)",
+    path: ["broker", "embedded"],
   });
 
 export type TlsConfig = z.infer<typeof tlsSchema>;

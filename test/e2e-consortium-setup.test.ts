@@ -131,6 +131,14 @@ test("gridlet aggregator consortium / genesis: CA-signed files the aggregators l
   assert.equal(halfConfigured.code, 2, halfConfigured.stderr);
   assert.match(halfConfigured.stderr, /consortium and genesis go together/);
 
+  const external = await runGridlet([
+    "aggregator",
+    "--config",
+    config({ genesis: { file: genesisFile }, broker: { url: "mqtt://127.0.0.1:1" } }),
+  ]);
+  assert.equal(external.code, 2, external.stderr);
+  assert.match(external.stderr, /embedded broker/);
+
   const usage = await runGridlet(["aggregator", "genesis", "--ca-dir", caDir]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--out/);
