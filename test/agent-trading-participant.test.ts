@@ -89,9 +89,9 @@ function setup(dir: string, trading: Record<string, unknown> = {}) {
     });
     return { store, p };
   };
-  const down = (type: string, body: unknown, seq: number): Envelope =>
+  const down = (type: string, body: unknown, seq: number, ts = now): Envelope =>
     decodeEnvelope(
-      Buffer.from(JSON.stringify(signEnvelope({ type, from: "agg-1", seq, ts: now, body }, aggKey.seed))),
+      Buffer.from(JSON.stringify(signEnvelope({ type, from: "agg-1", seq, ts, body }, aggKey.seed))),
     );
   const sealFor = (v: unknown) =>
     seal(
@@ -347,5 +347,58 @@ test("participant credit: a refused request is logged with its code and closes t
   p.onDown(s.down("tx.result", { txId: `agent-1:${req!.seq}`, ok: false, code: "NO_REGULAR_INCOME" }, 3));
   assert.equal(p.state.loan()?.status, "closed");
   assert.equal(p.counters.rejected, 1);
+  store.close();
+});
+
+test("participant: an older view never replaces a newer one; a blacklisted agent stops ordering; an interval the meter missed gets no summary and a late full confirmation", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-guards-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const view = (availableMc: number, blacklisted: boolean) =>
+    s.sealFor({
+      agent: "agent-1",
+      wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
+      openOrders: [],
+      openTrades: [],
+      reputation: {},
+      blacklisted,
+    });
+  p.onDown(s.down("account.view", view(500, true), 2, 1_000_500));
+  p.onDown(s.down("account.view", view(900, false), 1, 1_000_400));
+  assert.equal(p.state.view()?.view.wallets[0].availableMc, 500);
+  store.appendReadings(
+    [
+      { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
+      { meter: "m1", ts: 1_000_000, importWh: 800, exportWh: 0, powerW: 0 },
+    ],
+    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+  );
+  p.onAnnounce(s.down("market.announce", announce, 3));
+  p.step();
+  const types = () => store.outboxAfter(0, 100).map((r) => r.type);
+  assert.ok(!types().includes("order"), "blacklisted: no order");
+  // a buy fill for interval 100, which the meter did not see (no reading inside it): no summary, and the
+  // confirmation waits one interval for late readings, then confirms in full
+  const fill: Fill = {
+    tradeId: "tr-9",
+    orderId: "o-9",
+    side: "buy",
+    interval: 100,
+    energyWh: 100,
+    priceMcPerKwh: 1,
+    paymentMc: 0,
+    depositMc: 0,
+  };
+  p.onDown(s.down("fill", s.sealFor(fill), 4));
+  s.setNow(1_015_000);
+  p.step();
+  assert.ok(!types().includes("delivery.confirm"));
+  s.setNow(1_020_500);
+  p.step();
+  const confirm = store.outboxAfter(0, 100).find((r) => r.type === "delivery.confirm");
+  assert.deepEqual(JSON.parse(confirm!.payload).body, { tradeId: "tr-9", receivedWh: 100 });
+  const summaries = store.outboxAfter(0, 100).filter((r) => r.type === "meter.summary");
+  assert.ok(!summaries.some((r) => JSON.parse(r.payload).body.interval === 100));
   store.close();
 });

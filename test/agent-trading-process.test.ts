@@ -246,6 +246,8 @@ test("a PV household short of coins at night borrows from the bank and spends th
   });
   const borrower = agentConfig("pv-family", "h1-pv-family.csv", {
     limits: { historyIntervals: 1, maxSellWh: 2000, maxBuyWh: 10_000 },
+    // it bids far above the reference price, so that every buy it wants exceeds its coins
+    price: { buyMarkupPct: 400 },
     credit: { enabled: true, retryIntervals: 1 },
   });
   const family = agentConfig("family", "h3-family.csv", {

@@ -153,7 +153,8 @@ export class Participant {
     const done = this.state.summarisedSince(first);
     for (const interval of intervalsToSummarise(now, this.terms, this.o.config.settleDelayMs, first, done)) {
       const e = this.energyOf(interval);
-      if (e === null) continue;
+      // no summary of an interval the meter did not see: "0 Wh imported" would be evidence against a seller
+      if (e === null || e.readings === 0) continue;
       const body = meterSummary(interval, e);
       this.send([{ type: MSG_METER_SUMMARY, body }], ([r]) => this.state.summarySent(interval, r.seq, body));
     }
@@ -169,7 +170,12 @@ export class Participant {
     }
     for (const [interval, buys] of byInterval) {
       const e = this.energyOf(interval);
-      const bodies = confirmations(buys, e?.importWh ?? 0);
+      const seen = e !== null && e.readings > 0;
+      // A meter that saw nothing of the interval (an outage) cannot say what came: the buyer waits one
+      // more interval for late readings, then confirms the trades in full and lets the seller's metered
+      // export decide (the contract pays min(metered, confirmed)). Not confirming would forfeit its deposit.
+      if (!seen && now < (interval + 2) * this.terms.intervalMs + this.o.config.settleDelayMs) continue;
+      const bodies = confirmations(buys, seen ? e.importWh : Number.MAX_SAFE_INTEGER);
       this.send(
         bodies.map((body) => ({ type: MSG_CONFIRM_DELIVERY, body })),
         (rows) => {
@@ -179,7 +185,7 @@ export class Participant {
       this.o.log.info("delivery confirmed", {
         interval,
         trades: bodies.length,
-        importedWh: e?.importWh ?? 0,
+        importedWh: seen ? e.importWh : null,
       });
     }
   }
@@ -191,6 +197,8 @@ export class Participant {
 
   private order(now: number): void {
     if (!this.state.registeredWallets().has(this.wallet)) return;
+    // the ledger refuses every order of a blacklisted agent
+    if (this.state.view()?.view.blacklisted === true) return;
     const current = intervalOf(now, this.terms);
     const ordered = this.state.orderedSince(current + 1);
     // most ticks: the next interval is ordered already, and its energies need not be read
@@ -352,7 +360,11 @@ export class Participant {
         const view = this.openSealed(parse(accountViewBodySchema, env.body, env.type)) as AgentView;
         if (view?.agent !== this.o.id || !Array.isArray(view.wallets))
           throw new ParticipantError("BAD_DOWNLINK", "account view is not this agent's");
-        this.state.setMeta("view", { at, view });
+        // Down messages carry no sequence check (receipts need none): an older view sent again must not
+        // replace a newer one, so views are ordered by their envelope's time.
+        const last = this.state.view();
+        if (last !== null && (last.ts ?? 0) > env.ts) return;
+        this.state.setMeta("view", { at, ts: env.ts, view });
         this.counters.views += 1;
         return;
       }

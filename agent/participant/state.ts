@@ -144,8 +144,9 @@ export class TradingState {
     return this.meta<Announcement>("announce");
   }
 
-  view(): { at: number; view: AgentView } | null {
-    return this.meta<{ at: number; view: AgentView }>("view");
+  /** the newest account view: when it arrived, its envelope's time, the view */
+  view(): { at: number; ts?: number; view: AgentView } | null {
+    return this.meta<{ at: number; ts?: number; view: AgentView }>("view");
   }
 
   loan(): LoanRecord | null {
