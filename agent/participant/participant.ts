@@ -3,9 +3,8 @@
  * every meter tick, reads the aggregator's down messages and announcements, keeps its state in the
  * agent's SQLite file and sends everything through the durable outbox (docs/AGENT-TRADING.md).
  */
-import { checkPaymentForSeller, openWalletKey, signPayment } from "../../aggregator/credit/token.js";
 import type { AgentView } from "../../aggregator/state/views.js";
-import { fromHex, toHex } from "../../protocol/bytes.js";
+import { fromHex } from "../../protocol/bytes.js";
 import { boxKeyPairFromSecret, open, type SealedBox } from "../../protocol/crypto/box.js";
 import { type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
 import { describeError } from "../../protocol/errors.js";
@@ -13,14 +12,10 @@ import type { Certificate } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import {
   accountViewBodySchema,
-  agentTxId,
   creditGrantBodySchema,
   fillDownlinkBodySchema,
   MSG_ACCOUNT_VIEW,
-  MSG_CREDIT_BILL,
   MSG_CREDIT_GRANT,
-  MSG_CREDIT_REPAY,
-  MSG_CREDIT_REQUEST,
   MSG_TX_RESULT,
   txResultBodySchema,
 } from "../../protocol/messages/downlink.js";
@@ -37,6 +32,7 @@ import {
 import type { LoadedIdentity } from "../runtime/identity.js";
 import type { AgentStore, OutboxRow } from "../store/agent-store.js";
 import type { MarketTerms } from "../trading/orders.js";
+import { Borrower } from "./borrower.js";
 import type { TradingConfig } from "./config.js";
 import {
   agentIntervalEnergy,
@@ -47,7 +43,6 @@ import {
   planOrder,
   walletsToRegister,
 } from "./core.js";
-import { creditPayment, creditRequest, repayment } from "./credit.js";
 import { ParticipantError } from "./errors.js";
 import { TradingState } from "./state.js";
 
@@ -76,6 +71,7 @@ export class Participant {
   private readonly wallets: string[];
   readonly wallet: string;
   readonly counters = { sent: 0, fills: 0, views: 0, rejected: 0, badDown: 0, announcements: 0 };
+  private readonly borrower: Borrower;
 
   constructor(o: ParticipantOptions) {
     this.o = o;
@@ -93,6 +89,15 @@ export class Participant {
         },
       );
     this.wallet = chosen;
+    this.borrower = new Borrower({
+      ...o,
+      state: this.state,
+      terms: this.terms,
+      wallets: this.wallets,
+      wallet: this.wallet,
+      send: (items, also) => this.send(items, also),
+      availableMc: () => this.availableMc(),
+    });
     if (this.state.meta<number>("first_interval") === null)
       this.state.setMeta("first_interval", intervalOf(o.now(), this.terms));
   }
@@ -126,7 +131,7 @@ export class Participant {
     this.summarise(now);
     this.confirm(now);
     this.order(now);
-    this.credit(now);
+    this.borrower.step(now);
   }
 
   private registerWallets(): void {
@@ -239,73 +244,6 @@ export class Participant {
     });
   }
 
-  private credit(now: number): void {
-    const c = this.o.config.credit;
-    if (!c.enabled) return;
-    const loan = this.state.loan();
-    const shortfall = this.state.meta<{ at: number; mc: number; ref: number | null }>("shortfall");
-    const recentShortfall = shortfall !== null && now - shortfall.at < 2 * this.terms.intervalMs;
-    if (recentShortfall) {
-      const req = creditRequest(
-        { ...c, bank: c.bank ?? this.o.aggregator.id },
-        shortfall.mc,
-        loan,
-        {
-          certSerial: this.o.identity.cert.serial,
-          wallets: this.wallets,
-          boxKey: this.o.identity.cert.boxKey,
-          blacklisted: this.state.view()?.view.blacklisted ?? false,
-        },
-        shortfall.ref ?? this.state.announce()?.referencePriceMcPerKwh ?? 1000,
-        now,
-        c.retryIntervals * this.terms.intervalMs,
-      );
-      if (req !== null) {
-        this.send([{ type: MSG_CREDIT_REQUEST, body: req }], ([r]) =>
-          this.state.putLoan({
-            requestSeq: r.seq,
-            requestedAt: now,
-            loanId: null,
-            sharedWallet: null,
-            walletSeedHex: null,
-            token: null,
-            status: "requested",
-            spentMc: 0,
-            repaySeq: null,
-          }),
-        );
-        this.o.log.info("credit requested", { amountMc: req.amount, bank: req.bank });
-        return;
-      }
-    }
-    if (loan === null) return;
-    const unsigned = creditPayment(loan, this.wallet, now);
-    if (unsigned !== null && loan.walletSeedHex !== null && loan.token !== null) {
-      const payment = signPayment(unsigned, fromHex(loan.walletSeedHex)!);
-      const bank = loan.token.bank;
-      // The payee's own check (seed §III-2 step 1) before the bill goes to the bank.
-      if (bank === this.o.aggregator.id)
-        checkPaymentForSeller(loan.token, payment, {
-          bankPublicKey: this.o.aggregator.publicKey,
-          sellerWallet: this.wallet,
-          now,
-        });
-      const bill = { seller: this.o.id, payment, token: loan.token };
-      this.send([{ type: MSG_CREDIT_BILL, body: bill }], () =>
-        this.state.putLoan({ ...loan, status: "paid", spentMc: loan.spentMc + payment.amount }),
-      );
-      this.o.log.info("credit token spent", { loanId: loan.loanId, amountMc: payment.amount });
-      return;
-    }
-    const repay = repayment(loan, this.availableMc(), this.wallet, now);
-    if (repay !== null) {
-      this.send([{ type: MSG_CREDIT_REPAY, body: repay }], ([r]) =>
-        this.state.putLoan({ ...loan, status: "repay-sent", repaySeq: r.seq }),
-      );
-      this.o.log.info("loan repaid", { loanId: repay.loanId });
-    }
-  }
-
   /** Envelopes from the home aggregator (already verified) other than receipts. */
   onDown(env: Envelope): void {
     try {
@@ -335,7 +273,7 @@ export class Participant {
           this.counters.rejected += 1;
           this.o.log.warn("transaction refused", { txId: r.txId, code: r.code, message: r.message });
         }
-        this.loanResult(r.txId, r.ok);
+        this.borrower.onResult(r.txId, r.ok);
         return;
       }
       case MSG_FILL: {
@@ -369,47 +307,12 @@ export class Participant {
         return;
       }
       case MSG_CREDIT_GRANT: {
-        this.onGrant(parse(creditGrantBodySchema, env.body, env.type));
+        this.borrower.onGrant(parse(creditGrantBodySchema, env.body, env.type));
         return;
       }
       default:
         this.o.log.debug("down message of no interest", { type: env.type });
     }
-  }
-
-  private onGrant(g: ReturnType<typeof creditGrantBodySchema.parse>): void {
-    const loan = this.state.loan();
-    if (loan === null || (loan.status !== "requested" && loan.loanId !== g.loanId))
-      throw new ParticipantError(
-        "BAD_DOWNLINK",
-        `grant of loan ${g.loanId} that this agent is not waiting for`,
-      );
-    if (loan.status !== "requested") return;
-    // The home aggregator's box key is the bank's when it is the bank: then the sender is checked too.
-    const fromHome = (this.o.config.credit.bank ?? this.o.aggregator.id) === this.o.aggregator.id;
-    const seed = openWalletKey(g.keyDelivery, boxKeyPairFromSecret(this.o.identity.key.boxSecret), {
-      loanId: g.loanId,
-      sharedWallet: g.sharedWallet,
-      ...(fromHome ? { bankBoxKey: fromHex(this.o.aggregator.boxKey) } : {}),
-    });
-    this.state.putLoan({
-      ...loan,
-      loanId: g.loanId,
-      sharedWallet: g.sharedWallet,
-      walletSeedHex: toHex(seed),
-      token: g.token ?? null,
-      status: "granted",
-    });
-    this.o.log.info("credit granted", { loanId: g.loanId, amountMc: g.token?.amount });
-  }
-
-  private loanResult(txId: string, ok: boolean): void {
-    const loan = this.state.loan();
-    if (loan === null) return;
-    if (txId === agentTxId(this.o.id, loan.requestSeq) && !ok && loan.status === "requested")
-      this.state.putLoan({ ...loan, status: "closed" });
-    if (loan.repaySeq !== null && txId === agentTxId(this.o.id, loan.repaySeq))
-      this.state.putLoan({ ...loan, status: ok ? "closed" : "paid", repaySeq: ok ? loan.repaySeq : null });
   }
 
   /** A `market.announce` envelope, already verified as the home aggregator's. */
