@@ -5,7 +5,9 @@ import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
 import { tempDir, waitFor } from "./helpers/tmp.js";
 
 /**
- * f = 1 of 4: one aggregator process is killed with SIGKILL while its agent is trading. The other three
+ * An aggregator without quorum receipts an envelope, is killed with SIGKILL, and after the restart
+ * submits it from its durable outbox (the agent never resends what was receipted). Then f = 1 of 4:
+ * one aggregator process is killed with SIGKILL while its agent is trading. The other three
  * commit on; the agent fails over to another aggregator, which verifies its envelopes, submits them and
  * answers it. The killed one restarts from its SQLite files, resubmits what it had receipted and catches
  * up; every ledger verifies, all agree, and each envelope the agent sent is applied exactly once.
@@ -21,16 +23,26 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
     n: 4,
     trading: { intervalMs: INTERVAL, confirmWindowMs: 2 * INTERVAL },
   });
-  const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
   const alice = new RawAgent(k.ca, "alice", "eag0", tmp.dir);
   const dave = new RawAgent(k.ca, "dave", "eag3", tmp.dir);
   const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
+  // eag3 alone first: no quorum, so it receipts dave's registration without committing it, and dies
+  const lone = spawnGridlet(["aggregator", "--config", k.configs[3]]);
+  const procs: Proc[] = [lone];
   try {
+    await lone.waitForOutput(/ledger started/, 30_000);
+    await dave.connect(url(3), "eag3");
+    dave.send("wallet.register", { wallet: dave.wallet });
+    await waitFor("receipt from the lone eag3", () => dave.unreceipted.size === 0);
+    lone.child.kill("SIGKILL");
+    await lone.exited;
+    await dave.close();
+    // the consortium starts; eag3 submits what its outbox kept, which dave will never resend
+    procs.splice(0, 1, ...k.configs.map((c) => spawnGridlet(["aggregator", "--config", c])));
     await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 30_000)));
     await alice.connect(url(0), "eag0");
     await dave.connect(url(3), "eag3");
     alice.send("wallet.register", { wallet: alice.wallet });
-    dave.send("wallet.register", { wallet: dave.wallet });
     await waitFor(
       "allocations",
       () => [alice, dave].every((a) => a.lastView?.wallets[0]?.balanceMc === 20_000),
