@@ -18,8 +18,8 @@ export const topics = {
   /** aggregator → all its agents: market announcements (aggregate demand, reference price), blacklist */
   aggregatorAnnounce: (aggregatorId: string) => `${TOPIC_ROOT}/aggregator/${aggregatorId}/announce`,
   aggregatorStatus: (aggregatorId: string) => `${TOPIC_ROOT}/aggregator/${aggregatorId}/status`,
-  /** consensus traffic published by one aggregator on its own broker; peers subscribe */
-  consensus: (aggregatorId: string) => `${TOPIC_ROOT}/consensus/${aggregatorId}`,
+  /** consensus traffic one aggregator publishes on its own broker for every peer (aggregator/service/peer-link.ts) */
+  consensus: (aggregatorId: string) => `${TOPIC_ROOT}/consensus/${aggregatorId}/all`,
   /** the CA's signed revocation list, retained */
   revocations: () => `${TOPIC_ROOT}/ca/revocations`,
 } as const;
