@@ -10,7 +10,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { tradingConfigSchema } from "../agent/participant/config.js";
 import { buyCostMc } from "../agent/participant/core.js";
+import { isParticipantError } from "../agent/participant/errors.js";
 import { Participant } from "../agent/participant/participant.js";
+import { readTradingStatus } from "../agent/participant/status.js";
 import { AgentStore } from "../agent/store/agent-store.js";
 import {
   checkPaymentForSeller,
@@ -198,6 +200,13 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
   );
   assert.equal(new Set(seqs).size, seqs.length);
 
+  // what `gridlet agent status` reads, from the file while the agent has it open
+  const st = readTradingStatus(join(dir, "agent.db"));
+  assert.equal(st?.balanceMc, 20_000);
+  assert.equal(st?.fills.length, 1);
+  assert.equal(st?.ordersSent, 2, "interval 101, then 103");
+  assert.equal(st?.confirmationsSent, 1);
+  assert.deepEqual(st?.refusals, [{ txId: "agent-1:5", code: "INSUFFICIENT_FUNDS", message: null }]);
   // a restart (the store closed without any goodbye, as after kill -9) repeats nothing
   store.close();
   ({ store, p } = s.open());
@@ -312,6 +321,17 @@ test("participant credit: a shortfall asks the bank, the grant's key signs a pay
   );
   assert.equal(p.counters.badDown, before + 1);
   store.close();
+});
+
+test("status: a store without trading tables has no trading part", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-status-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  new AgentStore(join(dir, "plain.db"), "agent-1", () => 1).close();
+  assert.equal(readTradingStatus(join(dir, "plain.db")), null);
+  assert.throws(
+    () => readTradingStatus(join(dir, "missing.db")),
+    (e: unknown) => isParticipantError(e, "STATUS_UNAVAILABLE"),
+  );
 });
 
 test("participant credit: a refused request is logged with its code and closes the loan", (t) => {
