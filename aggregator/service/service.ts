@@ -94,9 +94,12 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
   );
   const keepSeed = d.store.db.prepare("INSERT OR IGNORE INTO bank_wallet_seeds VALUES (?, ?, ?)");
   let node: AggregatorNode | undefined;
+  // Until the node has replayed its own store, peers' messages would meet a core at height 0.
+  let started = false;
   // Bills for this bank, forwarded by peers or taken in here: (seller:seq) → when last submitted.
   const billsSubmitted = new Map<string, number>();
   const payAtBank = (raw: string, via: string): boolean => {
+    if (!started) return false; // forwarded again later
     try {
       const env = decodeEnvelope(Buffer.from(raw, "utf8"));
       if (env.type !== MSG_CREDIT_BILL) throw new Error(`type ${env.type} is not ${MSG_CREDIT_BILL}`);
@@ -126,7 +129,9 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     cert: identity.cert,
     crypto,
     publishOwn: d.publish,
-    deliver: (m) => node?.deliver(m),
+    deliver: (m) => {
+      if (started) node?.deliver(m);
+    },
     onBill: bank === undefined ? undefined : (peer, payload) => payAtBank(payload.toString("utf8"), peer),
     nextLoginSeq: () => d.store.allocateSeq() + now() * 1000,
     now,
@@ -228,7 +233,6 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       message: "refused before consensus (signature or shape)",
     });
   };
-  let started = false;
   const pump = (): void => {
     if (!started) return;
     for (const row of outbox.due(now() - config.consortium.resubmitMs)) {
