@@ -61,8 +61,19 @@ describe("broker authorisation", () => {
     assert.ok(mayPublish(agg, "gridlet/v1/aggregator/agg-1/status"));
     assert.ok(!mayPublish(agg, "gridlet/v1/aggregator/agg-2/status"));
     assert.ok(!mayPublish(agg, "gridlet/v1/agent/agent-7/up"));
-    assert.ok(maySubscribe(agg, "gridlet/v1/agent/+/up"));
     assert.ok(!maySubscribe(agg, "homeassistant/#"));
+  });
+
+  it("lets a peer aggregator read consensus traffic and its own bank's bills, not the agents'", () => {
+    assert.ok(maySubscribe(agg, "gridlet/v1/consensus/+/all"));
+    assert.ok(maySubscribe(agg, "gridlet/v1/consensus/agg-2/to/agg-1"));
+    assert.ok(maySubscribe(agg, "gridlet/v1/bank/agg-1/bills"));
+    assert.ok(!maySubscribe(agg, "gridlet/v1/consensus/agg-2/to/agg-3"));
+    assert.ok(!maySubscribe(agg, "gridlet/v1/consensus/+/to/+"));
+    assert.ok(!maySubscribe(agg, "gridlet/v1/bank/agg-2/bills"));
+    assert.ok(!maySubscribe(agg, "gridlet/v1/agent/+/up"));
+    assert.ok(!maySubscribe(agg, "gridlet/v1/agent/agent-7/down"));
+    assert.ok(!maySubscribe(agg, "gridlet/v1/#"));
   });
 });
 

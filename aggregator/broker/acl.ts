@@ -7,7 +7,7 @@ import type { BrokerIdentity } from "./login.js";
  * an agent publishes only under its own `gridlet/v1/agent/<id>/` (never its `down`, which is the
  * aggregator's) and its own Home Assistant discovery topics; it subscribes to its own `down` and to the
  * public aggregator and CA topics. An aggregator publishes to agents' `down` topics and under its own
- * topics, and may subscribe to anything under gridlet/v1.
+ * topics; a peer aggregator subscribes to consensus traffic and its bank's bills only.
  */
 export function mayPublish(who: BrokerIdentity, topic: string): boolean {
   if (topic.includes("+") || topic.includes("#")) return false;
@@ -33,17 +33,34 @@ function matchesPattern(filter: string, pattern: string): boolean {
 }
 
 export function maySubscribe(who: BrokerIdentity, filter: string): boolean {
-  if (who.role === "aggregator") return filter === `${TOPIC_ROOT}/#` || filter.startsWith(`${TOPIC_ROOT}/`);
-  if (who.role !== "agent" || filter.includes("#")) return false;
-  const allowed = [
-    `${TOPIC_ROOT}/agent/${who.id}/down`,
-    `${TOPIC_ROOT}/aggregator/+/announce`,
-    `${TOPIC_ROOT}/aggregator/+/status`,
-    `${TOPIC_ROOT}/ca/revocations`,
-  ];
-  // A "+" in the filter only passes where the pattern has one, so no agent can widen to others' topics.
+  if (filter.includes("#")) return false;
+  // An aggregator that logs in to this broker is a peer of the consortium (this aggregator's own
+  // subscriptions are in-process): it reads consensus traffic and the bills addressed to its bank,
+  // never the agents' own topics.
+  const allowed =
+    who.role === "aggregator"
+      ? [
+          `${TOPIC_ROOT}/consensus/+/all`,
+          `${TOPIC_ROOT}/consensus/+/to/${who.id}`,
+          `${TOPIC_ROOT}/bank/${who.id}/bills`,
+          `${TOPIC_ROOT}/aggregator/+/status`,
+          `${TOPIC_ROOT}/ca/revocations`,
+        ]
+      : who.role === "agent"
+        ? agentSubscriptions(who.id)
+        : [];
+  // A "+" in the filter only passes where the pattern has one, so nobody can widen to others' topics.
   return allowed.some(
     (p) =>
       matchesPattern(filter, p) && filter.split("/").every((l, i) => l !== "+" || p.split("/")[i] === "+"),
   );
+}
+
+function agentSubscriptions(id: string): string[] {
+  return [
+    `${TOPIC_ROOT}/agent/${id}/down`,
+    `${TOPIC_ROOT}/aggregator/+/announce`,
+    `${TOPIC_ROOT}/aggregator/+/status`,
+    `${TOPIC_ROOT}/ca/revocations`,
+  ];
 }
