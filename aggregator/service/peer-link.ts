@@ -2,38 +2,21 @@ import mqtt, { type MqttClient } from "mqtt";
 import { loginToken } from "../../agent/link/login.js";
 import { fromHex } from "../../protocol/bytes.js";
 import type { Ed25519 } from "../../protocol/crypto/index.js";
-import { type Envelope, envelopeSigningBytes, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { TOPIC_ROOT } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
 import type { Message } from "../consensus/messages.js";
 import type { Link } from "../consensus/transport/host.js";
+import {
+  consensusTopics,
+  decodeConsensusMessage,
+  encodeConsensusMessage,
+} from "../consensus/transport/wire.js";
 
-/*
- * Consensus traffic under gridlet/v1/consensus/<from>/..., which the broker ACL lets aggregators
- * subscribe to. Votes, proposals and certificates carry their own signatures (the core checks them) and
- * travel raw; the rest go in an envelope signed by the sender.
- */
-const SELF_CERTIFYING = new Set<string>([
-  "pp",
-  "prepare",
-  "commit",
-  "vc",
-  "nv",
-  "ckpt",
-  "decided",
-  "blocks",
-  "pow-prop",
-  "pow-audit",
-  "pow-reply",
-  "pow-next",
-]);
-const ENVELOPE_TYPE = "consensus";
-
+/** Consensus traffic (consensus/transport/wire.ts) and credit bills, which the broker ACL lets peers read. */
 export const peerTopics = {
-  broadcast: (from: string) => `${TOPIC_ROOT}/consensus/${from}/all`,
-  direct: (from: string, to: string) => `${TOPIC_ROOT}/consensus/${from}/to/${to}`,
+  ...consensusTopics,
   /** credit bills for bank `bankId`, published by the seller's aggregator on its own broker */
   bills: (bankId: string) => `${TOPIC_ROOT}/bank/${bankId}/bills`,
 };
@@ -123,22 +106,16 @@ export class PeerLink implements Link {
   }
 
   private publish(topic: string, msg: Message): void {
-    if (SELF_CERTIFYING.has(msg.t)) {
-      this.o.publishOwn(topic, Buffer.from(JSON.stringify({ raw: msg })));
-      return;
-    }
-    const env = signEnvelope(
-      { type: ENVELOPE_TYPE, from: this.o.self, seq: ++this.seq, ts: this.o.now(), body: msg },
-      this.o.key.seed,
-      this.o.crypto,
+    this.o.publishOwn(
+      topic,
+      encodeConsensusMessage(msg, {
+        self: this.o.self,
+        seed: this.o.key.seed,
+        crypto: this.o.crypto,
+        nextSeq: () => ++this.seq,
+        now: this.o.now,
+      }),
     );
-    this.o.publishOwn(topic, Buffer.from(JSON.stringify(env)));
-  }
-
-  private refuse(reason: string, fields: Record<string, unknown>): false {
-    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
-    this.o.log.debug("peer message refused", { reason, ...fields });
-    return false;
   }
 
   /** True when the message went to the core (or, for a bill, to the bank). */
@@ -147,34 +124,13 @@ export class PeerLink implements Link {
       this.o.onBill?.(peer, payload);
       return true;
     }
-    let env: Envelope<Message>;
-    try {
-      env = JSON.parse(payload.toString("utf8"));
-    } catch {
-      return this.refuse("MALFORMED", { peer, topic });
+    const r = decodeConsensusMessage(peer, payload, this.keys.get(peer)!, this.o.crypto);
+    if (!r.ok) {
+      this.refused.set(r.reason, (this.refused.get(r.reason) ?? 0) + 1);
+      this.o.log.debug("peer message refused", { reason: r.reason, peer, topic });
+      return false;
     }
-    const raw = (env as unknown as { raw?: Message })?.raw;
-    if (raw !== undefined) {
-      if (typeof raw !== "object" || raw === null || !SELF_CERTIFYING.has(raw.t))
-        return this.refuse("UNSIGNED", { peer, topic });
-      if (raw.from !== peer) return this.refuse("WRONG_SENDER", { peer, topic });
-      this.o.deliver(raw);
-      return true;
-    }
-    if (typeof env !== "object" || env === null || env.type !== ENVELOPE_TYPE || env.from !== peer)
-      return this.refuse("WRONG_SENDER", { peer, topic });
-    const sig = typeof env.sig === "string" ? fromHex(env.sig) : undefined;
-    let ok = false;
-    try {
-      ok = sig !== undefined && this.o.crypto.verify(sig, envelopeSigningBytes(env), this.keys.get(peer)!);
-    } catch {
-      ok = false;
-    }
-    if (!ok) return this.refuse("BAD_SIGNATURE", { peer, topic });
-    const msg = env.body;
-    if (typeof msg !== "object" || msg === null || msg.from !== peer)
-      return this.refuse("WRONG_SENDER", { peer, topic });
-    this.o.deliver(msg);
+    this.o.deliver(r.msg);
     return true;
   }
 

@@ -1,46 +1,17 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { fromHex } from "../../../protocol/bytes.js";
 import type { Ed25519 } from "../../../protocol/crypto/index.js";
-import { type Envelope, envelopeSigningBytes, signEnvelope } from "../../../protocol/envelope.js";
 import { createLogger } from "../../../protocol/log.js";
 import type { Consortium } from "../consortium.js";
 import type { Message } from "../messages.js";
 import type { Link } from "./host.js";
+import { consensusTopics, decodeConsensusMessage, encodeConsensusMessage } from "./wire.js";
 
 const log = createLogger("consensus:mqtt");
 
-export const CONSENSUS_TOPIC_ROOT = "gridlet/consensus";
-const ENVELOPE_TYPE = "consensus";
-
-/*
- * Messages that already carry their sender's signature over everything that matters (votes, proposals,
- * view changes, checkpoints, audits), or a certificate of 2f+1 signatures (decisions, blocks), travel as
- * they are: the core checks those signatures, and a second envelope signature would double the cost of
- * every vote. The rest (fetch requests, forwarded client transactions) go in a signed envelope.
- */
-const SELF_CERTIFYING = new Set<string>([
-  "pp",
-  "prepare",
-  "commit",
-  "vc",
-  "nv",
-  "ckpt",
-  "decided",
-  "blocks",
-  "pow-prop",
-  "pow-audit",
-  "pow-reply",
-  "pow-next",
-]);
-
-/** Topics: a member publishes only on its own broker, under its own id. */
-export function broadcastTopic(from: string): string {
-  return `${CONSENSUS_TOPIC_ROOT}/${from}/all`;
-}
-
-export function directTopic(from: string, to: string): string {
-  return `${CONSENSUS_TOPIC_ROOT}/${from}/to/${to}`;
-}
+/** Topics: a member publishes only on its own broker, under its own id (see wire.ts). */
+export const broadcastTopic = consensusTopics.broadcast;
+export const directTopic = consensusTopics.direct;
 
 export interface MqttLinkOptions {
   consortium: Consortium;
@@ -102,58 +73,25 @@ export class MqttLink implements Link {
   }
 
   private publish(topic: string, msg: Message): void {
-    if (SELF_CERTIFYING.has(msg.t)) {
-      this.own.publish(topic, JSON.stringify({ raw: msg }), { qos: 0 });
-      return;
-    }
-    // The clock only stamps the envelope for operators; freshness is not checked (votes are idempotent).
-    const env = signEnvelope(
-      { type: ENVELOPE_TYPE, from: this.o.self, seq: ++this.seq, ts: Date.now(), body: msg },
-      this.o.seed,
-      this.o.crypto,
-    );
-    this.own.publish(topic, JSON.stringify(env), { qos: 0 });
-  }
-
-  private refuse(reason: string, fields: Record<string, unknown>): false {
-    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
-    log.debug("consensus message refused", { reason, ...fields });
-    return false;
+    const payload = encodeConsensusMessage(msg, {
+      self: this.o.self,
+      seed: this.o.seed,
+      crypto: this.o.crypto,
+      nextSeq: () => ++this.seq,
+      now: Date.now,
+    });
+    this.own.publish(topic, payload, { qos: 0 });
   }
 
   /** True when the message passed and went to the core. */
   private receive(peer: string, topic: string, payload: Buffer): boolean {
-    let env: Envelope<Message>;
-    try {
-      env = JSON.parse(payload.toString("utf8"));
-    } catch {
-      return this.refuse("MALFORMED", { peer, topic });
+    const r = decodeConsensusMessage(peer, payload, this.keys.get(peer)!, this.o.crypto);
+    if (!r.ok) {
+      this.refused.set(r.reason, (this.refused.get(r.reason) ?? 0) + 1);
+      log.debug("consensus message refused", { reason: r.reason, peer, topic });
+      return false;
     }
-    const raw = (env as unknown as { raw?: Message })?.raw;
-    if (raw !== undefined) {
-      // Checked by the core against the sender's key or the certificate it carries.
-      if (typeof raw !== "object" || raw === null || !SELF_CERTIFYING.has(raw.t))
-        return this.refuse("UNSIGNED", { peer, topic });
-      if (raw.from !== peer) return this.refuse("WRONG_SENDER", { peer, topic });
-      this.o.deliver(raw);
-      return true;
-    }
-    if (typeof env !== "object" || env === null || env.type !== ENVELOPE_TYPE || env.from !== peer) {
-      return this.refuse("WRONG_SENDER", { peer, topic });
-    }
-    const key = this.keys.get(peer)!;
-    const sig = typeof env.sig === "string" ? fromHex(env.sig) : undefined;
-    let ok = false;
-    try {
-      ok = sig !== undefined && this.o.crypto.verify(sig, envelopeSigningBytes(env), key);
-    } catch {
-      ok = false;
-    }
-    if (!ok) return this.refuse("BAD_SIGNATURE", { peer, topic });
-    const msg = env.body;
-    if (typeof msg !== "object" || msg === null || msg.from !== peer)
-      return this.refuse("WRONG_SENDER", { peer, topic });
-    this.o.deliver(msg);
+    this.o.deliver(r.msg);
     return true;
   }
 
