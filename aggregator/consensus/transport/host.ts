@@ -63,7 +63,8 @@ export interface HostEvents {
  */
 export class ReplicaHost {
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private stopped = false;
+  // Until start() has replayed the stored ledger, messages from peers would reach a core that has not.
+  private stopped = true;
   /** entries below this position are already in the log (replayed at start) */
   private persisted = 0;
   readonly rejected = new Map<string, number>();
