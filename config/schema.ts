@@ -45,6 +45,10 @@ const mqttSchema = z
     inflight: z.number().int().min(1).max(100_000).default(1000),
     /** an unreceipted envelope this old makes the agent resend its outbox */
     receiptTimeoutMs: z.number().int().min(1000).default(30_000),
+    /** with `aggregators`: the broker unreachable this long sends the agent to the next aggregator */
+    failoverAfterMs: z.number().int().min(500).default(15_000),
+    /** away from home, the home broker is tried again this often */
+    homeRetryMs: z.number().int().min(500).default(60_000),
   })
   .strict()
   .refine((m) => m.reconnectMinMs <= m.reconnectMaxMs, "reconnectMinMs not above reconnectMaxMs");
@@ -61,6 +65,15 @@ const syntheticMeterSchema = z
   })
   .strict();
 
+/** An aggregator of the consortium the agent may fail over to (docs/AGENT.md, "Fail-over"). */
+const failoverAggregatorSchema = z
+  .object({
+    id: z.string().min(1),
+    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    cert: z.string().min(1).describe("path of the aggregator's certificate"),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     version: z.literal(1),
@@ -68,6 +81,8 @@ export const agentConfigSchema = z
     identity: identitySchema,
     /** the home aggregator, whose signature receipts must carry */
     aggregator: z.object({ id: z.string().min(1), cert: z.string().min(1) }).strict(),
+    /** the aggregators to fail over to, in order, home included (first by convention); mqtt.url is the home's */
+    aggregators: z.array(failoverAggregatorSchema).min(1).optional(),
     mqtt: mqttSchema,
     store: z.object({ path: z.string().min(1) }).strict(),
     /** one read of every meter per interval */
@@ -88,7 +103,26 @@ export const agentConfigSchema = z
       .array(z.discriminatedUnion("driver", [syntheticMeterSchema, ...meterDeviceSchema.options]))
       .min(1, "at least one meter"),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.aggregators === undefined) return;
+    const seen = new Set<string>();
+    c.aggregators.forEach((a, i) => {
+      if (seen.has(a.id))
+        ctx.addIssue({
+          code: "custom",
+          message: `aggregator "${a.id}" listed twice`,
+          path: ["aggregators", i, "id"],
+        });
+      seen.add(a.id);
+    });
+    if (!seen.has(c.aggregator.id))
+      ctx.addIssue({
+        code: "custom",
+        message: `the home aggregator "${c.aggregator.id}" is not in the list`,
+        path: ["aggregators"],
+      });
+  });
 
 export const aggregatorConfigSchema = z
   .object({

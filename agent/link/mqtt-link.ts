@@ -2,6 +2,8 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "../../protocol/log.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { OutboxRow } from "../store/agent-store.js";
+import { FailoverPolicy } from "./failover.js";
+import { probeBroker } from "./probe.js";
 import type { TlsMaterial } from "./tls.js";
 
 /** Where the link takes envelopes to send: the durable outbox, oldest first. */
@@ -14,8 +16,21 @@ export interface RetainedMessage {
   payload: string;
 }
 
-export interface AgentLinkOptions {
+/** One aggregator's broker the agent may use. */
+export interface BrokerTarget {
+  id: string;
   url: string;
+}
+
+export interface AgentLinkOptions {
+  /** the aggregators' brokers in order of preference, the home first; one entry means no fail-over */
+  brokers: BrokerTarget[];
+  /** a broker unreachable this long makes the link move to the next one */
+  failoverAfterMs: number;
+  /** away from home, the home broker is probed this often and used again once it answers */
+  homeRetryMs: number;
+  /** called after each change of broker (the announcement subscription follows) */
+  onSwitch?: (to: BrokerTarget) => void;
   agentId: string;
   /** fixed, so that the broker keeps the session (subscriptions, queued receipts) across reconnects */
   clientId: string;
@@ -39,6 +54,9 @@ export interface AgentLinkOptions {
 
 export interface LinkStats {
   connected: boolean;
+  /** the aggregator whose broker the link uses now */
+  broker: string;
+  failovers: number;
   connects: number;
   published: number;
   inflight: number;
@@ -50,6 +68,11 @@ export interface LinkStats {
  * last will, reconnect with exponential back-off, and the outbox drained in sequence order with a
  * bounded window of unreceipted envelopes. The outbox is the truth: on each (re)connect and after a
  * receipt timeout, sending starts again from its oldest row; the aggregator de-duplicates.
+ *
+ * With several brokers (docs/AGENT.md, "Fail-over") the link moves on when its broker stays unreachable
+ * (agent/link/failover.ts decides) and back home when the home broker answers again. Each broker keeps
+ * its own persistent session under the same client id; on every switch the outbox is sent again from its
+ * oldest unreceipted row, which the new aggregator receipts (the ledger de-duplicates transactions).
  */
 export class AgentLink {
   private readonly o: AgentLinkOptions;
@@ -61,8 +84,13 @@ export class AgentLink {
   private readonly sweepTimer: NodeJS.Timeout;
   private kickScheduled = false;
   private stopped = false;
+  private readonly policy: FailoverPolicy;
+  private readonly probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
   private readonly stats_: LinkStats = {
     connected: false,
+    broker: "",
+    failovers: 0,
     connects: 0,
     published: 0,
     inflight: 0,
@@ -73,6 +101,17 @@ export class AgentLink {
     this.o = opts;
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(100, Math.floor(opts.receiptTimeoutMs / 2)));
     this.sweepTimer.unref();
+    if (opts.brokers.length === 0) throw new RangeError("the link needs at least one broker");
+    this.policy = new FailoverPolicy(opts.brokers.length, opts, Date.now());
+    this.stats_.broker = opts.brokers[0].id;
+    if (opts.brokers.length > 1) {
+      this.probeTimer = setInterval(() => this.probeHome(), Math.max(200, Math.min(opts.homeRetryMs, 1000)));
+      this.probeTimer.unref();
+    }
+  }
+
+  private get target(): BrokerTarget {
+    return this.o.brokers[this.policy.current];
   }
 
   get downTopic(): string {
@@ -80,8 +119,13 @@ export class AgentLink {
   }
 
   start(): void {
+    this.connect();
+  }
+
+  private connect(): void {
     const statusTopic = topics.agentStatus(this.o.agentId);
-    const client = mqtt.connect(this.o.url, {
+    const { url } = this.target;
+    const client = mqtt.connect(url, {
       clientId: this.o.clientId,
       clean: false,
       keepalive: this.o.keepaliveSeconds,
@@ -94,11 +138,19 @@ export class AgentLink {
       ...this.o.tls,
     });
     this.client = client;
+    // A client left behind by a switch may still report; only the current one counts.
+    const current = () => this.client === client;
     client.on("connect", (connack) => {
+      if (!current()) return;
+      this.policy.on({ kind: "connected", at: Date.now() });
       this.attempt = 0;
       this.stats_.connected = true;
       this.stats_.connects += 1;
-      this.o.log.info("mqtt connected", { url: this.o.url, sessionPresent: connack.sessionPresent });
+      this.o.log.info("mqtt connected", {
+        aggregator: this.target.id,
+        url,
+        sessionPresent: connack.sessionPresent,
+      });
       this.inflightSent.clear();
       this.cursor = 0;
       client.publish(statusTopic, STATUS_ONLINE, { qos: 1, retain: true });
@@ -108,28 +160,85 @@ export class AgentLink {
       });
       this.kick();
     });
+    // Receipts still queued in an old broker's session are as good as the current one's.
     client.on("message", (topic, payload) => {
       if (topic === this.downTopic) this.o.onDown(payload);
     });
     client.on("error", (err) => {
-      this.o.log.warn("mqtt error", { error: err.message });
+      if (current()) this.o.log.warn("mqtt error", { aggregator: this.target.id, error: err.message });
     });
     client.on("close", () => {
-      if (this.stats_.connected) this.o.log.warn("mqtt connection lost", { url: this.o.url });
+      if (!current() || this.stopped) return;
+      if (this.stats_.connected) this.o.log.warn("mqtt connection lost", { aggregator: this.target.id, url });
       this.stats_.connected = false;
-      this.scheduleReconnect();
+      const d = this.policy.on({ kind: "down", at: Date.now() });
+      if (d.switched !== undefined) this.switchTo(d.switched.from, d.switched.reason);
+      else this.scheduleReconnect();
     });
+  }
+
+  /** Leaves the current broker for the policy's choice and connects there at once. */
+  private switchTo(from: number, reason: "unreachable" | "home-back"): void {
+    const to = this.target;
+    this.stats_.failovers += 1;
+    this.stats_.broker = to.id;
+    this.o.log.warn(reason === "home-back" ? "back home" : "failed over", {
+      from: this.o.brokers[from].id,
+      to: to.id,
+      url: to.url,
+      reason,
+    });
+    const old = this.client;
+    this.client = undefined;
+    this.stats_.connected = false;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.attempt = 0;
+    // Nothing in flight carries over: the new aggregator is sent the outbox from its oldest row.
+    this.inflightSent.clear();
+    this.cursor = 0;
+    old?.end(true);
+    this.connect();
+    this.o.onSwitch?.(to);
+  }
+
+  private probeHome(): void {
+    const now = Date.now();
+    if (this.stopped || this.probing || !this.policy.homeProbeDue(now)) return;
+    this.probing = true;
+    const home = this.o.brokers[0];
+    probeBroker(home.url, 2000)
+      .then((up) => {
+        if (this.stopped) return;
+        this.o.log.debug("home probed", { aggregator: home.id, up });
+        const d = this.policy.on({ kind: "home-probe", up, at: Date.now() });
+        if (d.switched !== undefined) this.switchTo(d.switched.from, d.switched.reason);
+      })
+      .finally(() => {
+        this.probing = false;
+      });
   }
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer !== undefined) return;
-    const base = Math.min(this.o.reconnectMaxMs, this.o.reconnectMinMs * 2 ** Math.min(this.attempt, 20));
+    // With somewhere else to go, the back-off never outlasts the fail-over delay.
+    const max =
+      this.o.brokers.length > 1
+        ? Math.min(this.o.reconnectMaxMs, this.o.failoverAfterMs)
+        : this.o.reconnectMaxMs;
+    const base = Math.min(max, this.o.reconnectMinMs * 2 ** Math.min(this.attempt, 20));
     // Jitter spreads the reconnects of many agents after their broker comes back.
     const delay = Math.round(base * (0.75 + Math.random() * 0.5));
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.stopped || this.client === undefined) return;
+      // The broker may have been down long enough by now even without a further close event.
+      const d = this.policy.decide(Date.now());
+      if (d.switched !== undefined) {
+        this.switchTo(d.switched.from, d.switched.reason);
+        return;
+      }
       this.client.options.password = this.o.password();
       this.client.reconnect();
     }, delay);
@@ -196,6 +305,7 @@ export class AgentLink {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweepTimer);
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     const client = this.client;
     if (client === undefined) return;

@@ -14,11 +14,14 @@ const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => u
  * A second, subscribe-only MQTT session for the home aggregator's `market.announce` messages. The agent's
  * main link (agent/link/mqtt-link.ts) listens only on its down topic; this one uses its own client id
  * (`<clientId>-announce`, clean session: a missed announcement is replaced by the next) and its own login
- * token, and never publishes.
+ * token, and never publishes. When the main link fails over, this one follows (`follow`) to the same
+ * aggregator's broker and its announcements.
  */
 export class AnnounceLink {
   private client: MqttClient | undefined;
   private readonly verifier: EnvelopeVerifier;
+  private url: string;
+  private aggregatorId: string;
 
   constructor(
     private readonly o: {
@@ -26,6 +29,8 @@ export class AnnounceLink {
       clientId: string;
       agentId: string;
       aggregator: Certificate;
+      /** every aggregator the agent may fail over to; announcements from any of them verify */
+      aggregators?: Certificate[] | undefined;
       password: () => string;
       tls?: TlsMaterial | undefined;
       onAnnounce: (env: Envelope) => void;
@@ -33,10 +38,17 @@ export class AnnounceLink {
       now: () => number;
     },
   ) {
-    const key = fromHex(o.aggregator.publicKey)!;
+    const keys = new Map(
+      [o.aggregator, ...(o.aggregators ?? [])].map((c) => [c.id, fromHex(c.publicKey)!] as const),
+    );
+    this.url = o.url;
+    this.aggregatorId = o.aggregator.id;
     this.verifier = new EnvelopeVerifier({
       directory: {
-        lookup: (id) => (id === o.aggregator.id ? { publicKey: key, revoked: false } : undefined),
+        lookup: (id) => {
+          const publicKey = keys.get(id);
+          return publicKey === undefined ? undefined : { publicKey, revoked: false };
+        },
       },
       sequences: noSequenceCheck,
       freshness: { maxAgeMs: () => 3_600_000, maxFutureMs: 5 * 60_000 },
@@ -44,10 +56,20 @@ export class AnnounceLink {
     });
   }
 
+  /** Moves to another aggregator's broker and listens to its announcements instead. */
+  follow(url: string, aggregatorId: string): void {
+    const old = this.client;
+    this.client = undefined;
+    old?.end(true);
+    this.url = url;
+    this.aggregatorId = aggregatorId;
+    this.start();
+  }
+
   start(): void {
-    const topic = topics.aggregatorAnnounce(this.o.aggregator.id);
+    const topic = topics.aggregatorAnnounce(this.aggregatorId);
     const clientId = `${this.o.clientId}-announce`;
-    const client = mqtt.connect(this.o.url, {
+    const client = mqtt.connect(this.url, {
       clientId,
       clean: true,
       protocolVersion: 4,
@@ -69,7 +91,7 @@ export class AnnounceLink {
     });
     client.on("error", (err) => this.o.log.debug("announce link error", { error: err.message }));
     client.on("message", (t, payload) => {
-      if (t !== topic) return;
+      if (t !== topic || this.client !== client) return;
       try {
         this.o.onAnnounce(this.verifier.verify(payload));
       } catch (e) {

@@ -51,6 +51,8 @@ export interface ParticipantOptions {
   identity: LoadedIdentity;
   /** the home aggregator: signs down messages, seals fills and views, and (by default) is the bank */
   aggregator: Certificate;
+  /** the aggregators the agent may fail over to (the home among them): any of them seals to it */
+  aggregators?: Certificate[];
   store: AgentStore;
   config: TradingConfig;
   log: Logger;
@@ -244,7 +246,7 @@ export class Participant {
     });
   }
 
-  /** Envelopes from the home aggregator (already verified) other than receipts. */
+  /** Envelopes from a configured aggregator (already verified) other than receipts. */
   onDown(env: Envelope): void {
     try {
       this.handleDown(env);
@@ -254,10 +256,14 @@ export class Participant {
     }
   }
 
-  private openSealed(body: SealedBox): unknown {
+  /** Opens a body sealed by the envelope's sender, an aggregator of the configured list. */
+  private openSealed(body: SealedBox, from: string): unknown {
+    const sender = [this.o.aggregator, ...(this.o.aggregators ?? [])].find((c) => c.id === from);
+    if (sender === undefined)
+      throw new ParticipantError("BAD_DOWNLINK", `sealed body from "${from}", not a configured aggregator`);
     const box = boxKeyPairFromSecret(this.o.identity.key.boxSecret);
     try {
-      return JSON.parse(Buffer.from(open(body, box, fromHex(this.o.aggregator.boxKey))).toString("utf8"));
+      return JSON.parse(Buffer.from(open(body, box, fromHex(sender.boxKey))).toString("utf8"));
     } catch (e) {
       throw new ParticipantError("DECRYPT_FAILED", `cannot open sealed body: ${describeError(e)}`);
     }
@@ -279,7 +285,7 @@ export class Participant {
       case MSG_FILL: {
         const fill = parse(
           fillSchema,
-          this.openSealed(parse(fillDownlinkBodySchema, env.body, env.type)),
+          this.openSealed(parse(fillDownlinkBodySchema, env.body, env.type), env.from),
           "fill",
         );
         if (this.state.addFill(fill, at)) {
@@ -295,7 +301,7 @@ export class Participant {
         return;
       }
       case MSG_ACCOUNT_VIEW: {
-        const view = this.openSealed(parse(accountViewBodySchema, env.body, env.type)) as AgentView;
+        const view = this.openSealed(parse(accountViewBodySchema, env.body, env.type), env.from) as AgentView;
         if (view?.agent !== this.o.id || !Array.isArray(view.wallets))
           throw new ParticipantError("BAD_DOWNLINK", "account view is not this agent's");
         // Down messages carry no sequence check (receipts need none): an older view sent again must not
@@ -315,7 +321,7 @@ export class Participant {
     }
   }
 
-  /** A `market.announce` envelope, already verified as the home aggregator's. */
+  /** A `market.announce` envelope, already verified as a configured aggregator's. */
   onAnnounce(env: Envelope): void {
     if (env.type !== MSG_ANNOUNCE) return;
     const a = announcementSchema.safeParse(env.body);

@@ -16,6 +16,8 @@ export function tradingHooks(o: {
   config: TradingConfig;
   identity: LoadedIdentity;
   aggregator: Certificate;
+  /** the fail-over list (agent/link/failover.ts), home included */
+  aggregators?: Certificate[] | undefined;
   store: AgentStore;
   mqtt: { url: string; clientId: string; tls?: TlsMaterial | undefined };
   password: (clientId: string) => string;
@@ -28,6 +30,7 @@ export function tradingHooks(o: {
       id: o.id,
       identity: o.identity,
       aggregator: o.aggregator,
+      ...(o.aggregators === undefined ? {} : { aggregators: o.aggregators }),
       store: o.store,
       config: o.config,
       log,
@@ -39,6 +42,7 @@ export function tradingHooks(o: {
       clientId: o.mqtt.clientId,
       agentId: o.id,
       aggregator: o.aggregator,
+      aggregators: o.aggregators,
       password: () => o.password(`${o.mqtt.clientId}-announce`),
       tls: o.mqtt.tls,
       onAnnounce: (env) => participant.onAnnounce(env),
@@ -51,6 +55,7 @@ export function tradingHooks(o: {
       participant,
       step: () => participant.step(),
       onDown: (env: Parameters<Participant["onDown"]>[0]) => participant.onDown(env),
+      onSwitch: (to: { id: string; url: string }) => announce.follow(to.url, to.id),
       stop: () => announce.stop(),
     };
   };

@@ -1,5 +1,6 @@
 import { fromHex } from "../../protocol/bytes.js";
 import {
+  decodeEnvelope,
   type Envelope,
   EnvelopeVerifier,
   encodeEnvelope,
@@ -28,8 +29,14 @@ export interface AgentRuntimeOptions {
   id: string;
   intervalMs: number;
   identity: LoadedIdentity;
-  /** the home aggregator's certificate, already verified against the CA: receipts must carry its signature */
+  /** the home aggregator's certificate, already verified against the CA */
   aggregator: Certificate;
+  /**
+   * The consortium's aggregators the agent may fail over to, home first, certificates verified against
+   * the CA. Down messages are accepted from any of them and from nobody else. Absent: the home alone,
+   * at `mqtt.url`.
+   */
+  aggregators?: { cert: Certificate; url: string }[];
   drivers: MeterDriver[];
   store: AgentStore;
   mqtt: {
@@ -40,6 +47,8 @@ export interface AgentRuntimeOptions {
     reconnectMaxMs: number;
     inflight: number;
     receiptTimeoutMs: number;
+    failoverAfterMs?: number;
+    homeRetryMs?: number;
     tls?: TlsMaterial;
   };
   homeAssistant: { enabled: boolean; prefix: string; stateIntervalMs: number };
@@ -54,6 +63,8 @@ export interface AgentRuntimeOptions {
 export interface TradingHooks {
   step(): void;
   onDown(env: Envelope): void;
+  /** the link moved to another aggregator's broker */
+  onSwitch?(to: { id: string; url: string }): void;
   stop(): Promise<void>;
 }
 
@@ -91,15 +102,29 @@ export class AgentRuntime {
   private lastStateAt = 0;
   private stopped = false;
   private readonly trading: TradingHooks | undefined;
-  readonly counters = { ticks: 0, readFailures: 0, receipts: 0, badReceipts: 0, acked: 0, deadLettered: 0 };
+  readonly counters = {
+    ticks: 0,
+    readFailures: 0,
+    receipts: 0,
+    badReceipts: 0,
+    acked: 0,
+    deadLettered: 0,
+    foreignDown: 0,
+  };
+  private readonly aggregatorIds: ReadonlySet<string>;
 
   constructor(opts: AgentRuntimeOptions) {
     this.o = opts;
     this.now = opts.now ?? Date.now;
-    const aggKey = fromHex(opts.aggregator.publicKey)!;
+    const aggregators = opts.aggregators ?? [{ cert: opts.aggregator, url: opts.mqtt.url }];
+    const keys = new Map(aggregators.map((a) => [a.cert.id, fromHex(a.cert.publicKey)!]));
+    this.aggregatorIds = new Set(keys.keys());
     this.receipts = new EnvelopeVerifier({
       directory: {
-        lookup: (id) => (id === opts.aggregator.id ? { publicKey: aggKey, revoked: false } : undefined),
+        lookup: (id) => {
+          const publicKey = keys.get(id);
+          return publicKey === undefined ? undefined : { publicKey, revoked: false };
+        },
       },
       sequences: noSequenceCheck,
       // A receipt may wait in the broker's session for as long as the agent was offline.
@@ -109,6 +134,10 @@ export class AgentRuntime {
     const { identity } = opts;
     this.link = new AgentLink({
       ...opts.mqtt,
+      brokers: aggregators.map((a) => ({ id: a.cert.id, url: a.url })),
+      failoverAfterMs: opts.mqtt.failoverAfterMs ?? 15_000,
+      homeRetryMs: opts.mqtt.homeRetryMs ?? 60_000,
+      onSwitch: (to) => this.trading?.onSwitch?.(to),
       agentId: opts.id,
       password: () =>
         loginToken(identity.key, identity.cert, opts.mqtt.clientId, opts.store.allocateSeq(), this.now()),
@@ -215,6 +244,12 @@ export class AgentRuntime {
   private onDown(payload: Buffer): void {
     let env: ReturnType<EnvelopeVerifier["verify"]>;
     try {
+      const from = decodeEnvelope(payload).from;
+      if (!this.aggregatorIds.has(from)) {
+        this.counters.foreignDown += 1;
+        this.o.log.warn("down message from an aggregator not configured, refused", { from });
+        return;
+      }
       env = this.receipts.verify(payload);
       if (env.type !== MSG_RECEIPT) {
         this.trading?.onDown(env);

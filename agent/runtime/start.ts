@@ -1,5 +1,5 @@
 import type { AgentConfig } from "../../config/schema.js";
-import { verifyCertificate } from "../../protocol/identity.js";
+import { type Certificate, verifyCertificate } from "../../protocol/identity.js";
 import { readCertificateFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
 import { loginToken } from "../link/login.js";
@@ -10,7 +10,7 @@ import { AgentStore } from "../store/agent-store.js";
 import { AgentRuntime } from "./agent.js";
 import type { DriverFactory } from "./drivers.js";
 import { AgentRuntimeError } from "./errors.js";
-import { loadIdentity } from "./identity.js";
+import { type LoadedIdentity, loadIdentity } from "./identity.js";
 import type { ServiceNotifier } from "./notify.js";
 
 /** The agent's composition root: everything the runtime needs, built from one configuration. */
@@ -20,14 +20,21 @@ export async function startAgent(
 ): Promise<AgentRuntime> {
   const now = deps.now ?? Date.now;
   const identity = loadIdentity(config.identity, config.id, now());
-  const aggregator = readCertificateFile(config.aggregator.cert);
-  verifyCertificate(aggregator, identity.ca, now(), identity.revocations);
-  if (aggregator.id !== config.aggregator.id || aggregator.role !== "aggregator") {
-    throw new AgentRuntimeError(
-      "IDENTITY_MISMATCH",
-      `aggregator certificate ${config.aggregator.cert} is for ${aggregator.role} "${aggregator.id}", expected aggregator "${config.aggregator.id}"`,
-    );
-  }
+  const aggregator = loadAggregatorCert(config.aggregator, identity, now());
+  // Home first, then the others in the configured order after it: agents of different homes sharing
+  // one list fail over to different aggregators.
+  const listed = config.aggregators ?? [];
+  const homeAt = Math.max(
+    0,
+    listed.findIndex((a) => a.id === config.aggregator.id),
+  );
+  const aggregators =
+    listed.length === 0
+      ? undefined
+      : [...listed.slice(homeAt), ...listed.slice(0, homeAt)].map((a) => ({
+          cert: a.id === aggregator.id ? aggregator : loadAggregatorCert(a, identity, now()),
+          url: a.url,
+        }));
   const drivers: MeterDriver[] = [];
   try {
     for (const entry of config.meters) drivers.push(await deps.drivers(entry));
@@ -45,6 +52,7 @@ export async function startAgent(
     intervalMs: config.intervalMs,
     identity,
     aggregator,
+    ...(aggregators === undefined ? {} : { aggregators }),
     drivers,
     store,
     mqtt: { ...config.mqtt, clientId, tls },
@@ -58,8 +66,9 @@ export async function startAgent(
           config: config.trading,
           identity,
           aggregator,
+          aggregators: aggregators?.map((a) => a.cert),
           store,
-          mqtt: { url: config.mqtt.url, clientId, tls },
+          mqtt: { url: aggregators?.[0].url ?? config.mqtt.url, clientId, tls },
           password: (cid) => loginToken(identity.key, identity.cert, cid, store.allocateSeq(), now()),
           log: deps.log,
           now,
@@ -68,4 +77,21 @@ export async function startAgent(
   });
   runtime.start();
   return runtime;
+}
+
+/** An aggregator's certificate file: the CA's, valid now, not revoked, and for the configured aggregator id. */
+function loadAggregatorCert(
+  entry: { id: string; cert: string },
+  identity: LoadedIdentity,
+  now: number,
+): Certificate {
+  const cert = readCertificateFile(entry.cert);
+  verifyCertificate(cert, identity.ca, now, identity.revocations);
+  if (cert.id !== entry.id || cert.role !== "aggregator") {
+    throw new AgentRuntimeError(
+      "IDENTITY_MISMATCH",
+      `aggregator certificate ${entry.cert} is for ${cert.role} "${cert.id}", expected aggregator "${entry.id}"`,
+    );
+  }
+  return cert;
 }
