@@ -59,7 +59,12 @@ class Cluster {
       now: () => this.now,
       label: name,
       trading: { intervalMs: INTERVAL, confirmWindowMs: INTERVAL },
-      credit: { eligibility: { incomePeriodDays: 1, incomePeriods: 1, minIncomePeriods: 1 } },
+      // Default after 30 days rather than the seed's year, so that the agents' one-year certificates
+      // are still valid when the blacklisting test jumps past it.
+      credit: {
+        eligibility: { incomePeriodDays: 1, incomePeriods: 1, minIncomePeriods: 1 },
+        defaultLimitDays: 30,
+      },
     });
     for (let i = 0; i < 4; i++) this.nodes.push(this.make(i));
   }
@@ -291,6 +296,43 @@ test("four aggregators trade a signed scenario to one state hash; crash, restart
     }
     const bank = k.state(0).wallets.get("bank-eag0-wallet")!.balance;
     assert.equal(bank, BANK_FUNDS_MC + loan.interest, "the bank earned the interest");
+
+    // A second loan that sam never repays. Past its buffer and the default limit the bank's sweep blacklists him (seed
+    // 000 §III), and the blacklist is ledger state: an order and a credit request he sends through
+    // another aggregator than the bank's are refused there, and everywhere, with BLACKLISTED.
+    assert.ok(nodes[1].submit(sam.sign("credit.request", request, k.now)));
+    await until("second loan granted everywhere", () =>
+      all.every((i) => Object.values(nodes[i].machine.credit().loans).some((l) => l.status === "active")),
+    );
+    const second = Object.values(nodes[0].machine.credit().loans).find((l) => l.status === "active")!;
+    const days = (c: { termDays: number; bufferDays: number; defaultLimitDays: number }) =>
+      c.termDays + c.bufferDays + c.defaultLimitDays + 1;
+    k.now += days(k.c.genesis.credit) * 86_400_000;
+    await until(
+      "sam blacklisted everywhere",
+      () => all.every((i) => k.state(i).blacklist.has("sam")),
+      20_000,
+    );
+    assert.equal(nodes[0].machine.credit().loans[second.id].status, "defaulted");
+    const late = Math.floor(k.now / INTERVAL) + 2;
+    const refusedOrder = sam.order("buy", late, 100, 300, k.now);
+    assert.ok(nodes[2].submit(refusedOrder), "well signed: it enters a block");
+    assert.ok(nodes[2].submit(sam.sign("credit.request", request, k.now)));
+    await until("both refused everywhere", () =>
+      all.every((i) => k.applied(i).filter((a) => a.from === "sam" && !a.result.ok).length >= 2),
+    );
+    for (const i of all) {
+      const refused = k.applied(i).filter((a) => a.from === "sam" && !a.result.ok);
+      assert.deepEqual(
+        refused.slice(-2).map((a) => [a.type, a.result.ok ? "ok" : a.result.code]),
+        [
+          ["order", "BLACKLISTED"],
+          ["credit.request", "BLACKLISTED"],
+        ],
+        `refusals at ${nodes[i].self}`,
+      );
+    }
+    await k.settled(all);
 
     // every ledger verifies, and re-executing it from the genesis file gives the live state hash
     for (const i of all) {
