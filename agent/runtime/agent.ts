@@ -150,7 +150,7 @@ export class AgentRuntime {
               opts.homeAssistant.prefix,
             )
           : [],
-      onDown: (payload) => this.onDown(payload),
+      onDown: (payload) => this.receiveDown(payload),
       log: opts.log.child("link"),
     });
     this.trading = opts.trading?.(() => this.link.kick());
@@ -241,7 +241,11 @@ export class AgentRuntime {
     this.link.kick();
   }
 
-  private onDown(payload: Buffer): void {
+  /**
+   * A message on the agent's down topic, from whichever broker: receipts and the trading messages are
+   * taken from the configured aggregators only, each verified against the sender's own certificate.
+   */
+  receiveDown(payload: Buffer): void {
     let env: ReturnType<EnvelopeVerifier["verify"]>;
     try {
       const from = decodeEnvelope(payload).from;
