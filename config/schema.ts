@@ -46,9 +46,9 @@ const mqttSchema = z
     /** an unreceipted envelope this old makes the agent resend its outbox */
     receiptTimeoutMs: z.number().int().min(1000).default(30_000),
     /** with `aggregators`: the broker unreachable this long sends the agent to the next aggregator */
-    failoverAfterMs: z.number().int().min(500).default(15_000),
+    failoverAfterMs: z.number().int().min(500).default(5000),
     /** away from home, the home broker is tried again this often */
-    homeRetryMs: z.number().int().min(500).default(60_000),
+    homeRetryMs: z.number().int().min(500).default(30_000),
   })
   .strict()
   .refine((m) => m.reconnectMinMs <= m.reconnectMaxMs, "reconnectMinMs not above reconnectMaxMs");

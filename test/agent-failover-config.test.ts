@@ -25,8 +25,8 @@ const problems = (text: string): string[] => {
 test("an agent configuration without a fail-over list stays valid and has default timings", () => {
   const c = parseConfigText(agentConfigSchema, base(""), "a.yaml");
   assert.equal(c.aggregators, undefined);
-  assert.equal(c.mqtt.failoverAfterMs, 15_000);
-  assert.equal(c.mqtt.homeRetryMs, 60_000);
+  assert.equal(c.mqtt.failoverAfterMs, 5000);
+  assert.equal(c.mqtt.homeRetryMs, 30_000);
 });
 
 test("the fail-over list is read in order, and its ids and home are checked", () => {

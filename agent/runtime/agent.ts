@@ -135,8 +135,8 @@ export class AgentRuntime {
     this.link = new AgentLink({
       ...opts.mqtt,
       brokers: aggregators.map((a) => ({ id: a.cert.id, url: a.url })),
-      failoverAfterMs: opts.mqtt.failoverAfterMs ?? 15_000,
-      homeRetryMs: opts.mqtt.homeRetryMs ?? 60_000,
+      failoverAfterMs: opts.mqtt.failoverAfterMs ?? 5000,
+      homeRetryMs: opts.mqtt.homeRetryMs ?? 30_000,
       onSwitch: (to) => this.trading?.onSwitch?.(to),
       agentId: opts.id,
       password: () =>
