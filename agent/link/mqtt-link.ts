@@ -214,6 +214,7 @@ export class AgentLink {
         const d = this.policy.on({ kind: "home-probe", up, at: Date.now() });
         if (d.switched !== undefined) this.switchTo(d.switched.from, d.switched.reason);
       })
+      .catch((e: unknown) => this.o.log.warn("home probe failed", { error: String(e) }))
       .finally(() => {
         this.probing = false;
       });
