@@ -159,6 +159,7 @@ function writeAgentConfig(
       id,
       identity: { key: a.keyPath, cert: a.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
       aggregator: { id: home.id, cert: certOf(home.id) },
+      aggregators: aggregatorsInOrder.map((g) => ({ id: g.id, url: g.url, cert: certOf(g.id) })),
       mqtt: { url: home.url, reconnectMinMs: 250, reconnectMaxMs: 2000, receiptTimeoutMs: 5000 },
       store: { path: store },
       intervalMs: 250,
