@@ -21,6 +21,18 @@ const LOGS = join(process.cwd(), "hardware", "logs");
 const tmp = tempDir("gridlet-agent-failover-");
 after(() => tmp.cleanup());
 
+function outboxSeqs(storePath: string): number[] {
+  const db = new Database(storePath, { readonly: true });
+  try {
+    return db
+      .prepare<[], { seq: number }>("SELECT seq FROM outbox")
+      .all()
+      .map((r) => r.seq);
+  } finally {
+    db.close();
+  }
+}
+
 /** The sequence numbers of every ledger transaction the agent's trading tables record as sent. */
 function sentSeqs(storePath: string): number[] {
   const db = new Database(storePath, { readonly: true });
@@ -128,14 +140,17 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
       30_000,
       300,
     );
+    // the meter keeps ticking, so the outbox empties between ticks: seen empty, it had drained
+    await waitFor("the outbox drained", () => readStoreCounters(storePath).outboxDepth === 0, 20_000, 20);
     assert.equal(await ag.stop(), 0, ag.output());
     if (process.env.GRIDLET_TEST_VERBOSE) console.error(ag.output());
-    const end = readStoreCounters(storePath);
-    assert.equal(end.outboxDepth, 0, "the outbox drained");
-    assert.equal(end.deadLetters, 0);
+    assert.equal(readStoreCounters(storePath).deadLetters, 0);
 
-    // every receipted transaction reaches every ledger; then the ledgers are compared and verified
-    const sent = sentSeqs(storePath);
+    // every receipted transaction reaches every ledger (rows of the last tick before the stop may
+    // still be in the outbox: not receipted, so not checked); then the ledgers are compared and verified
+    const unreceipted = new Set(outboxSeqs(storePath));
+    assert.ok(unreceipted.size <= 5, `at most the last tick unreceipted: ${unreceipted.size}`);
+    const sent = sentSeqs(storePath).filter((s) => !unreceipted.has(s));
     assert.ok(sent.length >= 4, `orders and summaries sent: ${sent.length}`);
     await waitFor(
       "every sent transaction in every ledger",
