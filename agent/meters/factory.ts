@@ -60,6 +60,28 @@ export class BusRegistry {
   }
 }
 
+/** Modbus RTU and TCP meters differ only in their client; profile and timing come from the config. */
+function modbusDriver(
+  cfg: Extract<MeterDeviceConfig, { driver: "modbus-rtu" | "modbus-tcp" }>,
+  profile: MeterProfile,
+  client: ModbusClient,
+  clock: Clock,
+): MeterDriver {
+  return new ModbusMeterDriver({
+    id: cfg.id,
+    unitId: cfg.unitId,
+    profile,
+    client,
+    clock,
+    ownsClient: true,
+    timing: {
+      timeoutMs: cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS.modbus,
+      delayMs: cfg.delayMs,
+      retries: cfg.retries,
+    },
+  });
+}
+
 export function createMeterDriver(input: unknown, deps: MeterDeps = {}): MeterDriver {
   const parsed = meterDeviceSchema.safeParse(input);
   if (!parsed.success) {
@@ -93,19 +115,7 @@ export function createMeterDriver(input: unknown, deps: MeterDeps = {}): MeterDr
         settings,
         () => new RtuBus(line(settings), { clock, log: log.child("modbus") }),
       );
-      return new ModbusMeterDriver({
-        id: cfg.id,
-        unitId: cfg.unitId,
-        profile,
-        client,
-        clock,
-        ownsClient: true,
-        timing: {
-          timeoutMs: cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS.modbus,
-          delayMs: cfg.delayMs,
-          retries: cfg.retries,
-        },
-      });
+      return modbusDriver(cfg, profile, client, clock);
     }
     case "modbus-tcp": {
       const profile = profileOf(cfg.profile);
@@ -116,19 +126,7 @@ export function createMeterDriver(input: unknown, deps: MeterDeps = {}): MeterDr
         backoffMaxMs: deps.backoffMaxMs,
         log: log.child("modbus-tcp"),
       });
-      return new ModbusMeterDriver({
-        id: cfg.id,
-        unitId: cfg.unitId,
-        profile,
-        client,
-        clock,
-        ownsClient: true,
-        timing: {
-          timeoutMs: cfg.timeoutMs ?? DEFAULT_TIMEOUT_MS.modbus,
-          delayMs: cfg.delayMs,
-          retries: cfg.retries,
-        },
-      });
+      return modbusDriver(cfg, profile, client, clock);
     }
     case "dsmr": {
       const v4 = cfg.dsmrVersion === 4;
