@@ -88,8 +88,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       })
       .option("allocation-mc", {
         type: "number",
-        default: 5000,
-        describe: "initial coins per agent (milli-coins)",
+        default: 1200,
+        describe: "initial coins per agent (milli-coins); small, so that households run short and borrow",
       })
       .option("kill", {
         type: "boolean",
