@@ -126,6 +126,18 @@ test("ledger machine: identities, signatures, revocation, system transactions; t
   assert.equal(code(run(m, "text")), "MALFORMED");
   // trading refusals keep their codes
   assert.equal(code(run(m, alice.order("buy", 1, 1000, 300, now))), "INTERVAL_CLOSED");
+  // each agent envelope gets one decision: a second copy of a refused one (resubmitted by the
+  // aggregator an agent failed over to) is a replay, even once it would be accepted
+  const tooBig = alice.order("buy", Math.floor(now / 60_000) + 2, 100_000, 300, now);
+  assert.equal(code(run(m, tooBig)), "INSUFFICIENT_FUNDS");
+  const topUp = {
+    id: "eag0:topup",
+    type: "mint",
+    sender: "eag0",
+    body: { wallet: alice.wallet, amountMc: 100_000, reason: "test" },
+  };
+  assert.equal(code(run(m, sysEnvelope(topUp, ++seq, now, as(eag0)))), "ok");
+  assert.equal(code(run(m, tooBig)), "REPLAY");
 
   // revocation: the CA's list, relayed by any aggregator, silences the agent from that block on
   const list = c.ca.revoke("sam", "key compromised");
@@ -145,6 +157,7 @@ test("ledger machine: identities, signatures, revocation, system transactions; t
   // snapshot and restore keep the state hash
   const restored = LedgerMachine.restore(c.genesis, m.snapshot());
   assert.equal(restored.stateHash(), m.stateHash());
+  assert.equal(code(run(restored, tooBig)), "REPLAY", "the restored machine remembers refusals");
 });
 
 function eag2() {

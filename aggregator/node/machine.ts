@@ -37,6 +37,8 @@ export interface LedgerSnapshot {
   genesis: string;
   registry: RegistrySnapshot;
   trading: StateSnapshot;
+  /** ids of agent transactions the trading core refused, in the order they were refused */
+  refused?: string[];
 }
 
 export interface LedgerMachineOptions {
@@ -60,6 +62,12 @@ export class LedgerMachine implements ReplicatedStateMachine {
   readonly registry: IdentityRegistry;
   readonly cache: SignatureCache;
   core: TradingCore;
+  /**
+   * Agent transactions already refused. The trading core remembers only accepted ids, so without this a
+   * second copy of a refused envelope (resubmitted by the aggregator an agent failed over to) would be
+   * judged again and could succeed later: each agent envelope gets exactly one decision.
+   */
+  private readonly refused = new Set<string>();
   /** applied since the last drain, in order: the node turns them into events after each commit */
   private journal: AppliedTx[] = [];
   private readonly keepJournal: boolean;
@@ -88,6 +96,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
       throw new NodeError("STORE_MISMATCH", "the snapshot was taken under another genesis");
     const m = new LedgerMachine(genesis, restoreTradingCore(snap.trading, [tradingModules(genesis)]), o);
     m.registry.restore(snap.registry);
+    for (const id of snap.refused ?? []) m.refused.add(id);
     return m;
   }
 
@@ -114,7 +123,13 @@ export class LedgerMachine implements ReplicatedStateMachine {
       if (inner === null) result = { ok: true, events: this.registryEvents(env) };
       else {
         txId = inner.id;
-        result = this.core.apply(inner, ctx);
+        const agent = !AUTHORITY_MESSAGES.has(env.type);
+        if (agent && this.refused.has(inner.id)) {
+          result = { ok: false, code: "REPLAY", message: `${inner.id} was already refused` };
+        } else {
+          result = this.core.apply(inner, ctx);
+          if (agent && !result.ok && result.code !== "REPLAY") this.refused.add(inner.id);
+        }
       }
     } catch (e) {
       result = refusal(e);
@@ -224,6 +239,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
         genesis: this.genesis.hash,
         registry: this.registry.snapshot(),
         trading: this.core.stateHash(),
+        refused: [...this.refused],
       }),
     );
   }
@@ -234,6 +250,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
       genesis: this.genesis.hash,
       registry: this.registry.snapshot(),
       trading: this.core.snapshot(),
+      refused: [...this.refused],
     };
   }
 
