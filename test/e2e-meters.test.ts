@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe } from "node:test";
 import { getProfile } from "../agent/meters/profiles/load.js";
 import { PtyPair } from "../hardware/emulators/pty.js";
 import { fixedState } from "../hardware/emulators/state.js";
 import { StreamEmitter } from "../hardware/emulators/stream.js";
 import { TcpMeterEmulator } from "../hardware/emulators/tcp.js";
-import { writeAgentConfig, writeAggregatorConfig } from "./helpers/config.js";
-import { startMosquitto } from "./helpers/mosquitto.js";
-import { freePort } from "./helpers/net.js";
+import { itThroughBothBrokers } from "./helpers/brokers.js";
+import { writeAgentConfig } from "./helpers/config.js";
 import { makePki, type TestPki } from "./helpers/pki.js";
 import { type Proc, spawnGridlet } from "./helpers/procs.js";
 import { tempDir, waitFor } from "./helpers/tmp.js";
@@ -115,36 +114,5 @@ describe("Modbus TCP, DSMR P1 and SML → agent → broker → aggregator", { ti
     }
   }
 
-  it("through embedded Aedes", async () => {
-    const dir = join(tmp.dir, "aedes");
-    mkdirSync(dir);
-    const port = await freePort();
-    const agg = spawnGridlet([
-      "aggregator",
-      "--config",
-      writeAggregatorConfig(dir, pki, { embeddedPort: port }),
-    ]);
-    try {
-      await run(dir, `mqtt://127.0.0.1:${port}`, agg);
-    } finally {
-      await agg.stop();
-    }
-  });
-
-  it("through Mosquitto", async () => {
-    const dir = join(tmp.dir, "mosquitto");
-    mkdirSync(dir);
-    const broker = await startMosquitto(dir, await freePort());
-    const agg = spawnGridlet([
-      "aggregator",
-      "--config",
-      writeAggregatorConfig(dir, pki, { url: broker.url }),
-    ]);
-    try {
-      await run(dir, broker.url, agg);
-    } finally {
-      await agg.stop();
-      await broker.stop();
-    }
-  });
+  itThroughBothBrokers(tmp.dir, () => pki, run);
 });

@@ -6,8 +6,8 @@ import { getProfile } from "../agent/meters/profiles/load.js";
 import { PtyPair } from "../hardware/emulators/pty.js";
 import { RtuMeterEmulator } from "../hardware/emulators/rtu.js";
 import { fixedState } from "../hardware/emulators/state.js";
+import { itThroughBothBrokers } from "./helpers/brokers.js";
 import { writeAgentConfig, writeAggregatorConfig } from "./helpers/config.js";
-import { startMosquitto } from "./helpers/mosquitto.js";
 import { freePort } from "./helpers/net.js";
 import { makePki, type TestPki } from "./helpers/pki.js";
 import { type Proc, spawnGridlet } from "./helpers/procs.js";
@@ -81,38 +81,7 @@ describe("SDM630 over a pty at 9600 baud → agent → broker → aggregator", {
     }
   }
 
-  it("through embedded Aedes", async () => {
-    const dir = join(tmp.dir, "aedes");
-    mkdirSync(dir);
-    const port = await freePort();
-    const agg = spawnGridlet([
-      "aggregator",
-      "--config",
-      writeAggregatorConfig(dir, pki, { embeddedPort: port }),
-    ]);
-    try {
-      await run(dir, `mqtt://127.0.0.1:${port}`, agg);
-    } finally {
-      await agg.stop();
-    }
-  });
-
-  it("through Mosquitto", async () => {
-    const dir = join(tmp.dir, "mosquitto");
-    mkdirSync(dir);
-    const broker = await startMosquitto(dir, await freePort());
-    const agg = spawnGridlet([
-      "aggregator",
-      "--config",
-      writeAggregatorConfig(dir, pki, { url: broker.url }),
-    ]);
-    try {
-      await run(dir, broker.url, agg);
-    } finally {
-      await agg.stop();
-      await broker.stop();
-    }
-  });
+  itThroughBothBrokers(tmp.dir, () => pki, run);
 
   it("the adapter vanishes and comes back: the same agent process resumes, nothing restarted", async () => {
     const dir = join(tmp.dir, "replug");
