@@ -13,33 +13,19 @@ import { Participant } from "../agent/participant/participant.js";
 import { AgentRuntime } from "../agent/runtime/agent.js";
 import { nullNotifier } from "../agent/runtime/notify.js";
 import { AgentStore } from "../agent/store/agent-store.js";
-import { toHex } from "../protocol/bytes.js";
 import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
-import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { decodeEnvelope, encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
-import { type KeyMaterial, newKeyMaterial, signCertificate } from "../protocol/identity.js";
+import { type KeyMaterial, newKeyMaterial } from "../protocol/identity.js";
 import { createLogger } from "../protocol/log.js";
 import type { Fill } from "../protocol/messages/trading.js";
+import { testCertificate } from "./helpers/fixtures.js";
 
 const NOW = 1_700_000_000_000;
 
 function pki() {
   const caKey = newKeyMaterial("ca");
   const cert = (id: string, role: "agent" | "aggregator", k: KeyMaterial, wallets?: string[]) =>
-    signCertificate(
-      {
-        serial: `s-${id}`,
-        id,
-        role,
-        publicKey: toHex(defaultEd25519.publicKey(k.seed)),
-        boxKey: toHex(boxKeyPairFromSecret(k.boxSecret).publicKey),
-        notBefore: 0,
-        notAfter: 9e15,
-        issuer: "ca",
-        ...(wallets ? { wallets } : {}),
-      },
-      caKey.seed,
-    );
+    testCertificate(caKey.seed, id, role, k, wallets);
   const keys = { eag0: newKeyMaterial("eag0"), eag1: newKeyMaterial("eag1"), eag2: newKeyMaterial("eag2") };
   const agentKey = newKeyMaterial("family");
   return {

@@ -20,59 +20,26 @@ import {
   sharedWalletAddress,
   signToken,
 } from "../aggregator/credit/token.js";
-import { toHex } from "../protocol/bytes.js";
 import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, signEnvelope } from "../protocol/envelope.js";
-import { newKeyMaterial, signCertificate } from "../protocol/identity.js";
+import { type KeyMaterial, newKeyMaterial } from "../protocol/identity.js";
 import { createLogger } from "../protocol/log.js";
-import type { SignedCreditToken } from "../protocol/messages/credit.js";
 import type { Fill } from "../protocol/messages/trading.js";
+import { sampleCreditToken, testCertificate } from "./helpers/fixtures.js";
 
 const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
 const announce = { interval: 101, demandWh: 0, supplyWh: 0, buyers: 0, referencePriceMcPerKwh: 200_000 };
 
-const token: SignedCreditToken = {
-  v: 1,
-  loanId: "a".repeat(64),
-  bank: "agg-1",
-  borrowerCert: "serial",
-  sharedWallet: `cb${"b".repeat(64)}`,
-  amount: 50_000,
-  balance: 50_000,
-  issuedAt: 0,
-  validUntil: 1_000_000,
-  bufferMs: 100_000,
-  interestPpm: 1000,
-  penaltyPpm: 5000,
-  interest: 600,
-  penalty: 900,
-  record: { s: 0, f: 0, paymentHashes: [] },
-  payments: [],
-  version: 1,
-  sig: "c".repeat(128),
-};
+const token = sampleCreditToken;
 
 function setup(dir: string, trading: Record<string, unknown> = {}) {
   const random = (n: number) => new Uint8Array(Buffer.alloc(n, 7));
   const caKey = newKeyMaterial("ca", random);
   const aggKey = newKeyMaterial("agg-1");
   const agentKey = newKeyMaterial("agent-1");
-  const cert = (id: string, role: "agent" | "aggregator", k: typeof aggKey, wallets?: string[]) =>
-    signCertificate(
-      {
-        serial: `s-${id}`,
-        id,
-        role,
-        publicKey: toHex(defaultEd25519.publicKey(k.seed)),
-        boxKey: toHex(boxKeyPairFromSecret(k.boxSecret).publicKey),
-        notBefore: 0,
-        notAfter: 9e15,
-        issuer: "ca",
-        ...(wallets ? { wallets } : {}),
-      },
-      caKey.seed,
-    );
+  const cert = (id: string, role: "agent" | "aggregator", k: KeyMaterial, wallets?: string[]) =>
+    testCertificate(caKey.seed, id, role, k, wallets);
   const aggCert = cert("agg-1", "aggregator", aggKey);
   const agentCert = cert("agent-1", "agent", agentKey, ["gwwallet0001", "gwwallet0002"]);
   const caCert = cert("ca", "aggregator", caKey);

@@ -21,7 +21,7 @@ import {
 } from "../agent/participant/credit.js";
 import { ConfigError, loadConfigFile, parseConfigText } from "../config/load.js";
 import { agentConfigSchema } from "../config/schema.js";
-import type { SignedCreditToken } from "../protocol/messages/credit.js";
+import { sampleCreditToken } from "./helpers/fixtures.js";
 
 const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
 const limits = { historyIntervals: 2, sellAboveWh: 1, buyAboveWh: 1, maxSellWh: 5000, maxBuyWh: 5000 };
@@ -156,26 +156,7 @@ test("summaries wait for the settle delay and skip what was sent", () => {
   assert.deepEqual(intervalsToSummarise(1_011_000, terms, 1000, 99, new Set([99])), [100]);
 });
 
-const token: SignedCreditToken = {
-  v: 1,
-  loanId: "a".repeat(64),
-  bank: "agg-1",
-  borrowerCert: "serial",
-  sharedWallet: `cb${"b".repeat(64)}`,
-  amount: 50_000,
-  balance: 50_000,
-  issuedAt: 0,
-  validUntil: 1_000_000,
-  bufferMs: 100_000,
-  interestPpm: 1000,
-  penaltyPpm: 5000,
-  interest: 600,
-  penalty: 900,
-  record: { s: 0, f: 0, paymentHashes: [] },
-  payments: [],
-  version: 1,
-  sig: "c".repeat(128),
-};
+const token = sampleCreditToken;
 
 test("credit: asked once per shortfall, spent once, repaid when the wallet covers the debt", () => {
   const policy = { enabled: true, amountMc: 0, bank: "agg-1", claimedCredit: 0, qMinKwh: 1 };

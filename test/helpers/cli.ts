@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 
-export const CLI = join(process.cwd(), "dist", "cli", "main.js");
+import { GRIDLET_MAIN } from "./procs.js";
+
+export const CLI = GRIDLET_MAIN;
 
 export interface CliResult {
   status: number | null;
