@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
+import { brokerLimitsSchema, DEFAULT_BROKER_LIMITS } from "../aggregator/broker/limits.js";
 import {
   bankSectionSchema,
   consensusSectionSchema,
@@ -135,6 +136,8 @@ export const aggregatorConfigSchema = z
           .object({
             host: z.string().default("127.0.0.1"),
             port: z.number().int().min(0).max(65535).default(1883),
+            /** what one client may cost the broker (aggregator/broker/limits.ts, docs/SECURITY.md) */
+            limits: brokerLimitsSchema.default(DEFAULT_BROKER_LIMITS),
           })
           .strict()
           .optional(),

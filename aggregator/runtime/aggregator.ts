@@ -159,6 +159,7 @@ export async function startAggregator(
   if (config.broker.embedded !== undefined) {
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
+      now,
       login: new LoginVerifier(trust, now),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
