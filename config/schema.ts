@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ownsClientId } from "../agent/link/login.js";
 import { meterDeviceSchema } from "../agent/meters/config.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { brokerLimitsSchema, DEFAULT_BROKER_LIMITS } from "../aggregator/broker/limits.js";
@@ -106,6 +107,12 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
+      ctx.addIssue({
+        code: "custom",
+        message: `"${c.id}" or "${c.id}/<suffix>" (a session belongs to its identity)`,
+        path: ["mqtt", "clientId"],
+      });
     if (c.aggregators === undefined) return;
     const seen = new Set<string>();
     c.aggregators.forEach((a, i) => {
@@ -184,6 +191,10 @@ export const aggregatorConfigSchema = z
     consensus: consensusSectionSchema.optional(),
   })
   .strict()
+  .refine((c) => c.broker.clientId === undefined || ownsClientId(c.id, c.broker.clientId), {
+    message: "the aggregator's id or <id>/<suffix> (a session belongs to its identity)",
+    path: ["broker", "clientId"],
+  })
   .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {
     message: "consortium and genesis go together",
     path: ["genesis"],

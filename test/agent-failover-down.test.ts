@@ -66,7 +66,7 @@ test("receipts from a fail-over aggregator of the list clear the outbox; others 
     store,
     mqtt: {
       url: "mqtt://127.0.0.1:1",
-      clientId: "gridlet-family",
+      clientId: "family",
       keepaliveSeconds: 30,
       reconnectMinMs: 1000,
       reconnectMaxMs: 2000,

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { loginToken } from "../../agent/link/login.js";
+import { loginToken, sessionClientId } from "../../agent/link/login.js";
 import { readTlsFiles } from "../../agent/link/tls.js";
 import { loadIdentity } from "../../agent/runtime/identity.js";
 import type { ServiceNotifier } from "../../agent/runtime/notify.js";
@@ -13,6 +13,7 @@ import { MSG_READING } from "../../protocol/messages/readings.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
+import { SqliteLoginSequences } from "../broker/login-sequences.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
@@ -160,7 +161,11 @@ export async function startAggregator(
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
       now,
-      login: new LoginVerifier(trust, now),
+      login: new LoginVerifier(trust, {
+        audience: config.id,
+        now,
+        sequences: new SqliteLoginSequences(store.db),
+      }),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
       subscriptions: [
@@ -181,14 +186,19 @@ export async function startAggregator(
     embedded.publish(statusTopic, STATUS_ONLINE, true);
   } else {
     url = config.broker.url!;
-    const clientId = config.broker.clientId ?? `gridlet-agg-${config.id}`;
+    const clientId = config.broker.clientId ?? sessionClientId(config.id);
     link = await externalBrokerLink({
       url,
       clientId,
       username: config.broker.username ?? config.id,
       password: () =>
         config.broker.password ??
-        loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now()),
+        loginToken(identity.key, identity.cert, {
+          clientId,
+          audience: config.id,
+          seq: store.allocateSeq(),
+          now: now(),
+        }),
       statusTopic,
       subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
