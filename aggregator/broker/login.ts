@@ -1,4 +1,3 @@
-import { LOGIN_TOKEN_SKEW_MS, ownsClientId } from "../../agent/link/login.js";
 import {
   decodeEnvelope,
   EnvelopeVerifier,
@@ -7,6 +6,7 @@ import {
 } from "../../protocol/envelope.js";
 import { ProtocolError } from "../../protocol/errors.js";
 import { parseCertificate, type Role, type TrustStore } from "../../protocol/identity.js";
+import { LOGIN_TOKEN_SKEW_MS, ownsClientId } from "../../protocol/login.js";
 import { loginBodySchema, MSG_LOGIN } from "../../protocol/messages/readings.js";
 import { LoginError } from "./errors.js";
 

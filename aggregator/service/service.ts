@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import type { LoadedIdentity } from "../../agent/runtime/identity.js";
 import { fromHex, toHex } from "../../protocol/bytes.js";
 import { boxKeyPairFromSecret } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, envelopeSigningBytes } from "../../protocol/envelope.js";
 import { describeError } from "../../protocol/errors.js";
 import type { TrustStore } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { creditBillSchema } from "../../protocol/messages/credit.js";
 import { MSG_CREDIT_BILL } from "../../protocol/messages/downlink.js";

@@ -1,6 +1,6 @@
-import { encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
-import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
-import { type LoginBody, MSG_LOGIN } from "../../protocol/messages/readings.js";
+import { encodeEnvelope, signEnvelope } from "./envelope.js";
+import type { Certificate, KeyMaterial } from "./identity.js";
+import { type LoginBody, MSG_LOGIN } from "./messages/readings.js";
 
 /**
  * A login token is good this long either side of its timestamp: a captured one is usable for at most
