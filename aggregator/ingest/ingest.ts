@@ -6,6 +6,7 @@ import {
   EnvelopeVerifier,
   type SequenceStore,
 } from "../../protocol/envelope.js";
+import { BurstLog } from "../../protocol/burst-log.js";
 import { describeError, isGridletError, isProtocolError } from "../../protocol/errors.js";
 import type { Logger } from "../../protocol/log.js";
 import { parseAgentTopic } from "../../protocol/topics.js";
@@ -56,6 +57,7 @@ export class Ingest {
   private pendingKeys = new Set<string>();
   private pendingRejections = new Map<string, number>();
   private flushScheduled = false;
+  private readonly bursts = new BurstLog();
   readonly stats = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number> };
 
   constructor(opts: IngestOptions) {
@@ -76,9 +78,21 @@ export class Ingest {
     this.handlers.set(type, handler as MessageHandler);
   }
 
+  /**
+   * Counts every rejection; logs the first of a burst of one code from one sender (or topic), so that
+   * a flood of junk costs a counter, not a log line per message.
+   */
   private reject(code: string, reason: string, fields: Record<string, unknown>): void {
     this.count(code);
-    this.o.log.warn("envelope rejected", { code, reason, ...fields });
+    const source = String(fields.from ?? fields.topic ?? "");
+    const burst = this.bursts.note(`${code}\u0000${source}`, this.o.now());
+    if (burst === undefined) return;
+    this.o.log.warn("envelope rejected", {
+      code,
+      reason,
+      ...fields,
+      ...(burst.previous > 1 ? { previousBurst: burst.previous } : {}),
+    });
   }
 
   /** Counts a refusal by code in the persistent counters (the broker's refusals land here too). */
