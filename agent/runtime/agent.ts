@@ -10,7 +10,7 @@ import {
 import { describeError, isGridletError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
 import type { LoadedIdentity } from "../../protocol/load-identity.js";
-import type { Logger } from "../../protocol/log.js";
+import { ConditionTracker, type Logger } from "../../protocol/log.js";
 import { loginToken } from "../../protocol/login.js";
 import {
   MSG_READING,
@@ -95,7 +95,7 @@ export class AgentRuntime {
   private readonly link: AgentLink;
   private readonly receipts: EnvelopeVerifier;
   private readonly latest = new Map<string, MeterReading>();
-  private readonly lastFailure = new Map<string, string>();
+  private readonly readTrouble = new ConditionTracker();
   private readonly timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private lastStoredAt = 0;
@@ -208,16 +208,15 @@ export class AgentRuntime {
       const meter = this.o.drivers[i].id;
       if (r.status === "fulfilled") {
         ok.push(r.value);
-        if (this.lastFailure.delete(meter)) this.o.log.info("meter reading again", { meter });
+        const failedReads = this.readTrouble.leave(meter);
+        if (failedReads !== undefined) this.o.log.info("meter reading again", { meter, failedReads });
         return;
       }
       this.counters.readFailures += 1;
       const code = isGridletError(r.reason) ? r.reason.code : "ERROR";
       // Log a failure when it starts or changes, not on every tick of a long outage.
-      if (this.lastFailure.get(meter) !== code) {
-        this.lastFailure.set(meter, code);
+      if (this.readTrouble.enter(meter, code))
         this.o.log.warn("meter read failed", { meter, code, error: describeError(r.reason) });
-      }
     });
     if (ok.length === 0 || this.stopped) return;
     const signedAt = this.now();
