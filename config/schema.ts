@@ -7,6 +7,11 @@ import {
   consortiumSectionSchema,
   genesisSectionSchema,
 } from "../aggregator/service/config.js";
+import {
+  DEFAULT_AGENT_HTTP_PORT,
+  DEFAULT_AGGREGATOR_HTTP_PORT,
+  httpSectionSchema,
+} from "../protocol/http/config.js";
 
 /**
  * The one configuration schema, composed of the sections each part of Gridlet owns. Field docs live in
@@ -96,6 +101,8 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
+    /** /metrics, /api/status, /healthz (docs/AGENT.md, "HTTP"); absent: no HTTP server */
+    http: httpSectionSchema(DEFAULT_AGENT_HTTP_PORT).optional(),
     /** the agent's trading behaviour (agent/participant/config.ts, docs/AGENT-TRADING.md); off by default */
     trading: tradingConfigSchema.default(DEFAULT_TRADING_CONFIG),
     /** the meter section's own schema (agent/meters/config.ts), plus the hardware-free synthetic meter */
@@ -179,6 +186,8 @@ export const aggregatorConfigSchema = z
     genesis: genesisSectionSchema.optional(),
     bank: bankSectionSchema,
     consensus: consensusSectionSchema.optional(),
+    /** dashboard, /metrics, /api/status, /healthz (docs/AGGREGATOR.md, "HTTP"); absent: no HTTP server */
+    http: httpSectionSchema(DEFAULT_AGGREGATOR_HTTP_PORT).optional(),
   })
   .strict()
   .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {

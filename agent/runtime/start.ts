@@ -2,6 +2,7 @@ import type { AgentConfig } from "../../config/schema.js";
 import { type Certificate, verifyCertificate } from "../../protocol/identity.js";
 import { readCertificateFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
+import { startAgentHttp } from "../http/serve.js";
 import { loginToken } from "../link/login.js";
 import { readTlsFiles } from "../link/tls.js";
 import type { MeterDriver } from "../meters/types.js";
@@ -75,6 +76,15 @@ export async function startAgent(
         })
       : undefined,
   });
+  if (config.http !== undefined) {
+    try {
+      const http = await startAgentHttp(config.http, runtime, deps.log.child("http"));
+      runtime.closeOnStop(() => http.close());
+    } catch (e) {
+      await runtime.stop();
+      throw e;
+    }
+  }
   runtime.start();
   return runtime;
 }

@@ -6,6 +6,7 @@ import { loadIdentity } from "../../agent/runtime/identity.js";
 import type { ServiceNotifier } from "../../agent/runtime/notify.js";
 import type { AggregatorConfig } from "../../config/schema.js";
 import { describeError } from "../../protocol/errors.js";
+import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import type { Logger } from "../../protocol/log.js";
@@ -13,6 +14,7 @@ import { MSG_READING } from "../../protocol/messages/readings.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
+import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
@@ -30,6 +32,8 @@ export interface RunningAggregator {
   ledger: RunningLedger | undefined;
   /** the URL agents and the aggregator's own client use */
   url: string;
+  /** the dashboard and metrics endpoint, when `http` is configured */
+  http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -198,6 +202,35 @@ export async function startAggregator(
     link.publish(statusTopic, STATUS_ONLINE, true);
   }
   const brokerLink = link;
+  let http: RunningHttpServer | undefined;
+  try {
+    // Before the ledger starts: the blocks it replays from its store fill the dashboard's history.
+    http =
+      config.http === undefined
+        ? undefined
+        : await startAggregatorHttp(
+            config.http,
+            {
+              id: config.id,
+              url,
+              ingest,
+              ledger,
+              brokerConnected: () => brokerLink.connected(),
+              ...(broker === undefined
+                ? {}
+                : { connections: broker.connections, brokerRefusals: broker.refusals }),
+            },
+            log.child("http"),
+            now,
+          );
+  } catch (e) {
+    if (revocationPoll !== undefined) clearInterval(revocationPoll);
+    await ledger?.stop();
+    receipts.stop();
+    await brokerLink.close();
+    store.close();
+    throw e;
+  }
   await ledger?.start();
   const watchdog =
     deps.notifier.watchdogMs === undefined
@@ -209,7 +242,12 @@ export async function startAggregator(
           Math.max(500, Math.floor(deps.notifier.watchdogMs / 2)),
         );
   deps.notifier.ready();
-  log.info("aggregator started", { id: config.id, url, embedded: broker !== undefined });
+  log.info("aggregator started", {
+    id: config.id,
+    url,
+    embedded: broker !== undefined,
+    ...(http === undefined ? {} : { dashboard: `${http.url}/` }),
+  });
 
   return {
     ingest,
@@ -218,8 +256,10 @@ export async function startAggregator(
     broker,
     ledger,
     url,
+    http,
     stop: async () => {
       deps.notifier.stopping();
+      await http?.close();
       if (watchdog !== undefined) clearInterval(watchdog);
       if (revocationPoll !== undefined) clearInterval(revocationPoll);
       await ledger?.stop();
