@@ -40,7 +40,8 @@ export class ScrapedMetrics {
       collect() {
         this.reset();
         const v = read();
-        if (v === undefined) return;
+        // reset() leaves a label-less gauge at 0; nothing known must mean no series at all.
+        if (v === undefined) return this.remove({});
         if (typeof v === "number") this.set(v);
         else for (const [labels, n] of v) this.set(labels, n);
       },
