@@ -6,6 +6,7 @@ import {
   consortiumSectionSchema,
   genesisSectionSchema,
 } from "../aggregator/service/config.js";
+import { DEFAULT_AGGREGATOR_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
 import { identitySchema, tlsSchema } from "./common.js";
 
@@ -68,6 +69,8 @@ export const aggregatorConfigSchema = z
     genesis: genesisSectionSchema.optional(),
     bank: bankSectionSchema,
     consensus: consensusSectionSchema.optional(),
+    /** dashboard, /metrics, /api/status, /healthz (docs/AGGREGATOR.md, "HTTP"); absent: no HTTP server */
+    http: httpSectionSchema(DEFAULT_AGGREGATOR_HTTP_PORT).optional(),
   })
   .strict()
   .refine((c) => c.broker.clientId === undefined || ownsClientId(c.id, c.broker.clientId), {

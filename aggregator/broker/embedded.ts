@@ -14,6 +14,8 @@ export interface EmbeddedBroker {
   refusals(): Record<string, number>;
   /** closes the connections of every logged-in identity that matches (a revoked one); returns how many */
   disconnect(match: (who: BrokerIdentity) => boolean, reason: string): number;
+  /** the identities of the clients connected now (an agent may hold two: its link and its trading client) */
+  connections(): BrokerIdentity[];
   close(): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export async function startEmbeddedBroker(opts: {
         },
       ),
     refusals: () => gate.refusals(),
+    connections: () => gate.connected(),
     disconnect: (match, reason) => {
       const victims = gate.clientsWhere(match);
       for (const c of victims) {

@@ -269,6 +269,16 @@ export class BrokerGate {
     done(null, null);
   }
 
+  /** The identities of the clients logged in now, one entry per connection. */
+  connected(): BrokerIdentity[] {
+    const out: BrokerIdentity[] = [];
+    for (const c of this.live) {
+      const who = this.identities.get(c);
+      if (who !== undefined && !c.closed) out.push(who);
+    }
+    return out;
+  }
+
   /** The logged-in clients whose identity matches. */
   clientsWhere(match: (who: BrokerIdentity) => boolean): Client[] {
     const out: Client[] = [];

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { BurstLog } from "../../protocol/burst-log.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
@@ -6,7 +7,6 @@ import {
   EnvelopeVerifier,
   type SequenceStore,
 } from "../../protocol/envelope.js";
-import { BurstLog } from "../../protocol/burst-log.js";
 import { describeError, isGridletError, isProtocolError } from "../../protocol/errors.js";
 import type { Logger } from "../../protocol/log.js";
 import { parseAgentTopic } from "../../protocol/topics.js";
