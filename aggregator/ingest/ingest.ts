@@ -23,6 +23,11 @@ export interface MessageHandler<T = unknown> {
   maxAgeMs?: number;
   /** validates the body; throwing rejects the envelope for good (BAD_BODY) */
   parse(body: unknown): T;
+  /**
+   * Called once the body parsed, before the envelope is queued for commit: a refusal (a quota, say) is
+   * final, counted and receipted as rejected with its code, so its sender stops resending it.
+   */
+  admit?(env: Envelope): { code: string; reason: string } | undefined;
   /** writes the message inside ingest's transaction */
   store(db: Database.Database, env: Envelope, body: T, raw: string): void;
 }
@@ -146,6 +151,12 @@ export class Ingest {
       const reason = describeError(e).split("\n")[0];
       this.reject("BAD_BODY", reason, where);
       this.o.receipts.reject(env.from, env.seq, "BAD_BODY", reason);
+      return;
+    }
+    const refusal = handler.admit?.(env);
+    if (refusal !== undefined) {
+      this.reject(refusal.code, refusal.reason, where);
+      this.o.receipts.reject(env.from, env.seq, refusal.code, refusal.reason);
       return;
     }
     this.pending.push({ env, raw: payload.toString("utf8"), body, store: handler.store });

@@ -20,6 +20,7 @@ import type { LedgerServiceConfig } from "./config.js";
 import { Downlink } from "./downlink.js";
 import { LedgerServiceError } from "./errors.js";
 import { registerLedgerHandlers } from "./handlers.js";
+import { TxQuota } from "./tx-quota.js";
 import { LedgerOutbox } from "./outbox.js";
 import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
@@ -183,12 +184,18 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     resubmitMs,
     log,
   });
-  registerLedgerHandlers(d.ingest, outbox, (env) => {
-    if (homeOf(env.from) !== self) guests.add(env.from);
-    pump.schedule();
-  });
-
   const intervalMs = genesis.trading.intervalMs;
+  const quota = new TxQuota(config.consortium.txQuotaPerInterval, intervalMs);
+  registerLedgerHandlers(
+    d.ingest,
+    outbox,
+    (env) => {
+      if (homeOf(env.from) !== self) guests.add(env.from);
+      pump.schedule();
+    },
+    (env) => (d.store.isStored(env.from, env.seq) ? undefined : quota.admit(env.from, now())),
+  );
+
   let announced = 0;
   return {
     node: running,
