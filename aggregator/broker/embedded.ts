@@ -31,6 +31,8 @@ export async function startEmbeddedBroker(opts: {
   log: Logger;
   limits?: BrokerLimits;
   now?: () => number;
+  /** a reason to refuse a publish for its payload (a revocation list that is not the CA's), if any */
+  checkPublish?: (topic: string, payload: Buffer) => string | undefined;
   /** called once per refusal, for the aggregator's persistent counters */
   onRefusal?: (code: string) => void;
   /**
@@ -47,6 +49,7 @@ export async function startEmbeddedBroker(opts: {
     log,
     now: opts.now ?? Date.now,
     onRefusal: opts.onRefusal,
+    checkPublish: opts.checkPublish,
   });
   let broker: Aedes;
   const clientsById = (): Record<string, Client | undefined> =>

@@ -20,11 +20,11 @@ import type { LedgerServiceConfig } from "./config.js";
 import { Downlink } from "./downlink.js";
 import { LedgerServiceError } from "./errors.js";
 import { registerLedgerHandlers } from "./handlers.js";
-import { TxQuota } from "./tx-quota.js";
 import { LedgerOutbox } from "./outbox.js";
 import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
 import { IdentityRegistrar } from "./registrar.js";
+import { TxQuota } from "./tx-quota.js";
 
 export interface LedgerServiceDeps {
   config: LedgerServiceConfig;
@@ -36,6 +36,8 @@ export interface LedgerServiceDeps {
   ingest: Ingest;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
+  /** a revocation list published on a peer's broker (the CA's, signed; the caller checks it) */
+  onRevocations?: (peer: string, payload: Buffer) => void;
   log: Logger;
   /** the process's one timer: the ledger registers its periodic duties on it when it starts */
   clock: DutyClock;
@@ -115,6 +117,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
         ? undefined
         : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
     nextLoginSeq: () => d.store.allocateSeq() + now() * 1000,
+    ...(d.onRevocations === undefined ? {} : { onRevocations: d.onRevocations }),
     now,
     log: log.child("peers"),
   });
