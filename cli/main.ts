@@ -23,6 +23,7 @@ const USAGE_CODES = new Set([
   "CONFIG_UNREADABLE",
   "CONFIG_VERSION",
   "BAD_REQUEST",
+  "ADDRESS_IN_USE",
 ]);
 
 export async function main(argv: string[]): Promise<number> {

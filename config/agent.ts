@@ -2,6 +2,7 @@ import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
+import { ownsClientId } from "../protocol/login.js";
 import { identitySchema, mqttSchema } from "./common.js";
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
@@ -60,6 +61,12 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
+      ctx.addIssue({
+        code: "custom",
+        message: `"${c.id}" or "${c.id}/<suffix>" (a session belongs to its identity)`,
+        path: ["mqtt", "clientId"],
+      });
     if (c.aggregators === undefined) return;
     const seen = new Set<string>();
     c.aggregators.forEach((a, i) => {

@@ -147,8 +147,13 @@ export class AgentRuntime {
       homeRetryMs: opts.mqtt.homeRetryMs ?? 30_000,
       onSwitch: (to) => this.trading?.onSwitch?.(to),
       agentId: opts.id,
-      password: () =>
-        loginToken(identity.key, identity.cert, opts.mqtt.clientId, opts.store.allocateSeq(), this.now()),
+      password: (audience) =>
+        loginToken(identity.key, identity.cert, {
+          clientId: opts.mqtt.clientId,
+          audience,
+          seq: opts.store.allocateSeq(),
+          now: this.now(),
+        }),
       outbox: opts.store,
       retained: () =>
         opts.homeAssistant.enabled
