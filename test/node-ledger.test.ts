@@ -187,9 +187,11 @@ test("one verification per envelope across validateTx and apply; verdicts do not
     assert.equal(code(r1), code(r2));
     if (tx === forged) assert.deepEqual([valid, code(r1)], [false, "BAD_SIGNATURE"]);
   }
-  pasted.sig = wallet.sig;
-  assert.equal(warm.validateTx(pasted), false);
-  assert.equal(code(run(warm, pasted)), "BAD_SIGNATURE");
+  // (block transactions are frozen once decoded: the paste makes a new object)
+  assert.ok(Object.isFrozen(pasted));
+  const repasted = { ...pasted, sig: wallet.sig };
+  assert.equal(warm.validateTx(repasted), false);
+  assert.equal(code(run(warm, repasted)), "BAD_SIGNATURE");
   assert.equal(warm.stateHash(), cold.stateHash());
 });
 

@@ -348,15 +348,35 @@ function isPowReward(tx: unknown): tx is PowReward {
   );
 }
 
+/** Each block transaction decoded once: the check at proposal and the execution share the result. */
+const decoded = new WeakMap<object, Envelope | NodeError>();
+
 function decode(tx: unknown): Envelope {
   if (typeof tx !== "object" || tx === null)
     throw new NodeError("MALFORMED", "a ledger transaction must be a signed envelope");
-  try {
-    // a fresh copy: the block's objects may be shared with the consensus core
-    return decodeEnvelope(JSON.stringify(tx));
-  } catch (e) {
-    throw new NodeError("MALFORMED", (e as Error).message);
+  let env = decoded.get(tx);
+  if (env === undefined) {
+    // The block's own object is frozen too: what was decoded (and judged) is what the block holds.
+    deepFreeze(tx);
+    try {
+      // a fresh, frozen copy: the block's objects may be shared with the consensus core, and a frozen
+      // envelope lets the signature cache remember its verdict by object (sig-cache.ts)
+      env = deepFreeze(decodeEnvelope(JSON.stringify(tx)));
+    } catch (e) {
+      env = new NodeError("MALFORMED", (e as Error).message);
+    }
+    decoded.set(tx, env);
   }
+  if (env instanceof NodeError) throw env;
+  return env;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 /** The Tx inside a system envelope: its sender is the signer, and its id cannot take an agent's. */
