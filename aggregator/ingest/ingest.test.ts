@@ -55,20 +55,23 @@ describe("ingest", () => {
     });
     ingest.registerHandler(MSG_READING, readingsHandler(store.db, 86_400_000));
     const a = pki.agents[0];
+    // the same (type, seq, body) gives the same bytes, as a resend from the agent's outbox does
+    const ts = Date.now();
     const send = (type: string, seq: number, body: unknown) =>
       ingest.receive(
         topics.agentUp(a.id),
-        encodeEnvelope(signEnvelope({ type, from: a.id, seq, ts: Date.now(), body }, a.key.seed)),
+        encodeEnvelope(signEnvelope({ type, from: a.id, seq, ts, body }, a.key.seed)),
       );
+    const raw = (payload: string | Buffer) => ingest.receive(topics.agentUp(a.id), Buffer.from(payload));
     const settle = () => {
       ingest.flush();
       receipts.flush();
     };
-    return { store, ingest, receipts, sent, send, settle };
+    return { store, ingest, receipts, sent, send, raw, settle, agent: a };
   }
 
-  const body = (wh: number) =>
-    readingBody({ meter: "m", ts: Date.now(), importWh: wh, exportWh: 0, powerW: 1 });
+  const T = Date.now();
+  const body = (wh: number) => readingBody({ meter: "m", ts: T + wh, importWh: wh, exportWh: 0, powerW: 1 });
 
   it("dispatches a newly registered type to its handler inside the commit, then receipts it", () => {
     const { store, ingest, sent, send, settle } = setup();
@@ -111,6 +114,83 @@ describe("ingest", () => {
     assert.equal(ingest.stats.duplicates, 2);
     const acks = sent.flatMap((s) => s.env.body.acks).sort((a, b) => a - b);
     assert.deepEqual(acks, [5, 10, 10]);
+  });
+
+  it("lenient JSON is MALFORMED with a receipt telling the agent to drop it (seq found by a scan)", () => {
+    const { store, ingest, sent, raw, settle, agent } = setup();
+    const good = (seq: number) =>
+      encodeEnvelope(
+        signEnvelope({ type: MSG_READING, from: agent.id, seq, ts: T, body: body(seq) }, agent.key.seed),
+      ).toString();
+    raw(good(21).replace('"importWh":21', '"importWh":21,"importWh":50000')); // duplicate key
+    raw(good(22).replace('"exportWh":0', '"exportWh":-0')); // negative zero
+    raw(
+      Buffer.concat([Buffer.from(good(23).replace('"meter":"m"', '"meter":"m')), Buffer.from([0xff, 0x22])]),
+    );
+    raw(good(24).replace('"meter":"m"', '"meter":"\\ud800"')); // lone surrogate
+    raw(good(25).replace('"body":{', `"body":{"x":${"[".repeat(100_000)}${"]".repeat(100_000)},`));
+    raw(good(26).replace('"powerMilliW":1000', '"powerMilliW":1000.5')); // a float
+    raw("{not json"); // no seq to be found: counted, nothing to tell
+    settle();
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => [r.seq, r.code]),
+      [21, 22, 23, 24, 25, 26].map((n) => [n, "MALFORMED"]),
+    );
+    assert.match(refused[0].reason, /duplicate key "importWh"/);
+    assert.match(refused[1].reason, /negative zero/);
+    assert.match(refused[2].reason, /UTF-8/);
+    assert.match(refused[3].reason, /lone surrogate/);
+    assert.match(refused[4].reason, /nesting deeper than 16/);
+    assert.match(refused[5].reason, /not an integer/);
+    assert.equal(ingest.stats.rejected.MALFORMED, 7);
+    assert.deepEqual(store.db.prepare("SELECT count(*) AS n FROM readings").get(), { n: 0 });
+  });
+
+  it("the same seq with other content is EQUIVOCATION: refused, counted, told with the highest seq stored", () => {
+    const { store, ingest, sent, send, settle } = setup();
+    send(MSG_READING, 40, body(40));
+    send(MSG_READING, 41, body(41));
+    send(MSG_READING, 41, body(999)); // same batch, other content
+    settle();
+    send(MSG_READING, 40, body(40)); // a true resend: receipted again
+    send(MSG_READING, 40, body(7)); // committed already, other content
+    settle();
+    const rows = store.db.prepare("SELECT seq, import_wh AS wh FROM readings ORDER BY seq").all();
+    assert.deepEqual(rows, [
+      { seq: 40, wh: 40 },
+      { seq: 41, wh: 41 },
+    ]);
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => [r.seq, r.code]),
+      [
+        [41, "EQUIVOCATION"],
+        [40, "EQUIVOCATION"],
+      ],
+    );
+    assert.deepEqual(
+      sent.map((x) => x.env.body.highestSeq),
+      [41, 41],
+    );
+    assert.deepEqual(sent.flatMap((x) => x.env.body.acks).sort(), [40, 40, 41]);
+    assert.equal(ingest.stats.equivocations, 2);
+    assert.equal(ingest.stats.rejected.EQUIVOCATION, 2);
+    assert.equal(ingest.stats.duplicates, 1);
+  });
+
+  it("BAD_BODY names the field and the problem as 'path: message'", () => {
+    const { sent, send, settle } = setup();
+    send(MSG_READING, 50, { ...body(50), importWh: -3 });
+    send(MSG_READING, 51, { ...body(51), powerW: 5 });
+    settle();
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => r.code),
+      ["BAD_BODY", "BAD_BODY"],
+    );
+    assert.match(refused[0].reason, /^importWh: /);
+    assert.match(refused[1].reason, /^\(body\): .*powerW/);
   });
 
   it("signs one receipt for many envelopes, verifiable with the aggregator's certificate", () => {

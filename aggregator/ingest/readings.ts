@@ -14,7 +14,7 @@ export function readingsHandler(db: Database.Database, maxAgeMs: number): Messag
     maxAgeMs,
     parse: (body) => readingBodySchema.parse(body),
     store: (_db, env, b, raw) => {
-      insert.run(env.from, env.seq, b.meter, b.ts, b.importWh, b.exportWh, b.powerW, raw);
+      insert.run(env.from, env.seq, b.meter, b.ts, b.importWh, b.exportWh, b.powerMilliW / 1000, raw);
     },
   };
 }
