@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { paymentHash, verifyPaymentSig, verifyTokenSig } from "../../protocol/credit-token.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import { hashJson } from "../../protocol/hash.js";
 import {
@@ -16,7 +17,6 @@ import type { CreditPorts, CreditTxContext } from "./ports.js";
 import { NO_LOAN_REASONS } from "./pricing.js";
 import { amountDue, borrowerRecord, type CreditState, cloneLoan, type Loan, tokenOf } from "./state.js";
 import { creditDecrease, demandOf, loanTerms } from "./terms.js";
-import { paymentHash, verifyPaymentSig, verifyTokenSig } from "./token.js";
 
 /**
  * The credit bank as deterministic transaction handlers over an explicit CreditState. Each handler
