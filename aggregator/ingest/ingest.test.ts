@@ -178,6 +178,49 @@ describe("ingest", () => {
     assert.equal(ingest.stats.duplicates, 1);
   });
 
+  it("a register running backwards (1238.9 → 1234.1 kWh) is REGISTER_BACKWARDS, whatever the arrival order", () => {
+    const { store, ingest, sent, send, settle } = setup();
+    const at = (dt: number, importWh: number, exportWh = 0) => ({
+      meter: "m",
+      ts: T + dt,
+      importWh,
+      exportWh,
+      powerMilliW: 0,
+    });
+    send(MSG_READING, 60, at(10, 1_238_900));
+    send(MSG_READING, 61, at(20, 1_234_100)); // the counter went back
+    send(MSG_READING, 62, at(40, 1_240_000));
+    settle();
+    send(MSG_READING, 63, at(30, 1_239_500)); // late, but between its neighbours: fine
+    send(MSG_READING, 64, at(35, 1_241_000)); // late, and above the later reading at 40
+    send(MSG_READING, 65, at(50, 1_240_000, 0)); // flat is fine
+    send(MSG_READING, 66, at(55, 1_240_500, 10));
+    send(MSG_READING, 67, at(60, 1_240_600, 9)); // export back
+    settle();
+    const stored = store.db.prepare("SELECT seq FROM readings ORDER BY seq").all() as { seq: number }[];
+    assert.deepEqual(
+      stored.map((r) => r.seq),
+      [60, 62, 63, 65, 66],
+    );
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => [r.seq, r.code]),
+      [
+        [61, "REGISTER_BACKWARDS"],
+        [64, "REGISTER_BACKWARDS"],
+        [67, "REGISTER_BACKWARDS"],
+      ],
+    );
+    assert.match(refused[0].reason, /importWh 1234100 .* is below 1238900/);
+    assert.match(refused[1].reason, /importWh 1241000 .* is above 1240000/);
+    assert.match(refused[2].reason, /exportWh 9 .* is below 10/);
+    assert.equal(ingest.stats.rejected.REGISTER_BACKWARDS, 3);
+    // another meter of the same agent has its own registers
+    send(MSG_READING, 68, { ...at(70, 5), meter: "m2" });
+    settle();
+    assert.deepEqual(sent.at(-1)?.env.body.acks, [68]);
+  });
+
   it("BAD_BODY names the field and the problem as 'path: message'", () => {
     const { sent, send, settle } = setup();
     send(MSG_READING, 50, { ...body(50), importWh: -3 });
