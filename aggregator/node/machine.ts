@@ -280,6 +280,10 @@ export class LedgerMachine implements ReplicatedStateMachine {
     const tx = agentTx(env);
     if (tx === null)
       throw new NodeError("UNKNOWN_MESSAGE_TYPE", `the ledger does not carry "${env.type}" messages`);
+    const wallet =
+      tx.type === "register-wallet" ? (tx.body as { wallet?: unknown } | null)?.wallet : undefined;
+    // a body without a wallet string is left to the handler's schema (MALFORMED)
+    if (typeof wallet === "string") this.registry.requireCertifiedWallet(env.from, wallet);
     return tx;
   }
 
