@@ -7,9 +7,10 @@ import { createLogger } from "../../protocol/log.js";
 import { CREDIT_MODULE, creditModule } from "../credit/module.js";
 import type { CreditState } from "../credit/state.js";
 import type { TradingCore } from "../state/core.js";
+import type { EventSubjects, LedgerEvent, RegistryEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
 import { incomeSince } from "../state/income.js";
-import type { ApplyContext, ApplyResult, ReplicatedStateMachine } from "../state/replicated.js";
+import type { ApplyContext, ReplicatedStateMachine } from "../state/replicated.js";
 import type { StateSnapshot } from "../state/snapshot.js";
 import { createTradingCore, restoreTradingCore } from "../state/trading.js";
 import type { TradingEvent, TradingState } from "../state/types.js";
@@ -21,6 +22,11 @@ import { SignatureCache } from "./sig-cache.js";
 
 const log = createLogger("aggregator:ledger");
 
+/** What applying one envelope gave: every event it produced, or why it was refused. */
+export type LedgerApplyResult =
+  | { ok: true; events: LedgerEvent[] }
+  | { ok: false; code: string; message: string };
+
 /** One applied envelope, as the node reports it after a commit. */
 export interface AppliedTx {
   height: number;
@@ -29,7 +35,7 @@ export interface AppliedTx {
   from: string;
   /** the trading transaction id, when the envelope became one */
   txId?: string;
-  result: ApplyResult;
+  result: LedgerApplyResult;
 }
 
 export interface LedgerSnapshot {
@@ -108,10 +114,16 @@ export class LedgerMachine implements ReplicatedStateMachine {
     return this.core.state.ext.get(CREDIT_MODULE) as CreditState;
   }
 
-  apply(tx: unknown, ctx: ApplyContext): ApplyResult {
+  /** Wallet owners and loan borrowers as the state stands now, for `agentsOfEvent`. */
+  readonly subjects: EventSubjects = {
+    walletOwner: (address) => this.core.state.wallets.get(address)?.owner,
+    loanBorrower: (loanId) => this.credit().loans[loanId]?.borrower,
+  };
+
+  apply(tx: unknown, ctx: ApplyContext): LedgerApplyResult {
     let env: Envelope | undefined;
     let txId: string | undefined;
-    let result: ApplyResult;
+    let result: LedgerApplyResult;
     try {
       if (isPowReward(tx)) {
         const r = this.powReward(tx, ctx);
@@ -143,7 +155,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
     type: string,
     from: string,
     txId: string | undefined,
-    result: ApplyResult,
+    result: LedgerApplyResult,
   ) {
     if (!this.keepJournal) return;
     this.journal.push({
@@ -161,7 +173,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
    * signature and every member's audit vouch for it, so it is honoured only as the proposer's own reward
    * at its own height. It is minted to the proposer's reward wallet, opened on first use.
    */
-  private powReward(tx: PowReward, ctx: ApplyContext): { txId: string; result: ApplyResult } {
+  private powReward(tx: PowReward, ctx: ApplyContext): { txId: string; result: LedgerApplyResult } {
     const txId = `sys:pow-reward:${ctx.height}`;
     if (
       tx.to !== ctx.proposer ||
@@ -291,7 +303,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
       });
   }
 
-  private registryEvents(env: Envelope): TradingEvent[] {
+  private registryEvents(env: Envelope): RegistryEvent[] {
     if (env.type === MSG_IDENTITY_REGISTER) {
       const id = (env.body as { id: string }).id;
       return [{ type: "identity-registered", agent: id, home: env.from }];
@@ -374,7 +386,7 @@ function sysTx(env: Envelope): Tx {
   return { id: t.id, type: t.type, sender: env.from, body: t.body };
 }
 
-function refusal(e: unknown): ApplyResult {
+function refusal(e: unknown): LedgerApplyResult {
   if (isGridletError(e)) return { ok: false, code: e.code, message: e.message };
   // A handler bug: refusing keeps every replica in step (they all hit it), and the log says so loudly.
   log.error("transaction failed inside a handler", { error: (e as Error)?.message ?? String(e) });

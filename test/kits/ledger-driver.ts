@@ -1,7 +1,7 @@
 import type { TradingApplyResult, TradingCore } from "../../aggregator/state/core.js";
+import type { LedgerEvent, TradingEvent } from "../../aggregator/state/events.js";
 import type { Tx } from "../../aggregator/state/handler.js";
 import { orderBody, txs } from "../../aggregator/state/txs.js";
-import type { TradingEvent } from "../../aggregator/state/types.js";
 
 /**
  * Drives a TradingCore through whole trading days with readable calls: used by tests, benchmarks and
@@ -85,4 +85,14 @@ export class LedgerDriver {
     const w = this.core.state.wallets.get(wallet)!;
     return { balance: w.balance, frozen: w.frozen };
   }
+}
+
+/** The first event of `type` among `events`, narrowed to its variant; throws when there is none. */
+export function eventOf<T extends LedgerEvent["type"]>(
+  events: readonly LedgerEvent[],
+  type: T,
+): Extract<LedgerEvent, { type: T }> {
+  const e = events.find((x): x is Extract<LedgerEvent, { type: T }> => x.type === type);
+  if (e === undefined) throw new Error(`no ${type} event among [${events.map((x) => x.type).join(", ")}]`);
+  return e;
 }
