@@ -66,7 +66,7 @@ function world() {
   return { d, module, alice, box, request, bank, bankKeys, credit, tx };
 }
 
-function supply(d: LedgerDriver): number {
+function supply(d: LedgerDriver<string>): number {
   let s = 0;
   for (const w of d.core.state.wallets.values()) s += w.balance;
   return s;

@@ -1,4 +1,6 @@
 import { GridletError } from "../../protocol/errors.js";
+import type { CreditErrorCode } from "../credit/errors.js";
+import type { TradingErrorCode } from "../state/errors.js";
 
 /**
  * Why the ledger machine refuses a transaction before it reaches the trading core, and why a genesis
@@ -46,3 +48,6 @@ export class NodeError extends GridletError<NodeErrorCode> {}
 export function isNodeError(e: unknown, code?: NodeErrorCode): e is NodeError {
   return e instanceof NodeError && (code === undefined || e.code === code);
 }
+
+/** Every code a ledger transaction can be refused with: the ledger machine's, the trading core's, the credit bank's. */
+export type LedgerRefusalCode = NodeErrorCode | TradingErrorCode | CreditErrorCode;

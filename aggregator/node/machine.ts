@@ -1,9 +1,9 @@
 import { canonicalJson } from "../../protocol/canonical.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope } from "../../protocol/envelope.js";
-import { isGridletError } from "../../protocol/errors.js";
 import { sha256Hex } from "../../protocol/hash.js";
 import { createLogger } from "../../protocol/log.js";
+import type { CreditErrorCode } from "../credit/errors.js";
 import { CREDIT_MODULE, creditModule } from "../credit/module.js";
 import type { CreditState } from "../credit/state.js";
 import type { TradingCore } from "../state/core.js";
@@ -15,7 +15,7 @@ import type { StateSnapshot } from "../state/snapshot.js";
 import { createTradingCore, restoreTradingCore } from "../state/trading.js";
 import type { TradingEvent, TradingState } from "../state/types.js";
 import { AUTHORITY_MESSAGES, agentTx, MSG_CA_REVOCATIONS, MSG_IDENTITY_REGISTER } from "./envelopes.js";
-import { NodeError } from "./errors.js";
+import { isNodeError, type LedgerRefusalCode, NodeError } from "./errors.js";
 import type { LedgerGenesis } from "./genesis.js";
 import { IdentityRegistry, type RegistrySnapshot } from "./registry.js";
 import { SignatureCache } from "./sig-cache.js";
@@ -25,7 +25,7 @@ const log = createLogger("aggregator:ledger");
 /** What applying one envelope gave: every event it produced, or why it was refused. */
 export type LedgerApplyResult =
   | { ok: true; events: LedgerEvent[] }
-  | { ok: false; code: string; message: string };
+  | { ok: false; code: LedgerRefusalCode; message: string };
 
 /** One applied envelope, as the node reports it after a commit. */
 export interface AppliedTx {
@@ -67,7 +67,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
   readonly genesis: LedgerGenesis;
   readonly registry: IdentityRegistry;
   readonly cache: SignatureCache;
-  core: TradingCore;
+  core: TradingCore<CreditErrorCode>;
   /**
    * Agent transactions already refused. The trading core remembers only accepted ids, so without this a
    * second copy of a refused envelope (resubmitted by the aggregator an agent failed over to) would be
@@ -78,7 +78,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
   private journal: AppliedTx[] = [];
   private readonly keepJournal: boolean;
 
-  private constructor(genesis: LedgerGenesis, core: TradingCore, o: LedgerMachineOptions) {
+  private constructor(genesis: LedgerGenesis, core: TradingCore<CreditErrorCode>, o: LedgerMachineOptions) {
     this.genesis = genesis;
     this.core = core;
     const crypto = o.crypto ?? defaultEd25519;
@@ -387,7 +387,7 @@ function sysTx(env: Envelope): Tx {
 }
 
 function refusal(e: unknown): LedgerApplyResult {
-  if (isGridletError(e)) return { ok: false, code: e.code, message: e.message };
+  if (isNodeError(e)) return { ok: false, code: e.code, message: e.message };
   // A handler bug: refusing keeps every replica in step (they all hit it), and the log says so loudly.
   log.error("transaction failed inside a handler", { error: (e as Error)?.message ?? String(e) });
   return { ok: false, code: "INTERNAL", message: (e as Error)?.message ?? String(e) };

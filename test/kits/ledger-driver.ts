@@ -7,8 +7,8 @@ import { orderBody, txs } from "../../aggregator/state/txs.js";
  * Drives a TradingCore through whole trading days with readable calls: used by tests, benchmarks and
  * the demo. It numbers transactions and blocks itself; the clock is whatever `time` is set to.
  */
-export class LedgerDriver {
-  readonly core: TradingCore;
+export class LedgerDriver<C extends string = never> {
+  readonly core: TradingCore<C>;
   readonly authority: string;
   time = 0;
   height = 0;
@@ -16,9 +16,9 @@ export class LedgerDriver {
   proposer: string;
   private n = 0;
   /** every transaction applied so far, with its context and result, in order */
-  readonly log: { tx: Tx; time: number; height: number; result: TradingApplyResult }[] = [];
+  readonly log: { tx: Tx; time: number; height: number; result: TradingApplyResult<C> }[] = [];
 
-  constructor(core: TradingCore, authority: string) {
+  constructor(core: TradingCore<C>, authority: string) {
     this.core = core;
     this.authority = authority;
     this.proposer = authority;
@@ -33,7 +33,7 @@ export class LedgerDriver {
     return `${prefix}-${this.n}`;
   }
 
-  apply(tx: Tx): TradingApplyResult {
+  apply(tx: Tx): TradingApplyResult<C> {
     this.height += 1;
     const result = this.core.apply(tx, { time: this.time, height: this.height, proposer: this.proposer });
     this.log.push({ tx, time: this.time, height: this.height, result });
@@ -63,7 +63,7 @@ export class LedgerDriver {
     this.time = this.startOf(interval) - 1;
   }
 
-  meter(agent: string, interval: number, importWh: number, exportWh: number): TradingApplyResult {
+  meter(agent: string, interval: number, importWh: number, exportWh: number): TradingApplyResult<C> {
     return this.apply(txs.meterSummary(this.nextId(), agent, interval, importWh, exportWh));
   }
 
