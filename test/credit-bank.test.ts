@@ -127,6 +127,17 @@ test("refusals name the failed condition and change nothing", () => {
   w.state.borrowers.alice = { credit: -1, s: 0, f: 1, paymentHashes: [], activeLoan: null };
   refused(w, w.apply("credit.request", w.request, T0, "alice"), "NEGATIVE_CREDIT", hashJson(w.state));
 
+  // a poor record (s = 1, f = 297: λ = 0.00336, raised to the floor 0.01) puts R* below 0 when the
+  // borrower needs no energy (Qmin = 0): refused, and the message says why
+  w = makeWorld();
+  w.state.borrowers.alice = { credit: 2000, s: 1, f: 297, paymentHashes: [], activeLoan: null };
+  const poor = w.apply("credit.request", { ...w.request, demand: { qMin: 0, price: 1 } }, T0, "alice");
+  refused(w, poor, "NO_LOAN_OFFERED", hashJson(w.state));
+  if (!poor.ok) {
+    assert.match(poor.message, /R\* ≤ 0/);
+    assert.doesNotMatch(poor.message, /k > 0/);
+  }
+
   w = makeWorld();
   const r = w.apply("credit.nonsense", {}, T0, "alice");
   assert.equal(r.ok, false);

@@ -15,6 +15,7 @@ import { type CreditConfig, msOfDays } from "./config.js";
 import { checkEligibility } from "./eligibility.js";
 import { CreditError, type CreditErrorCode } from "./errors.js";
 import type { CreditPorts, CreditTxContext } from "./ports.js";
+import { NO_LOAN_REASONS } from "./pricing.js";
 import { amountDue, borrowerRecord, type CreditState, cloneLoan, type Loan, tokenOf } from "./state.js";
 import { creditDecrease, loanTerms } from "./terms.js";
 
@@ -67,8 +68,12 @@ const request: Handler = (state, body, ctx, env) => {
   checkEligibility(ctx.sender, req, record, config, ports, ctx.time);
   const terms = loanTerms(config, record, req.demand, req.amount);
   if (terms.principal <= 0) {
-    throw new CreditError("NO_LOAN_OFFERED", "the Stackelberg optimum offers this borrower no loan (k > 0)", {
+    const reason = terms.quote.reason;
+    const why = reason === null ? `the loan rounds to ${terms.principal} mc` : NO_LOAN_REASONS[reason];
+    throw new CreditError("NO_LOAN_OFFERED", `the Stackelberg optimum offers this borrower no loan: ${why}`, {
       k: terms.quote.k,
+      reason: reason ?? "ROUNDS_TO_ZERO",
+      R: terms.quote.R,
     });
   }
   if (ports.accounts.balance(bank.wallet) < terms.principal) {

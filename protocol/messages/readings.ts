@@ -47,13 +47,15 @@ export type ReceiptBody = z.infer<typeof receiptBodySchema>;
 
 /**
  * The MQTT password: a login envelope signed by the identity named as the MQTT username, carrying its
- * certificate so that the broker can check it against the CA without a prior copy. Fresh timestamp
- * (minutes) and a sequence number above the last login seen make a captured token short-lived.
+ * certificate so that the broker can check it against the CA without a prior copy. It names the
+ * aggregator it is for (`audience`); a timestamp within 30 s of the broker's clock and a sequence
+ * number above the last login seen there make a captured token useless elsewhere, later or twice.
  */
 export const loginBodySchema = z
   .object({
     purpose: z.literal("mqtt-login"),
     clientId: z.string().min(1).max(128),
+    audience: z.string().min(1).max(128),
     cert: z.record(z.string(), z.unknown()),
   })
   .strict();
