@@ -53,7 +53,7 @@ function world() {
     credit: config.initialCredit,
     amount: 8_000,
     boxKey: toHex(box.publicKey),
-    demand: { qMin: 1000, price: 1 },
+    demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
   };
   const bank = new CreditBankService(bankKeys, seededRandom("ledger-service"));
   const credit = () => d.core.state.ext.get(CREDIT_MODULE) as CreditState;

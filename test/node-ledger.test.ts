@@ -170,6 +170,34 @@ function eag2() {
   return c.members[2];
 }
 
+test("wallet hijack: an agent registering another agent's certified address is refused; the owner still can", () => {
+  const m = LedgerMachine.fromGenesis(c.genesis);
+  const as = (member: typeof eag0) => ({ id: member.id, seed: member.seed });
+  assert.equal(code(run(m, registerEnvelope(alice.cert, 1, now, as(eag0)))), "ok");
+  assert.equal(code(run(m, registerEnvelope(sam.cert, 2, now, as(eag1)))), "ok");
+  // alice's address is public: it is in her certificate. Sam tries to take it first.
+  const hijack = run(m, sam.sign("wallet.register", { wallet: alice.wallet }, now));
+  assert.equal(code(hijack), "WALLET_NOT_IN_CERTIFICATE");
+  assert.ok(!hijack.ok && hijack.message.includes(alice.wallet));
+  assert.equal(m.state.wallets.get(alice.wallet), undefined, "the refusal registered nothing");
+  // an address nobody's certificate lists is refused too
+  assert.equal(
+    code(run(m, sam.sign("wallet.register", { wallet: "gwunlisted000000" }, now))),
+    "WALLET_NOT_IN_CERTIFICATE",
+  );
+  // alice registers her own address, and trades from it
+  assert.equal(code(run(m, alice.sign("wallet.register", { wallet: alice.wallet }, now))), "ok");
+  assert.equal(m.state.wallets.get(alice.wallet)?.owner, "alice");
+  assert.equal(code(run(m, sam.sign("wallet.register", { wallet: sam.wallet }, now))), "ok");
+  // the registry's certified wallets survive a snapshot
+  const restored = LedgerMachine.restore(c.genesis, m.snapshot());
+  assert.equal(restored.stateHash(), m.stateHash());
+  assert.equal(
+    code(run(restored, sam.sign("wallet.register", { wallet: alice.wallet }, now))),
+    "WALLET_NOT_IN_CERTIFICATE",
+  );
+});
+
 test("one verification per envelope across validateTx and apply; verdicts do not depend on the cache", () => {
   const cache = new SignatureCache();
   const warm = LedgerMachine.fromGenesis(c.genesis, { cache });
@@ -193,9 +221,11 @@ test("one verification per envelope across validateTx and apply; verdicts do not
     assert.equal(code(r1), code(r2));
     if (tx === forged) assert.deepEqual([valid, code(r1)], [false, "BAD_SIGNATURE"]);
   }
-  pasted.sig = wallet.sig;
-  assert.equal(warm.validateTx(pasted), false);
-  assert.equal(code(run(warm, pasted)), "BAD_SIGNATURE");
+  // (block transactions are frozen once decoded: the paste makes a new object)
+  assert.ok(Object.isFrozen(pasted));
+  const repasted = { ...pasted, sig: wallet.sig };
+  assert.equal(warm.validateTx(repasted), false);
+  assert.equal(code(run(warm, repasted)), "BAD_SIGNATURE");
   assert.equal(warm.stateHash(), cold.stateHash());
 });
 

@@ -28,6 +28,8 @@ export const NODE_ERROR_CODES = [
   "IDENTITY_CONFLICT",
   /** the same certificate registered again */
   "ALREADY_REGISTERED",
+  /** an agent registering a wallet address its own certificate does not list */
+  "WALLET_NOT_IN_CERTIFICATE",
   /** a revocation list not newer than the one in force */
   "STALE_REVOCATIONS",
   /** a handler failed in a way it should not (a bug); the transaction is refused, the state kept */

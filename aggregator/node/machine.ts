@@ -293,6 +293,10 @@ export class LedgerMachine implements ReplicatedStateMachine {
     const tx = agentTx(env);
     if (tx === null)
       throw new NodeError("UNKNOWN_MESSAGE_TYPE", `the ledger does not carry "${env.type}" messages`);
+    const wallet =
+      tx.type === "register-wallet" ? (tx.body as { wallet?: unknown } | null)?.wallet : undefined;
+    // a body without a wallet string is left to the handler's schema (MALFORMED)
+    if (typeof wallet === "string") this.registry.requireCertifiedWallet(env.from, wallet);
     return tx;
   }
 
@@ -361,15 +365,35 @@ function isPowReward(tx: unknown): tx is PowReward {
   );
 }
 
+/** Each block transaction decoded once: the check at proposal and the execution share the result. */
+const decoded = new WeakMap<object, Envelope | NodeError>();
+
 function decode(tx: unknown): Envelope {
   if (typeof tx !== "object" || tx === null)
     throw new NodeError("MALFORMED", "a ledger transaction must be a signed envelope");
-  try {
-    // a fresh copy: the block's objects may be shared with the consensus core
-    return decodeEnvelope(JSON.stringify(tx));
-  } catch (e) {
-    throw new NodeError("MALFORMED", (e as Error).message);
+  let env = decoded.get(tx);
+  if (env === undefined) {
+    // The block's own object is frozen too: what was decoded (and judged) is what the block holds.
+    deepFreeze(tx);
+    try {
+      // a fresh, frozen copy: the block's objects may be shared with the consensus core, and a frozen
+      // envelope lets the signature cache remember its verdict by object (sig-cache.ts)
+      env = deepFreeze(decodeEnvelope(JSON.stringify(tx)));
+    } catch (e) {
+      env = new NodeError("MALFORMED", (e as Error).message);
+    }
+    decoded.set(tx, env);
   }
+  if (env instanceof NodeError) throw env;
+  return env;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 /** The Tx inside a system envelope: its sender is the signer, and its id cannot take an agent's. */
