@@ -8,6 +8,7 @@ import { agentCommand } from "./commands/agent.js";
 import { aggregatorCommand } from "./commands/aggregator.js";
 import { benchCommand } from "./commands/bench.js";
 import { caCommand } from "./commands/ca.js";
+import { configCommand } from "./commands/config.js";
 import { creditCommand } from "./commands/credit.js";
 import { demoCommand } from "./commands/demo.js";
 import { ledgerCommand } from "./commands/ledger.js";
@@ -25,7 +26,20 @@ const USAGE_CODES = new Set([
   "BAD_REQUEST",
 ]);
 
+/**
+ * A reader that stops reading (`gridlet ledger export ... | head`) closes the pipe: that is not a failure.
+ * Exit 0 at once and quietly, as cat and grep do, instead of an unhandled EPIPE stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   const badLogSetting = checkLogEnv(process.env);
   if (badLogSetting !== undefined) {
     process.stderr.write(`gridlet: ${badLogSetting}\n`);
@@ -37,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       "$0 <command> [options]\n\nPeer-to-peer energy trading: meter agents, aggregators, consortium ledger.",
     )
     .command(caCommand)
+    .command(configCommand)
     .command(agentCommand)
     .command(aggregatorCommand)
     .command(demoCommand)

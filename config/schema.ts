@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
+import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import {
   bankSectionSchema,
@@ -74,6 +75,13 @@ const failoverAggregatorSchema = z
   })
   .strict();
 
+let profileNames: string[] | undefined;
+/** The names of the shipped meter profiles, read once: an unknown one is a configuration error (exit 2). */
+function knownProfiles(): string[] {
+  profileNames ??= [...loadProfiles().keys()].sort();
+  return profileNames;
+}
+
 export const agentConfigSchema = z
   .object({
     version: z.literal(1),
@@ -105,6 +113,16 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    c.meters.forEach((m, i) => {
+      if (!("profile" in m)) return;
+      const known = knownProfiles();
+      if (!known.includes(m.profile))
+        ctx.addIssue({
+          code: "custom",
+          message: `a meter profile of hardware/profiles (${known.join(", ")})`,
+          path: ["meters", i, "profile"],
+        });
+    });
     if (c.aggregators === undefined) return;
     const seen = new Set<string>();
     c.aggregators.forEach((a, i) => {
