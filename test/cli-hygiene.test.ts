@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { LedgerEntry } from "../aggregator/ledger/block.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
+import { GRIDLET_MAIN } from "../bench/harness/procs.js";
+import { tempDir } from "../bench/harness/tmp.js";
 import { DEMO_MARKER, prepareDemoDir } from "../cli/demo/workdir.js";
 import { Progress } from "../cli/progress.js";
 import { gridlet } from "./helpers/cli.js";
-import { GRIDLET_MAIN } from "./helpers/procs.js";
-import { tempDir } from "./helpers/tmp.js";
 
 const tmp = tempDir("gridlet-cli-hygiene-");
 after(() => tmp.cleanup());

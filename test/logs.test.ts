@@ -8,15 +8,15 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getProfile } from "../agent/meters/profiles/load.js";
+import { writeAgentConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki, type TestPki } from "../bench/harness/pki.js";
+import { AGENT_SERVICE_MAIN, GRIDLET_MAIN, spawnAgentService } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 import { PtyPair } from "../hardware/emulators/pty.js";
 import { RtuMeterEmulator } from "../hardware/emulators/rtu.js";
 import { fixedState } from "../hardware/emulators/state.js";
 import { gridlet } from "./helpers/cli.js";
-import { writeAgentConfig } from "./helpers/config.js";
-import { freePort } from "./helpers/net.js";
-import { makePki, type TestPki } from "./helpers/pki.js";
-import { AGENT_SERVICE_MAIN, GRIDLET_MAIN, spawnAgentService } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
 
 describe("logs", { timeout: 120_000 }, () => {
   const tmp = tempDir("gridlet-logs-");
