@@ -2,6 +2,7 @@ import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
 import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
+import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { identitySchema, mqttSchema } from "./common.js";
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
@@ -56,6 +57,8 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
+    /** /metrics, /api/status, /healthz (docs/AGENT.md, "HTTP"); absent: no HTTP server */
+    http: httpSectionSchema(DEFAULT_AGENT_HTTP_PORT).optional(),
     /** the agent's trading behaviour (agent/participant/config.ts, docs/AGENT-TRADING.md); off by default */
     trading: tradingConfigSchema.default(DEFAULT_TRADING_CONFIG),
     /** the meter section's own schema (agent/meters/config.ts), plus the hardware-free synthetic meter */

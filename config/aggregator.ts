@@ -5,6 +5,7 @@ import {
   consortiumSectionSchema,
   genesisSectionSchema,
 } from "../aggregator/service/config.js";
+import { DEFAULT_AGGREGATOR_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { identitySchema, tlsSchema } from "./common.js";
 
 /** The aggregator's configuration, composed of the sections each part of the aggregator owns. */
@@ -64,6 +65,8 @@ export const aggregatorConfigSchema = z
     genesis: genesisSectionSchema.optional(),
     bank: bankSectionSchema,
     consensus: consensusSectionSchema.optional(),
+    /** dashboard, /metrics, /api/status, /healthz (docs/AGGREGATOR.md, "HTTP"); absent: no HTTP server */
+    http: httpSectionSchema(DEFAULT_AGGREGATOR_HTTP_PORT).optional(),
   })
   .strict()
   .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {

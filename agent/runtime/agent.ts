@@ -24,6 +24,7 @@ import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-as
 import { AgentLink } from "../link/mqtt-link.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
+import type { AgentSnapshot } from "./snapshot.js";
 
 export interface AgentRuntimeOptions {
   id: string;
@@ -99,6 +100,9 @@ export class AgentRuntime {
   private readonly timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private lastStoredAt = 0;
+  private readonly startedAt: number;
+  /** per meter, since the process started: readings stored, reads failed, when it last stored */
+  private readonly perMeter = new Map<string, { readings: number; failures: number; lastStoredAt: number }>();
   private lastStateAt = 0;
   private stopped = false;
   private readonly trading: TradingHooks | undefined;
@@ -112,10 +116,14 @@ export class AgentRuntime {
     foreignDown: 0,
   };
   private readonly aggregatorIds: ReadonlySet<string>;
+  /** run at the end of stop(): the HTTP endpoint and other parts started around the runtime */
+  private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(opts: AgentRuntimeOptions) {
     this.o = opts;
     this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
+    for (const d of opts.drivers) this.perMeter.set(d.id, { readings: 0, failures: 0, lastStoredAt: 0 });
     const aggregators = opts.aggregators ?? [{ cert: opts.aggregator, url: opts.mqtt.url }];
     const keys = new Map(aggregators.map((a) => [a.cert.id, fromHex(a.cert.publicKey)!]));
     this.aggregatorIds = new Set(keys.keys());
@@ -213,6 +221,7 @@ export class AgentRuntime {
         return;
       }
       this.counters.readFailures += 1;
+      this.perMeter.get(meter)!.failures += 1;
       const code = isGridletError(r.reason) ? r.reason.code : "ERROR";
       // Log a failure when it starts or changes, not on every tick of a long outage.
       if (this.readTrouble.enter(meter, code))
@@ -230,7 +239,12 @@ export class AgentRuntime {
       ).toString("utf8"),
     }));
     this.lastStoredAt = this.now();
-    for (const r of ok) this.latest.set(r.meter, r);
+    for (const r of ok) {
+      this.latest.set(r.meter, r);
+      const m = this.perMeter.get(r.meter)!;
+      m.readings += 1;
+      m.lastStoredAt = this.lastStoredAt;
+    }
     this.o.log.debug("readings stored", { count: rows.length, firstSeq: rows[0].seq });
     const ha = this.o.homeAssistant;
     if (ha.enabled && this.lastStoredAt - this.lastStateAt >= ha.stateIntervalMs) {
@@ -286,6 +300,39 @@ export class AgentRuntime {
     return this.link.stats();
   }
 
+  /** Everything the HTTP endpoint shows, at one moment. */
+  snapshot(): AgentSnapshot {
+    const at = (t: number) => (t === 0 ? null : t);
+    return {
+      id: this.o.id,
+      at: this.now(),
+      startedAt: this.startedAt,
+      intervalMs: this.o.intervalMs,
+      lastStoredAt: at(this.lastStoredAt),
+      meters: this.o.drivers.map((d) => {
+        const m = this.perMeter.get(d.id)!;
+        return {
+          id: d.id,
+          readings: m.readings,
+          failures: m.failures,
+          lastStoredAt: at(m.lastStoredAt),
+          failing: this.readTrouble.state(d.id) ?? null,
+          driver: d.counters(),
+          latest: this.latest.get(d.id) ?? null,
+        };
+      }),
+      runtime: { ...this.counters },
+      outbox: this.o.store.queueCounts(),
+      link: { ...this.link.stats(), home: this.o.aggregator.id },
+      homeAssistant: { enabled: this.o.homeAssistant.enabled, mirror: null },
+    };
+  }
+
+  /** Closes `close` when the runtime stops. */
+  closeOnStop(close: () => Promise<void>): void {
+    this.closers.push(close);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.o.notifier.stopping();
@@ -295,5 +342,6 @@ export class AgentRuntime {
     await this.link.stop();
     await Promise.allSettled(this.o.drivers.map((d) => d.close()));
     this.o.store.close();
+    await Promise.allSettled(this.closers.map((c) => c()));
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from "../../protocol/log.js";
 import { loginToken } from "../../protocol/login.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import { readTlsFiles } from "../../protocol/tls.js";
+import { startAgentHttp } from "../http/serve.js";
 import type { MeterDriver } from "../meters/types.js";
 import { tradingHooks } from "../participant/wire.js";
 import { AgentStore } from "../store/agent-store.js";
@@ -75,6 +76,15 @@ export async function startAgent(
         })
       : undefined,
   });
+  if (config.http !== undefined) {
+    try {
+      const http = await startAgentHttp(config.http, runtime, deps.log.child("http"));
+      runtime.closeOnStop(() => http.close());
+    } catch (e) {
+      await runtime.stop();
+      throw e;
+    }
+  }
   runtime.start();
   return runtime;
 }

@@ -11,6 +11,8 @@ export interface EmbeddedBroker {
   publish(topic: string, payload: Buffer | string, retain?: boolean): void;
   /** refusals by reason: login codes, "PUBLISH_DENIED", "SUBSCRIBE_DENIED" */
   refusals(): Record<string, number>;
+  /** the identities of the clients connected now (an agent may hold two: its link and its trading client) */
+  connections(): BrokerIdentity[];
   close(): Promise<void>;
 }
 
@@ -74,6 +76,9 @@ export async function startEmbeddedBroker(opts: {
       done(null, null);
     },
   });
+  const connected = new Set<Client>();
+  broker.on("clientReady", (client) => connected.add(client));
+  broker.on("clientDisconnect", (client) => connected.delete(client));
   for (const sub of opts.subscriptions ?? []) {
     await new Promise<void>((resolve) =>
       broker.subscribe(
@@ -107,6 +112,11 @@ export async function startEmbeddedBroker(opts: {
         },
       ),
     refusals: () => ({ ...refusals }),
+    connections: () =>
+      [...connected].flatMap((c) => {
+        const who = identities.get(c);
+        return who === undefined ? [] : [who];
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         broker.close(() => server.close(() => resolve()));

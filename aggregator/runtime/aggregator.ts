@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
+import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { loadIdentity } from "../../protocol/load-identity.js";
@@ -13,6 +14,7 @@ import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
+import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
@@ -31,6 +33,8 @@ export interface RunningAggregator {
   ledger: RunningLedger | undefined;
   /** the URL agents and the aggregator's own client use */
   url: string;
+  /** the dashboard and metrics endpoint, when `http` is configured */
+  http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -202,6 +206,34 @@ export async function startAggregator(
     link.publish(statusTopic, STATUS_ONLINE, true);
   }
   const brokerLink = link;
+  let http: RunningHttpServer | undefined;
+  try {
+    // Before the ledger starts: the blocks it replays from its store fill the dashboard's history.
+    http =
+      config.http === undefined
+        ? undefined
+        : await startAggregatorHttp(
+            config.http,
+            {
+              id: config.id,
+              url,
+              ingest,
+              ledger,
+              brokerConnected: () => brokerLink.connected(),
+              ...(broker === undefined
+                ? {}
+                : { connections: broker.connections, brokerRefusals: broker.refusals }),
+            },
+            log.child("http"),
+            now,
+          );
+  } catch (e) {
+    await ledger?.stop();
+    receipts.stop();
+    await brokerLink.close();
+    store.close();
+    throw e;
+  }
   await ledger?.start();
   const watchdogMs = deps.notifier.watchdogMs;
   if (watchdogMs !== undefined)
@@ -210,7 +242,12 @@ export async function startAggregator(
     });
   clock.start();
   deps.notifier.ready();
-  log.info("aggregator started", { id: config.id, url, embedded: broker !== undefined });
+  log.info("aggregator started", {
+    id: config.id,
+    url,
+    embedded: broker !== undefined,
+    ...(http === undefined ? {} : { dashboard: `${http.url}/` }),
+  });
 
   return {
     ingest,
@@ -219,9 +256,11 @@ export async function startAggregator(
     broker,
     ledger,
     url,
+    http,
     stop: async () => {
       deps.notifier.stopping();
       clock.stop();
+      await http?.close();
       await ledger?.stop();
       ingest.flush();
       receipts.flush();
