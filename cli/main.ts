@@ -3,6 +3,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { firmwareCommand } from "../firmware-bridge/cli.js";
 import { describeError, GridletError } from "../protocol/errors.js";
+import { checkLogEnv } from "../protocol/log.js";
 import { agentCommand } from "./commands/agent.js";
 import { aggregatorCommand } from "./commands/aggregator.js";
 import { benchCommand } from "./commands/bench.js";
@@ -25,6 +26,11 @@ const USAGE_CODES = new Set([
 ]);
 
 export async function main(argv: string[]): Promise<number> {
+  const badLogSetting = checkLogEnv(process.env);
+  if (badLogSetting !== undefined) {
+    process.stderr.write(`gridlet: ${badLogSetting}\n`);
+    return EXIT_USAGE;
+  }
   const parser = yargs(argv)
     .scriptName("gridlet")
     .usage(

@@ -11,9 +11,9 @@ import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { spawnGridlet } from "./helpers/procs.js";
+import { spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 import { parsePrometheusText, sampleValue } from "./helpers/prom-text.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test-artifacts");

@@ -9,21 +9,21 @@ import {
 } from "../../protocol/envelope.js";
 import { describeError, isGridletError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
-import type { Logger } from "../../protocol/log.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
+import { ConditionTracker, type Logger } from "../../protocol/log.js";
+import { loginToken } from "../../protocol/login.js";
 import {
   MSG_READING,
   MSG_RECEIPT,
   type ReadingBody,
   receiptBodySchema,
 } from "../../protocol/messages/readings.js";
+import type { ServiceNotifier } from "../../protocol/notify.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-assistant.js";
-import { loginToken } from "../link/login.js";
 import { AgentLink } from "../link/mqtt-link.js";
-import type { TlsMaterial } from "../link/tls.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
-import type { LoadedIdentity } from "./identity.js";
-import type { ServiceNotifier } from "./notify.js";
 import type { AgentSnapshot } from "./snapshot.js";
 
 export interface AgentRuntimeOptions {
@@ -96,7 +96,7 @@ export class AgentRuntime {
   private readonly link: AgentLink;
   private readonly receipts: EnvelopeVerifier;
   private readonly latest = new Map<string, MeterReading>();
-  private readonly lastFailure = new Map<string, string>();
+  private readonly readTrouble = new ConditionTracker();
   private readonly timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private lastStoredAt = 0;
@@ -216,17 +216,16 @@ export class AgentRuntime {
       const meter = this.o.drivers[i].id;
       if (r.status === "fulfilled") {
         ok.push(r.value);
-        if (this.lastFailure.delete(meter)) this.o.log.info("meter reading again", { meter });
+        const failedReads = this.readTrouble.leave(meter);
+        if (failedReads !== undefined) this.o.log.info("meter reading again", { meter, failedReads });
         return;
       }
       this.counters.readFailures += 1;
       this.perMeter.get(meter)!.failures += 1;
       const code = isGridletError(r.reason) ? r.reason.code : "ERROR";
       // Log a failure when it starts or changes, not on every tick of a long outage.
-      if (this.lastFailure.get(meter) !== code) {
-        this.lastFailure.set(meter, code);
+      if (this.readTrouble.enter(meter, code))
         this.o.log.warn("meter read failed", { meter, code, error: describeError(r.reason) });
-      }
     });
     if (ok.length === 0 || this.stopped) return;
     const signedAt = this.now();
@@ -317,7 +316,7 @@ export class AgentRuntime {
           readings: m.readings,
           failures: m.failures,
           lastStoredAt: at(m.lastStoredAt),
-          failing: this.lastFailure.get(d.id) ?? null,
+          failing: this.readTrouble.state(d.id) ?? null,
           driver: d.counters(),
           latest: this.latest.get(d.id) ?? null,
         };
