@@ -12,10 +12,10 @@ export interface EmbeddedBroker {
   publish(topic: string, payload: Buffer | string, retain?: boolean): void;
   /** refusals by code: login codes, "PUBLISH_DENIED", "PACKET_TOO_LARGE", "THROTTLED", ... */
   refusals(): Record<string, number>;
-  /** closes the connections of every logged-in identity that matches (a revoked one); returns how many */
-  disconnect(match: (who: BrokerIdentity) => boolean, reason: string): number;
   /** the identities of the clients connected now (an agent may hold two: its link and its trading client) */
   connections(): BrokerIdentity[];
+  /** closes the connections of every logged-in identity that matches (a revoked one); returns how many */
+  disconnect(match: (who: BrokerIdentity) => boolean, reason: string): number;
   close(): Promise<void>;
 }
 
@@ -125,7 +125,7 @@ export async function startEmbeddedBroker(opts: {
         },
       ),
     refusals: () => gate.refusals(),
-    connections: () => gate.connected(),
+    connections: () => gate.connectedIdentities(),
     disconnect: (match, reason) => {
       const victims = gate.clientsWhere(match);
       for (const c of victims) {
