@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { openStore } from "../../protocol/store-file.js";
 import type { MeterReading } from "../meters/types.js";
 import { StoreError } from "./errors.js";
 
@@ -32,6 +33,7 @@ const SCHEMA_VERSION = 1;
 
 export class AgentStore {
   private readonly db: Database.Database;
+  private readonly closeStore: () => void;
   private readonly agentId: string;
   private readonly stmts: ReturnType<AgentStore["prepare"]>;
 
@@ -41,17 +43,10 @@ export class AgentStore {
    * as it sent fewer than 1000 messages per millisecond on average since then.
    */
   constructor(path: string, agentId: string, firstSeq: () => number) {
-    try {
-      this.db = new Database(path);
-    } catch (e) {
-      throw new StoreError("STORE_OPEN_FAILED", `cannot open agent store ${path}: ${(e as Error).message}`, {
-        path,
-      });
-    }
+    const store = openStore(path, "agent store");
+    this.db = store.db;
+    this.closeStore = store.close;
     this.agentId = agentId;
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
     this.migrate(firstSeq);
     this.stmts = this.prepare();
   }
@@ -251,7 +246,7 @@ export class AgentStore {
   }
 
   close(): void {
-    this.db.close();
+    this.closeStore();
   }
 }
 

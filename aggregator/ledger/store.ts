@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { openStore } from "../../protocol/store-file.js";
 import type { LedgerEntry } from "./block.js";
 import { LedgerError } from "./errors.js";
 
@@ -27,19 +28,20 @@ export class BlockStore {
   private readonly bySeq: Database.Statement;
   private readonly range: Database.Statement;
   private readonly lastRow: Database.Statement;
+  private readonly closeStore: () => void;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
-    try {
-      this.db = new Database(file, {
-        readonly: options.readonly ?? false,
-        fileMustExist: options.readonly ?? false,
-      });
-    } catch (e) {
-      throw new LedgerError("STORE", `cannot open ledger ${file}: ${(e as Error).message}`, { file });
-    }
-    if (!options.readonly) {
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = NORMAL");
+    if (options.readonly) {
+      try {
+        this.db = new Database(file, { readonly: true, fileMustExist: true });
+      } catch (e) {
+        throw new LedgerError("STORE", `cannot open ledger ${file}: ${(e as Error).message}`, { file });
+      }
+      this.closeStore = () => this.db.close();
+    } else {
+      const store = openStore(file, "ledger");
+      this.db = store.db;
+      this.closeStore = store.close;
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS blocks (
           seq INTEGER PRIMARY KEY, round INTEGER NOT NULL, idx INTEGER NOT NULL,
@@ -163,7 +165,7 @@ export class BlockStore {
   }
 
   close(): void {
-    this.db.close();
+    this.closeStore();
   }
 }
 
