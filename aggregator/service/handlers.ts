@@ -25,10 +25,13 @@ export function registerLedgerHandlers(
   ingest: Ingest,
   outbox: LedgerOutbox,
   accepted: (env: Envelope, kind: PendingKind) => void,
+  /** a quota on new ledger transactions per sender (a resent one already stored is not counted) */
+  admit?: (env: Envelope) => { code: string; reason: string } | undefined,
 ): void {
   const handler = (kind: PendingKind, parse: (body: unknown) => unknown) => ({
     maxAgeMs: LEDGER_MAX_AGE_MS,
     parse,
+    ...(admit === undefined ? {} : { admit }),
     store: (_db: unknown, env: Envelope, _body: unknown, raw: string) => {
       outbox.add(envelopeKey(env), env.from, kind, raw);
       // after the transaction commits
