@@ -121,6 +121,9 @@ describe("consensus watch (rate-limited log lines)", () => {
     const connected = ["b", "c", "d"];
     const { stats, world, watch, lines: all } = setup({ connected });
     const peerLines = () => all.filter((l) => String(l.msg).startsWith("peer"));
+    watch.check(-20_000);
+    watch.check(-15_000);
+    assert.equal(peerLines().length, 0, "peers have 10 s after the start to be heard from");
     for (const p of ["b", "c", "d"]) hello(stats, p, 0, 0);
     watch.check(0);
     assert.equal(peerLines().length, 0);

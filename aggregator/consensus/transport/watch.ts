@@ -1,6 +1,6 @@
 import { BurstLog } from "../../../protocol/burst-log.js";
 import type { Logger } from "../../../protocol/log.js";
-import type { HostStats, PeerState, ViewChangeCause } from "./host-stats.js";
+import { type HostStats, type PeerState, SILENT_AFTER_MS, type ViewChangeCause } from "./host-stats.js";
 
 export interface WatchSources {
   self: string;
@@ -34,7 +34,8 @@ type Shown = PeerState | "unreachable";
 /**
  * Consensus you can watch in the logs, rate-limited: a progress line every `reportEveryMs` (height, round
  * rate, view changes by cause, catch-up, peers heard from, lagging and silent peers); a line when a peer
- * turns lagging, silent or unreachable and when it is in step again; one line per burst of view changes
+ * turns lagging, silent or unreachable and when it is in step again (from SILENT_AFTER_MS after the
+ * start, so that peers have had time to be heard from); one line per burst of view changes
  * of one cause; a line when catching up starts and ends; a line when slots wait with no block executed
  * for `stallAfterMs`, and when blocks flow again. `check(now)` is called by the owner's periodic duty
  * (the aggregator's DutyClock); it reads the counters and decides nothing about consensus.
@@ -50,6 +51,7 @@ export class ConsensusWatch {
   private lastCatchUpBlocks = 0;
   private stalledSince: number | undefined;
   private busySince: number | undefined;
+  private startedAt: number | undefined;
 
   constructor(
     private readonly s: WatchSources,
@@ -61,7 +63,9 @@ export class ConsensusWatch {
   }
 
   check(now: number): void {
-    this.peers(now);
+    this.startedAt ??= now;
+    // peers get SILENT_AFTER_MS after the start to be heard from before their state is news
+    if (now - this.startedAt >= SILENT_AFTER_MS) this.peers(now);
     this.viewChanges();
     this.catchingUp(now);
     this.stall(now);
@@ -119,12 +123,7 @@ export class ConsensusWatch {
   private peers(now: number): void {
     const height = this.s.height();
     for (const [id, state] of this.states(now, height)) {
-      const before = this.shown.get(id);
-      // a peer never heard from since the start is not news: the progress line lists it
-      if (before === undefined) {
-        this.shown.set(id, state);
-        continue;
-      }
+      const before = this.shown.get(id) ?? "in-step";
       if (before === state) continue;
       this.shown.set(id, state);
       const p = this.s.stats.peers.get(id);
