@@ -5,7 +5,9 @@ import { newBoxKeyPair } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { type Envelope, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
+import { readKeyFile } from "../../protocol/keyfile.js";
 import { requiredDepositMc } from "../../protocol/messages/trading.js";
+import { type ConsortiumFile, signConsortium } from "../consensus/consortium.js";
 import type { BankKeys } from "../credit/service.js";
 import { seededRandom } from "../credit/testkit.js";
 import {
@@ -26,6 +28,8 @@ export interface TestConsortium {
   members: (Authority & { seed: Uint8Array })[];
   genesis: LedgerGenesis;
   genesisFile: string;
+  /** the CA-signed consortium file (name "test", members in order, placeholder broker URLs) */
+  consortiumFile: ConsortiumFile;
   bankKeys: BankKeys;
 }
 
@@ -61,7 +65,17 @@ export function makeConsortium(
   const genesisFile = join(dir, "genesis.json");
   writeGenesisFile(genesisFile, file);
   const genesis = verifyGenesis(file, { members: authorities, consortium: "test" });
-  return { ca, members, genesis, genesisFile, bankKeys };
+  const consortiumFile = signConsortium(
+    {
+      v: 1,
+      name: "test",
+      issued: o.now(),
+      members: authorities.map((a, i) => ({ ...a, broker: `mqtt://eag${i}.invalid:1883` })),
+    },
+    readKeyFile(ca.keyPath).seed,
+    defaultEd25519,
+  );
+  return { ca, members, genesis, genesisFile, consortiumFile, bankKeys };
 }
 
 /** An agent with its CA-issued certificate and key, signing envelopes with rising sequence numbers. */

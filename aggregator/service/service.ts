@@ -9,7 +9,7 @@ import type { TrustStore } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { creditBillSchema } from "../../protocol/messages/credit.js";
 import { MSG_CREDIT_BILL } from "../../protocol/messages/downlink.js";
-import { loadConsortiumFile } from "../consensus/consortium.js";
+import { loadConsortiumDocument } from "../consensus/consortium.js";
 import { CreditBankService } from "../credit/service.js";
 import type { Ingest } from "../ingest/ingest.js";
 import type { AggregatorStore } from "../ingest/store.js";
@@ -61,7 +61,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
   const now = d.now ?? Date.now;
   const { config, self, identity, log } = d;
   const caKey = fromHex(identity.ca.publicKey)!;
-  const consortium = loadConsortiumFile(config.consortium.file, caKey, crypto);
+  const { consortium, file: consortiumFile } = loadConsortiumDocument(config.consortium.file, caKey, crypto);
   const me = consortium.members.find((m) => m.id === self);
   if (me === undefined)
     throw new LedgerServiceError("NOT_A_MEMBER", `${self} is not a member of ${config.consortium.file}`);
@@ -165,6 +165,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     seed: identity.key.seed,
     genesis,
     store: blockStore,
+    consortiumFile,
     link,
     consensus: config.consensus,
     bank,
