@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { discoveryMessages, haNodeId, haStateTopic } from "../agent/link/home-assistant.js";
-import { loginToken } from "../agent/link/login.js";
 import { mayPublish, maySubscribe } from "../aggregator/broker/acl.js";
 import { LoginVerifier } from "../aggregator/broker/login.js";
+import { makePki, type TestPki } from "../bench/harness/pki.js";
+import { tempDir } from "../bench/harness/tmp.js";
 import { isProtocolError } from "../protocol/errors.js";
 import { TrustStore } from "../protocol/identity.js";
-import { makePki, type TestPki } from "./helpers/pki.js";
-import { tempDir } from "./helpers/tmp.js";
+import { loginToken } from "../protocol/login.js";
 
 describe("broker authorisation", () => {
   const agent = { id: "agent-1", role: "agent" as const };

@@ -11,13 +11,13 @@ import { test } from "node:test";
 import { tradingConfigSchema } from "../agent/participant/config.js";
 import { Participant } from "../agent/participant/participant.js";
 import { AgentRuntime } from "../agent/runtime/agent.js";
-import { nullNotifier } from "../agent/runtime/notify.js";
 import { AgentStore } from "../agent/store/agent-store.js";
 import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
 import { decodeEnvelope, encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
 import { type KeyMaterial, newKeyMaterial } from "../protocol/identity.js";
 import { createLogger } from "../protocol/log.js";
 import type { Fill } from "../protocol/messages/trading.js";
+import { nullNotifier } from "../protocol/notify.js";
 import { testCertificate } from "./helpers/fixtures.js";
 
 const NOW = 1_700_000_000_000;

@@ -19,7 +19,7 @@ import {
   sealWalletKey,
   sharedWalletAddress,
   signToken,
-} from "../aggregator/credit/token.js";
+} from "../protocol/credit-token.js";
 import { boxKeyPairFromSecret, seal } from "../protocol/crypto/box.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, signEnvelope } from "../protocol/envelope.js";

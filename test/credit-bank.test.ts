@@ -4,13 +4,13 @@ import { isCreditError } from "../aggregator/credit/errors.js";
 import type { CreditResult } from "../aggregator/credit/handlers.js";
 import { tokenOf } from "../aggregator/credit/state.js";
 import { creditDecrease } from "../aggregator/credit/terms.js";
-import { DAY, makeWorld, pay, T0, type World } from "../aggregator/credit/testkit.js";
+import { DAY, makeWorld, pay, T0, type World } from "../bench/harness/credit-world.js";
 import {
   checkPaymentForSeller,
   openWalletKey,
   signPayment,
   verifyTokenSig,
-} from "../aggregator/credit/token.js";
+} from "../protocol/credit-token.js";
 import { hashJson } from "../protocol/hash.js";
 import type { CreditGrantTx } from "../protocol/messages/credit.js";
 

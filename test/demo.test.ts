@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runGridlet } from "./helpers/procs.js";
+import { runGridlet } from "../bench/harness/procs.js";
 
 test("gridlet demo: a local consortium trades, survives a kill -9 and ends with agreeing ledgers", {
   timeout: 240_000,

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as ed from "@noble/ed25519";
 import { signConsortium } from "../aggregator/consensus/consortium.js";
-import { seededRandom } from "../aggregator/credit/testkit.js";
 import {
   blockHash,
   GENESIS_PREV,
@@ -27,12 +26,14 @@ import { merkleRoot } from "../aggregator/ledger/merkle.js";
 import type { CheckpointRecord } from "../aggregator/ledger/store.js";
 import { sysEnvelope } from "../aggregator/node/envelopes.js";
 import { LedgerMachine } from "../aggregator/node/machine.js";
+import { type AuditLedger, buildAuditLedger } from "../bench/harness/audit-ledger.js";
+import { seededRandom } from "../bench/harness/credit-world.js";
+import { GRIDLET_MAIN, REPO_ROOT } from "../bench/harness/procs.js";
 import { toHex } from "../protocol/bytes.js";
 import { CaDirectory } from "../protocol/ca-dir.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { readKeyFile } from "../protocol/keyfile.js";
-import { type AuditLedger, buildAuditLedger } from "./helpers/audit-ledger.js";
 
 ed.hashes.sha512 = (m: Uint8Array) => new Uint8Array(createHash("sha512").update(m).digest());
 
@@ -51,7 +52,7 @@ function verifyPerDocument(domain: string, signed: Record<string, unknown>, publ
   return ed.verify(Buffer.from(String(sig), "hex"), bytes, Buffer.from(publicKeyHex, "hex"));
 }
 
-const cli = join(process.cwd(), "dist", "cli", "main.js");
+const cli = GRIDLET_MAIN;
 
 describe("independent verification following docs/PROTOCOL.md", () => {
   const dir = mkdtempSync(join(tmpdir(), "gridlet-indep-"));
@@ -131,7 +132,7 @@ describe("independent verification following docs/PROTOCOL.md", () => {
 describe("audit of a ledger export from the CA certificate alone", () => {
   const dir = mkdtempSync(join(tmpdir(), "gridlet-audit-"));
   after(() => (process.env.KEEP ? console.log(dir) : rmSync(dir, { recursive: true, force: true })));
-  const python = join(process.cwd(), "tools", "verify_ledger.py");
+  const python = join(REPO_ROOT, "tools", "verify_ledger.py");
   let L: AuditLedger;
   let exportFile: string;
 

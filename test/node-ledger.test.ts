@@ -12,9 +12,9 @@ import { createGenesis, loadGenesisFile, verifyGenesis } from "../aggregator/nod
 import { LedgerMachine } from "../aggregator/node/machine.js";
 import { AggregatorNode, LEDGER_MACHINE_NAME } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
-import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../aggregator/node/testkit.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
 import type { ApplyResult } from "../aggregator/state/replicated.js";
+import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../bench/harness/node-consortium.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
 

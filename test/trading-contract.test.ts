@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LedgerDriver } from "../aggregator/state/driver.js";
 import { incomeSince } from "../aggregator/state/income.js";
 import { dueSystemTxs } from "../aggregator/state/schedule.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { txs } from "../aggregator/state/txs.js";
 import type { TradingEvent } from "../aggregator/state/types.js";
+import { LedgerDriver } from "./kits/ledger-driver.js";
 
 // One test per path of the trading contract (HO-TRAD §3.2.3). Buyer bids 1000 Wh at 300 mc/kWh, seller
 // asks 1000 Wh at 200 mc/kWh: the uniform price is 250 mc/kWh, the payment 250 mc, each deposit 25 mc.

@@ -1,10 +1,10 @@
 import mqtt, { type MqttClient } from "mqtt";
 import type { Logger } from "../../protocol/log.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { OutboxRow } from "../store/agent-store.js";
 import { FailoverPolicy } from "./failover.js";
 import { probeBroker } from "./probe.js";
-import type { TlsMaterial } from "./tls.js";
 
 /** Where the link takes envelopes to send: the durable outbox, oldest first. */
 export interface OutboxSource {

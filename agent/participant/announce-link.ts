@@ -4,8 +4,8 @@ import { type Envelope, EnvelopeVerifier, type SequenceStore } from "../../proto
 import { describeError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { topics } from "../../protocol/topics.js";
-import type { TlsMaterial } from "../link/tls.js";
 
 /** Announcements are only ever newer or older prices: no sequence check, a stale one is ignored later. */
 const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };

@@ -1,7 +1,7 @@
 import type { Certificate } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import type { TlsMaterial } from "../link/tls.js";
-import type { LoadedIdentity } from "../runtime/identity.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import type { AgentStore } from "../store/agent-store.js";
 import { AnnounceLink } from "./announce-link.js";
 import type { TradingConfig } from "./config.js";

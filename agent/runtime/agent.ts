@@ -9,21 +9,21 @@ import {
 } from "../../protocol/envelope.js";
 import { describeError, isGridletError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { loginToken } from "../../protocol/login.js";
 import {
   MSG_READING,
   MSG_RECEIPT,
   type ReadingBody,
   receiptBodySchema,
 } from "../../protocol/messages/readings.js";
+import type { ServiceNotifier } from "../../protocol/notify.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-assistant.js";
-import { loginToken } from "../link/login.js";
 import { AgentLink } from "../link/mqtt-link.js";
-import type { TlsMaterial } from "../link/tls.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
-import type { LoadedIdentity } from "./identity.js";
-import type { ServiceNotifier } from "./notify.js";
 
 export interface AgentRuntimeOptions {
   id: string;

@@ -1,17 +1,17 @@
-import type { AgentConfig } from "../../config/schema.js";
+import type { AgentConfig } from "../../config/agent.js";
 import { type Certificate, verifyCertificate } from "../../protocol/identity.js";
 import { readCertificateFile } from "../../protocol/keyfile.js";
+import { type LoadedIdentity, loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loginToken } from "../link/login.js";
-import { readTlsFiles } from "../link/tls.js";
+import { loginToken } from "../../protocol/login.js";
+import type { ServiceNotifier } from "../../protocol/notify.js";
+import { readTlsFiles } from "../../protocol/tls.js";
 import type { MeterDriver } from "../meters/types.js";
 import { tradingHooks } from "../participant/wire.js";
 import { AgentStore } from "../store/agent-store.js";
 import { AgentRuntime } from "./agent.js";
 import type { DriverFactory } from "./drivers.js";
 import { AgentRuntimeError } from "./errors.js";
-import { type LoadedIdentity, loadIdentity } from "./identity.js";
-import type { ServiceNotifier } from "./notify.js";
 
 /** The agent's composition root: everything the runtime needs, built from one configuration. */
 export async function startAgent(

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { loginToken } from "../../agent/link/login.js";
+import { makePki, type TestPki } from "../../bench/harness/pki.js";
+import { tempDir } from "../../bench/harness/tmp.js";
 import { isGridletError } from "../../protocol/errors.js";
 import { TrustStore } from "../../protocol/identity.js";
-import { makePki, type TestPki } from "../../test/helpers/pki.js";
-import { tempDir } from "../../test/helpers/tmp.js";
+import { loginToken } from "../../protocol/login.js";
 import { LoginVerifier } from "./login.js";
 
 describe("login tokens from arbitrary input", () => {

@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { CreditTokenError, GridletError } from "../../protocol/errors.js";
 
 /**
  * Every reason the credit bank refuses a request or rejects a credit transaction. A refusal names the
@@ -32,6 +32,9 @@ export type CreditErrorCode =
 
 export class CreditError extends GridletError<CreditErrorCode> {}
 
-export function isCreditError(e: unknown, code?: CreditErrorCode): e is CreditError {
-  return e instanceof CreditError && (code === undefined || e.code === code);
+/** True for a bank refusal and for a failed token or payment check (protocol/credit-token.ts). */
+export function isCreditError(e: unknown, code?: CreditErrorCode): e is CreditError | CreditTokenError {
+  return (
+    (e instanceof CreditError || e instanceof CreditTokenError) && (code === undefined || e.code === code)
+  );
 }

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { paymentHash, verifyPaymentSig, verifyTokenSig } from "../../protocol/credit-token.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import { hashJson } from "../../protocol/hash.js";
 import {
@@ -15,7 +16,6 @@ import { CreditError, type CreditErrorCode } from "./errors.js";
 import type { CreditPorts, CreditTxContext } from "./ports.js";
 import { amountDue, borrowerRecord, type CreditState, cloneLoan, type Loan, tokenOf } from "./state.js";
 import { creditDecrease, loanTerms } from "./terms.js";
-import { paymentHash, verifyPaymentSig, verifyTokenSig } from "./token.js";
 
 /**
  * The credit bank as deterministic transaction handlers over an explicit CreditState. Each handler

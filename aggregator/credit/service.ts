@@ -1,9 +1,9 @@
+import { paymentHash, sealWalletKey, sharedWalletAddress, signToken } from "../../protocol/credit-token.js";
 import type { BoxKeyPair } from "../../protocol/crypto/box.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import type { CreditBill, CreditGrantTx, CreditPayTx } from "../../protocol/messages/credit.js";
 import { CreditError } from "./errors.js";
 import { type CreditState, cloneLoan, tokenOf } from "./state.js";
-import { paymentHash, sealWalletKey, sharedWalletAddress, signToken } from "./token.js";
 
 /**
  * The lending aggregator's side of the credit bank: everything that needs the bank's secret keys or

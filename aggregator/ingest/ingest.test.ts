@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { z } from "zod";
-import { readingBody } from "../../agent/runtime/agent.js";
+import { makePki, type TestPki } from "../../bench/harness/pki.js";
+import { tempDir } from "../../bench/harness/tmp.js";
 import {
   type Envelope,
   EnvelopeVerifier,
@@ -15,8 +16,6 @@ import { TrustStore } from "../../protocol/identity.js";
 import { silentLogger } from "../../protocol/log.js";
 import { MSG_READING, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { topics } from "../../protocol/topics.js";
-import { makePki, type TestPki } from "../../test/helpers/pki.js";
-import { tempDir } from "../../test/helpers/tmp.js";
 import { Ingest } from "./ingest.js";
 import { readingsHandler } from "./readings.js";
 import { ReceiptBatcher } from "./receipts.js";
@@ -67,8 +66,7 @@ describe("ingest", () => {
     return { store, ingest, receipts, sent, send, settle };
   }
 
-  const body = (wh: number) =>
-    readingBody({ meter: "m", ts: Date.now(), importWh: wh, exportWh: 0, powerW: 1 });
+  const body = (wh: number) => ({ meter: "m", ts: Date.now(), importWh: wh, exportWh: 0, powerW: 1 });
 
   it("dispatches a newly registered type to its handler inside the commit, then receipts it", () => {
     const { store, ingest, sent, send, settle } = setup();

@@ -44,7 +44,7 @@ export interface AggregatorNodeOptions {
   bank?: CreditBankService;
   clock?: () => number;
   crypto?: Ed25519;
-  /** how often due system transactions are looked for */
+  /** how often due system transactions are looked for; 0: the owner calls `tick()` (its DutyClock) */
   tickMs?: number;
   /** a duty designated to another member is taken over once it is this late */
   fallbackMs?: number;
@@ -128,8 +128,10 @@ export class AggregatorNode {
       this.replaying = false;
     }
     this.machine.drainThrough(Number.MAX_SAFE_INTEGER);
-    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
-    this.timer.unref?.();
+    if (this.o.tickMs !== 0) {
+      this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
+      this.timer.unref?.();
+    }
     this.tick();
   }
 

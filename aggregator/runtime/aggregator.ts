@@ -1,15 +1,15 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { loginToken } from "../../agent/link/login.js";
-import { readTlsFiles } from "../../agent/link/tls.js";
-import { loadIdentity } from "../../agent/runtime/identity.js";
-import type { ServiceNotifier } from "../../agent/runtime/notify.js";
-import type { AggregatorConfig } from "../../config/schema.js";
+import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
+import { loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { loginToken } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
+import type { ServiceNotifier } from "../../protocol/notify.js";
+import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
@@ -19,6 +19,7 @@ import { ReceiptBatcher } from "../ingest/receipts.js";
 import { AggregatorStore } from "../ingest/store.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
+import { DutyClock } from "./clock.js";
 import { AggregatorRuntimeError } from "./errors.js";
 
 export interface RunningAggregator {
@@ -34,9 +35,11 @@ export interface RunningAggregator {
 }
 
 /**
- * The aggregator's composition root: identity and trust store, SQLite store, the embedded broker (or
- * none, with an external one), the aggregator's own MQTT client subscribed to every agent's up topic,
- * and ingest with its handler registry. Later parts register their handlers on `ingest`.
+ * The aggregator's composition root: identity and trust store, SQLite store, the one DutyClock, the
+ * embedded broker (or none, with an external one), the aggregator's own MQTT client subscribed to every
+ * agent's up topic, ingest with its handler registry, and the ledger service (aggregator/service/
+ * service.ts: block store, peer links, node, bill desk, identity registrar, outbox pump, commit relay).
+ * Every periodic duty of the process is registered on the clock by name (runtime/clock.ts DutyName).
  */
 export async function startAggregator(
   config: AggregatorConfig,
@@ -75,6 +78,8 @@ export async function startAggregator(
   scanCertDir();
 
   const store = new AggregatorStore(config.store.path, config.id, () => now() * 1000);
+  // The process's one timer: every periodic duty below and in the ledger service is registered on it.
+  const clock = new DutyClock(now, log);
   // The link and ingest need each other (receipts go out through the link, messages come in to
   // ingest); this indirection lets either be built first.
   let link: BrokerLink | undefined;
@@ -111,6 +116,7 @@ export async function startAggregator(
           ingest,
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
+          clock,
           now,
         });
 
@@ -140,20 +146,18 @@ export async function startAggregator(
     applyRevocations(list, topic);
   };
   const revocationsFile = config.identity.revocations;
-  const revocationPoll =
-    revocationsFile === undefined
-      ? undefined
-      : setInterval(() => {
-          if (!existsSync(revocationsFile)) return;
-          let list: unknown;
-          try {
-            list = readJsonFile(revocationsFile, "revocation list");
-          } catch (e) {
-            log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
-            return;
-          }
-          applyRevocations(list, revocationsFile);
-        }, config.trust.revocationsPollMs);
+  if (revocationsFile !== undefined)
+    clock.every("revocations", config.trust.revocationsPollMs, () => {
+      if (!existsSync(revocationsFile)) return;
+      let list: unknown;
+      try {
+        list = readJsonFile(revocationsFile, "revocation list");
+      } catch (e) {
+        log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
+        return;
+      }
+      applyRevocations(list, revocationsFile);
+    });
   let broker: EmbeddedBroker | undefined;
   let url: string;
   if (config.broker.embedded !== undefined) {
@@ -199,15 +203,12 @@ export async function startAggregator(
   }
   const brokerLink = link;
   await ledger?.start();
-  const watchdog =
-    deps.notifier.watchdogMs === undefined
-      ? undefined
-      : setInterval(
-          () => {
-            if (brokerLink.connected()) deps.notifier.watchdog();
-          },
-          Math.max(500, Math.floor(deps.notifier.watchdogMs / 2)),
-        );
+  const watchdogMs = deps.notifier.watchdogMs;
+  if (watchdogMs !== undefined)
+    clock.every("watchdog", Math.max(500, Math.floor(watchdogMs / 2)), () => {
+      if (brokerLink.connected()) deps.notifier.watchdog();
+    });
+  clock.start();
   deps.notifier.ready();
   log.info("aggregator started", { id: config.id, url, embedded: broker !== undefined });
 
@@ -220,8 +221,7 @@ export async function startAggregator(
     url,
     stop: async () => {
       deps.notifier.stopping();
-      if (watchdog !== undefined) clearInterval(watchdog);
-      if (revocationPoll !== undefined) clearInterval(revocationPoll);
+      clock.stop();
       await ledger?.stop();
       ingest.flush();
       receipts.flush();

@@ -1,9 +1,9 @@
 import mqtt, { type MqttClient } from "mqtt";
-import { loginToken } from "../../agent/link/login.js";
 import { fromHex } from "../../protocol/bytes.js";
 import type { Ed25519 } from "../../protocol/crypto/index.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { loginToken } from "../../protocol/login.js";
 import { TOPIC_ROOT } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
 import type { Message } from "../consensus/messages.js";

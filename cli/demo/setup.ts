@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { signConsortium } from "../../aggregator/consensus/consortium.js";
 import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
-import { freeLoopbackPort } from "../../aggregator/service/testkit.js";
+import { freePort } from "../../bench/harness/net.js";
 import type { Issued } from "../../protocol/ca-dir.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
@@ -58,7 +58,7 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
   const ids = createConsortiumIdentities(o.dir, o.aggregators, o.agentsPer);
   const ca = new CaDirectory(ids.caDir);
   const ports: number[] = [];
-  for (const _ of ids.aggregators) ports.push(await freeLoopbackPort());
+  for (const _ of ids.aggregators) ports.push(await freePort());
   const members = ids.aggregators.map((a, i) => ({
     id: a.cert.id,
     publicKey: a.cert.publicKey,

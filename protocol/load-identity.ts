@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs";
-import { toHex } from "../../protocol/bytes.js";
-import { defaultEd25519 } from "../../protocol/crypto/index.js";
+import { toHex } from "./bytes.js";
+import { defaultEd25519 } from "./crypto/index.js";
+import { LoadError } from "./errors.js";
 import {
   type Certificate,
   type KeyMaterial,
   type RevocationList,
   verifyCertificate,
   verifyRevocationList,
-} from "../../protocol/identity.js";
-import { readCertificateFile, readJsonFile, readKeyFile } from "../../protocol/keyfile.js";
-import { AgentRuntimeError } from "./errors.js";
+} from "./identity.js";
+import { readCertificateFile, readJsonFile, readKeyFile } from "./keyfile.js";
 
 export interface IdentityFiles {
   key: string;
@@ -41,13 +41,13 @@ export function loadIdentity(files: IdentityFiles, expectedId: string, now: numb
   }
   verifyCertificate(cert, ca, now, revocations);
   if (cert.id !== expectedId) {
-    throw new AgentRuntimeError(
+    throw new LoadError(
       "IDENTITY_MISMATCH",
       `configuration id is "${expectedId}" but certificate ${files.cert} is for "${cert.id}"`,
     );
   }
   if (toHex(defaultEd25519.publicKey(key.seed)) !== cert.publicKey) {
-    throw new AgentRuntimeError(
+    throw new LoadError(
       "IDENTITY_MISMATCH",
       `key file ${files.key} does not hold the private key of certificate ${files.cert}`,
     );

@@ -1,7 +1,7 @@
-import type { TradingApplyResult, TradingCore } from "./core.js";
-import type { Tx } from "./handler.js";
-import { orderBody, txs } from "./txs.js";
-import type { TradingEvent } from "./types.js";
+import type { TradingApplyResult, TradingCore } from "../../aggregator/state/core.js";
+import type { Tx } from "../../aggregator/state/handler.js";
+import { orderBody, txs } from "../../aggregator/state/txs.js";
+import type { TradingEvent } from "../../aggregator/state/types.js";
 
 /**
  * Drives a TradingCore through whole trading days with readable calls: used by tests, benchmarks and

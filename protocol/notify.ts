@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import type { Logger } from "../../protocol/log.js";
+import type { Logger } from "./log.js";
 
 /**
  * The service manager seam. systemd's NOTIFY_SOCKET is a unix datagram socket, which node cannot open

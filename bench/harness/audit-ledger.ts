@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { MemoryNetwork } from "../../aggregator/consensus/transport/memory.js";
 import { CreditBankService } from "../../aggregator/credit/service.js";
-import { seededRandom } from "../../aggregator/credit/testkit.js";
 import { BlockStore } from "../../aggregator/ledger/store.js";
 import { AggregatorNode } from "../../aggregator/node/node.js";
-import { makeConsortium, TestAgent, type TestConsortium } from "../../aggregator/node/testkit.js";
+import { seededRandom } from "./credit-world.js";
+import { makeConsortium, TestAgent, type TestConsortium } from "./node-consortium.js";
 
 /**
  * A demo-like ledger for audit tests, written by four AggregatorNodes in one process (MemoryNetwork,

@@ -1,6 +1,6 @@
-import { encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
-import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
-import { type LoginBody, MSG_LOGIN } from "../../protocol/messages/readings.js";
+import { encodeEnvelope, signEnvelope } from "./envelope.js";
+import type { Certificate, KeyMaterial } from "./identity.js";
+import { type LoginBody, MSG_LOGIN } from "./messages/readings.js";
 
 /**
  * The MQTT password of an agent or aggregator: a login envelope over its client id and certificate,

@@ -1,8 +1,9 @@
-import { fromHex, toHex, utf8 } from "../../protocol/bytes.js";
-import { signingBytes } from "../../protocol/canonical.js";
-import { type BoxKeyPair, open, type SealedBox, seal } from "../../protocol/crypto/box.js";
-import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
-import { hashJson } from "../../protocol/hash.js";
+import { fromHex, toHex, utf8 } from "./bytes.js";
+import { signingBytes } from "./canonical.js";
+import { type BoxKeyPair, open, type SealedBox, seal } from "./crypto/box.js";
+import { defaultEd25519, type Ed25519 } from "./crypto/index.js";
+import { CreditTokenError } from "./errors.js";
+import { hashJson } from "./hash.js";
 import {
   CREDIT_PAYMENT_DOMAIN,
   CREDIT_TOKEN_DOMAIN,
@@ -10,8 +11,7 @@ import {
   type CreditToken,
   type SignedCreditToken,
   type UnsignedCreditPayment,
-} from "../../protocol/messages/credit.js";
-import { CreditError } from "./errors.js";
+} from "./messages/credit.js";
 
 /** Bytes the bank signs: the token without `sig`, canonical JSON behind the credit-token domain. */
 export function tokenSigningBytes(token: CreditToken): Uint8Array {
@@ -46,7 +46,8 @@ export function sharedWalletAddress(publicKey: Uint8Array): string {
 
 export function sharedWalletPublicKey(address: string): Uint8Array {
   const pk = address.startsWith("cb") ? fromHex(address.slice(2)) : undefined;
-  if (pk?.length !== 32) throw new CreditError("MALFORMED", `"${address}" is not a shared wallet address`);
+  if (pk?.length !== 32)
+    throw new CreditTokenError("MALFORMED", `"${address}" is not a shared wallet address`);
   return pk;
 }
 
@@ -97,7 +98,7 @@ export function sealWalletKey(
 ): SealedBox {
   const recipient = fromHex(borrowerBoxKey);
   if (recipient?.length !== 32)
-    throw new CreditError("MALFORMED", "borrower box key must be 32 bytes of hex");
+    throw new CreditTokenError("MALFORMED", "borrower box key must be 32 bytes of hex");
   const plain: KeyDeliveryPlain = { loanId, sharedWallet, seed: toHex(walletSeed) };
   return seal(utf8(JSON.stringify(plain)), recipient, bankBox, random);
 }
@@ -119,7 +120,7 @@ export function openWalletKey(
     plain.sharedWallet !== expected.sharedWallet ||
     sharedWalletAddress(crypto.publicKey(seed)) !== expected.sharedWallet
   ) {
-    throw new CreditError(
+    throw new CreditTokenError(
       "WALLET_MISMATCH",
       "the delivered key is not the shared wallet's key for this loan",
     );
@@ -140,19 +141,23 @@ export function checkPaymentForSeller(
 ): void {
   const { sig, ...fields } = token;
   if (!verifyTokenSig(fields, sig, expect.bankPublicKey, crypto)) {
-    throw new CreditError("BAD_TOKEN_SIGNATURE", "the token is not signed by the bank");
+    throw new CreditTokenError("BAD_TOKEN_SIGNATURE", "the token is not signed by the bank");
   }
-  if (expect.now > token.validUntil) throw new CreditError("TOKEN_EXPIRED", "the token's validity has ended");
+  if (expect.now > token.validUntil)
+    throw new CreditTokenError("TOKEN_EXPIRED", "the token's validity has ended");
   if (payment.loanId !== token.loanId || payment.sellerWallet !== expect.sellerWallet) {
-    throw new CreditError("WALLET_MISMATCH", "the payment is for another loan or another seller");
+    throw new CreditTokenError("WALLET_MISMATCH", "the payment is for another loan or another seller");
   }
   if (payment.amount > token.balance) {
-    throw new CreditError(
+    throw new CreditTokenError(
       "OVERSPEND",
       `payment of ${payment.amount} mc exceeds the token balance ${token.balance} mc`,
     );
   }
   if (!verifyPaymentSig(payment, token.sharedWallet, crypto)) {
-    throw new CreditError("BAD_PAYMENT_SIGNATURE", "the payment is not signed with the shared wallet's key");
+    throw new CreditTokenError(
+      "BAD_PAYMENT_SIGNATURE",
+      "the payment is not signed with the shared wallet's key",
+    );
   }
 }

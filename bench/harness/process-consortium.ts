@@ -1,24 +1,24 @@
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { stringify } from "yaml";
-import { loginToken } from "../../agent/link/login.js";
+import { signConsortium } from "../../aggregator/consensus/consortium.js";
+import { BlockStore } from "../../aggregator/ledger/store.js";
+import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
+import { machineForLedger } from "../../aggregator/node/verify.js";
+import type { AgentView } from "../../aggregator/state/views.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { boxKeyPairFromSecret, open } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
+import { loginToken } from "../../protocol/login.js";
 import type { CreditGrantBody, SealedDownlink, TxResultBody } from "../../protocol/messages/downlink.js";
 import { MSG_RECEIPT, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { type Fill, requiredDepositMc } from "../../protocol/messages/trading.js";
 import { topics } from "../../protocol/topics.js";
-import { signConsortium } from "../consensus/consortium.js";
-import { BlockStore } from "../ledger/store.js";
-import { createGenesis, writeGenesisFile } from "../node/genesis.js";
-import { machineForLedger } from "../node/verify.js";
-import type { AgentView } from "../state/views.js";
+import { freePort } from "./net.js";
 
 /**
  * A consortium of aggregator processes for end-to-end tests: a real CA directory, aggregator
@@ -37,18 +37,6 @@ export interface ProcessConsortium {
   consortiumFile: string;
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export async function makeProcessConsortium(
   dir: string,
   o: { n: number; trading: unknown; credit?: unknown; consensus?: Record<string, unknown> },
@@ -59,7 +47,7 @@ export async function makeProcessConsortium(
   const ids = Array.from({ length: o.n }, (_, i) => `eag${i}`);
   const issued = ids.map((id) => ca.issue({ role: "aggregator", id }, out));
   const ports: number[] = [];
-  for (const _ of ids) ports.push(await freeLoopbackPort());
+  for (const _ of ids) ports.push(await freePort());
   const members = issued.map((x, i) => ({
     id: x.cert.id,
     publicKey: x.cert.publicKey,

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { AgentRuntimeError } from "../runtime/errors.js";
+import { LoadError } from "./errors.js";
 
 export interface TlsFiles {
   ca?: string | undefined;
@@ -23,7 +23,7 @@ export function readTlsFiles(files: TlsFiles | undefined): TlsMaterial {
     try {
       out[k] = readFileSync(path);
     } catch (e) {
-      throw new AgentRuntimeError("TLS_FILE", `cannot read TLS ${k} ${path}: ${(e as Error).message}`);
+      throw new LoadError("TLS_FILE", `cannot read TLS ${k} ${path}: ${(e as Error).message}`);
     }
   }
   return out;

@@ -1,21 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { announceInterval } from "../../aggregator/market/announce.js";
-import { LedgerDriver } from "../../aggregator/state/driver.js";
-import { fillsFromEvents, txFromEnvelope } from "../../aggregator/state/messages.js";
-import { createTradingCore } from "../../aggregator/state/trading.js";
-import { agentView } from "../../aggregator/state/views.js";
-import { fillSchema, MSG_CONFIRM_DELIVERY } from "../../protocol/messages/trading.js";
-import type { MeterReading } from "../meters/types.js";
-import { intervalEnergy } from "./energy.js";
+import type { MeterReading } from "../agent/meters/types.js";
+import { intervalEnergy } from "../agent/trading/energy.js";
 import {
   buildConfirmation,
   buildMeterSummary,
   buildOrder,
   type MarketTerms,
   type PricePolicy,
-} from "./orders.js";
-import { chooseRole } from "./role.js";
+} from "../agent/trading/orders.js";
+import { chooseRole } from "../agent/trading/role.js";
+import { announceInterval } from "../aggregator/market/announce.js";
+import { fillsFromEvents, txFromEnvelope } from "../aggregator/state/messages.js";
+import { createTradingCore } from "../aggregator/state/trading.js";
+import { agentView } from "../aggregator/state/views.js";
+import { fillSchema, MSG_CONFIRM_DELIVERY } from "../protocol/messages/trading.js";
+import { LedgerDriver } from "./kits/ledger-driver.js";
 
 const IMS = 900_000;
 const terms: MarketTerms = { intervalMs: IMS, depositPct: 10, maxPriceMcPerKwh: 2000 };

@@ -1,5 +1,5 @@
-import { hashJson } from "../../../protocol/hash.js";
-import type { ApplyContext, ApplyResult, ReplicatedStateMachine } from "../../state/replicated.js";
+import { hashJson } from "../../protocol/hash.js";
+import type { ApplyContext, ApplyResult, ReplicatedStateMachine } from "../state/replicated.js";
 
 /** A test transaction: add `add` to counter `key`; `id` makes replays detectable. */
 export interface KvTx {

@@ -2,8 +2,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** dist/cli/main.js, found from this compiled file (dist/test/helpers/procs.js). */
+/** The compiled CLI beside this compiled file (<out>/bench/harness/procs.js → <out>/cli/main.js). */
 export const GRIDLET_MAIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "cli", "main.js");
+
+/** The checkout's root: the output folder (dist/ or build/) sits directly in it. */
+export const REPO_ROOT = join(dirname(GRIDLET_MAIN), "..", "..");
 
 /** The agent's service entry point and node flags, as in systemd/gridlet-agent.service. */
 export const AGENT_SERVICE_MAIN = join(dirname(GRIDLET_MAIN), "..", "agent", "runtime", "main.js");

@@ -1,14 +1,14 @@
+import { type CreditConfig, creditConfigSchema } from "../../aggregator/credit/config.js";
+import { applyCreditTx, type CreditEnv, type CreditResult } from "../../aggregator/credit/handlers.js";
+import type { CreditAccountsPort, CreditTxContext, IncomeRecord } from "../../aggregator/credit/ports.js";
+import { type BankKeys, CreditBankService } from "../../aggregator/credit/service.js";
+import { type CreditState, createCreditState } from "../../aggregator/credit/state.js";
 import { toHex } from "../../protocol/bytes.js";
+import { signPayment } from "../../protocol/credit-token.js";
 import { newBoxKeyPair } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { sha256 } from "../../protocol/hash.js";
 import type { CreditPayment, TokenRequest } from "../../protocol/messages/credit.js";
-import { type CreditConfig, creditConfigSchema } from "./config.js";
-import { applyCreditTx, type CreditEnv, type CreditResult } from "./handlers.js";
-import type { CreditAccountsPort, CreditTxContext, IncomeRecord } from "./ports.js";
-import { type BankKeys, CreditBankService } from "./service.js";
-import { type CreditState, createCreditState } from "./state.js";
-import { signPayment } from "./token.js";
 
 /**
  * A small in-memory stand-in for the accounts state machine, implementing only the credit bank's

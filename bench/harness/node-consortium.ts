@@ -1,4 +1,13 @@
 import { join } from "node:path";
+import { type ConsortiumFile, signConsortium } from "../../aggregator/consensus/consortium.js";
+import type { BankKeys } from "../../aggregator/credit/service.js";
+import {
+  type Authority,
+  createGenesis,
+  type LedgerGenesis,
+  verifyGenesis,
+  writeGenesisFile,
+} from "../../aggregator/node/genesis.js";
 import { toHex } from "../../protocol/bytes.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { newBoxKeyPair } from "../../protocol/crypto/box.js";
@@ -7,16 +16,7 @@ import { type Envelope, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
 import { requiredDepositMc } from "../../protocol/messages/trading.js";
-import { type ConsortiumFile, signConsortium } from "../consensus/consortium.js";
-import type { BankKeys } from "../credit/service.js";
-import { seededRandom } from "../credit/testkit.js";
-import {
-  type Authority,
-  createGenesis,
-  type LedgerGenesis,
-  verifyGenesis,
-  writeGenesisFile,
-} from "./genesis.js";
+import { seededRandom } from "./credit-world.js";
 
 /**
  * A consortium for tests, demos and benches: a real CA directory, n aggregators with ed25519 keys, a
