@@ -51,7 +51,7 @@ test("receipts from a fail-over aggregator of the list clear the outbox; others 
   const store = new AgentStore(join(dir, "agent.db"), "family", () => NOW * 1000);
   const rows = store.appendReadings(
     [1, 2, 3].map((i) => ({ meter: "m", ts: NOW - i, importWh: i, exportWh: 0, powerW: 0 })),
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
   const runtime = new AgentRuntime({
     id: "family",
@@ -148,7 +148,16 @@ test("fills and views sealed by a fail-over aggregator open with its box key; a 
     wallets: [{ address: "gwwallet0001", balanceMc: 19_000, frozenMc: 0, availableMc: 19_000 }],
     openOrders: [],
     openTrades: [],
-    reputation: {},
+    reputation: {
+      activity: 0,
+      reputation: 0,
+      active: 0,
+      beta: 0,
+      delta: 0,
+      lastDir: 0,
+      streak: 0,
+      lastActiveMs: null,
+    },
     blacklisted: false,
   };
   participant.onDown(down("eag1", p.keys.eag1, "account.view", view, 3));

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import type { AgentView } from "../../protocol/messages/account-view.js";
 import type { TxResultBody } from "../../protocol/messages/downlink.js";
+import type { EvidenceReading } from "../../protocol/evidence.js";
 import type { Announcement, Fill, OrderBody } from "../../protocol/messages/trading.js";
 import type { MeterReading } from "../meters/types.js";
 import type { LoanRecord } from "./credit.js";
@@ -69,6 +70,12 @@ export class TradingState {
       putLoan: db.prepare("INSERT OR REPLACE INTO tp_loans (request_seq, record) VALUES (?, ?)"),
       readings: db.prepare<[number, number], MeterReading>(
         "SELECT meter, ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? ORDER BY ts",
+      ),
+      evidence: db.prepare<
+        [number, number],
+        { seq: number; meter: string; ts: number; importWh: number; exportWh: number; payload: string }
+      >(
+        "SELECT r.seq, r.meter, r.ts, r.import_wh AS importWh, r.export_wh AS exportWh, e.payload FROM readings r JOIN reading_envelopes e ON e.seq = r.seq WHERE r.ts >= ? AND r.ts <= ? ORDER BY r.ts, r.seq",
       ),
       lastBefore: db.prepare<[number, number], MeterReading>(
         "SELECT meter, max(ts) AS ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? GROUP BY meter",
@@ -165,6 +172,11 @@ export class TradingState {
    */
   readingsFor(fromMs: number, toMs: number): MeterReading[] {
     return [...this.q.lastBefore.all(fromMs - (toMs - fromMs), fromMs), ...this.q.readings.all(fromMs, toMs)];
+  }
+
+  /** The agent's signed readings with reading time in [fromMs, toMs], for a summary's evidence. */
+  evidenceReadings(fromMs: number, toMs: number): EvidenceReading[] {
+    return this.q.evidence.all(fromMs, toMs).map(({ payload, ...r }) => ({ ...r, envelope: JSON.parse(payload) }));
   }
 
   transaction<T>(fn: () => T): T {

@@ -4,6 +4,7 @@ import type {
   MeterSummaryBody,
   OrderBody,
 } from "../../protocol/messages/trading.js";
+import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import { requiredDepositMc } from "../../protocol/messages/trading.js";
 import type { MeterReading } from "../meters/types.js";
 import { intervalEnergy } from "./energy.js";
@@ -68,14 +69,14 @@ export function buildOrder(
   };
 }
 
-/** The meter summary for an interval that has ended, from the agent's own readings. */
+/** The meter summary for an interval that has ended, from the agent's own signed readings. */
 export function buildMeterSummary(
-  readings: readonly MeterReading[],
+  readings: readonly EvidenceReading[],
   interval: number,
   terms: MarketTerms,
 ): MeterSummaryBody | null {
-  const e = intervalEnergy(readings, interval, terms.intervalMs);
-  return e ? { interval, importWh: e.importWh, exportWh: e.exportWh, readings: e.readings } : null;
+  const meters = intervalEvidence(readings, interval, terms.intervalMs);
+  return meters.length === 0 ? null : { interval, ...evidenceTotals(meters), meters };
 }
 
 /**
