@@ -16,9 +16,7 @@ const nat = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const meterName = z.string().min(1).max(64);
 
 /** Where a meter's registers stood at one signed reading. */
-export const registerPointSchema = z
-  .object({ seq: nat, ts: nat, importWh: nat, exportWh: nat })
-  .strict();
+export const registerPointSchema = z.object({ seq: nat, ts: nat, importWh: nat, exportWh: nat }).strict();
 
 /** One meter's evidence for one interval: the covered readings' count and root, and the edge readings. */
 export const meterEvidenceSchema = z
@@ -144,7 +142,10 @@ export function evidenceTotals(meters: readonly MeterEvidence[]): {
 }
 
 /** Why a meter's claimed evidence differs from what the readings at hand give, or undefined if it does not. */
-export function evidenceDifference(claimed: MeterEvidence, actual: MeterEvidence | undefined): string | undefined {
+export function evidenceDifference(
+  claimed: MeterEvidence,
+  actual: MeterEvidence | undefined,
+): string | undefined {
   const m = claimed.meter;
   if (actual === undefined) return `meter ${m}: no readings of the interval were received`;
   const p = (x: RegisterPoint) => `seq ${x.seq} at ${x.ts}: ${x.importWh}/${x.exportWh} Wh`;

@@ -2,6 +2,8 @@
  * The agent's trading decisions (pure: time, readings and the ledger's last word come in as arguments).
  * The shell (participant.ts) stores what these functions return and sends it through the outbox.
  */
+
+import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import type {
   Announcement,
   DeliveryConfirmationBody,
@@ -9,7 +11,6 @@ import type {
   MeterSummaryBody,
   OrderBody,
 } from "../../protocol/messages/trading.js";
-import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import type { MeterReading } from "../meters/types.js";
 import { intervalEnergy } from "../trading/energy.js";
 import { buildOrder, type MarketTerms, type PricePolicy } from "../trading/orders.js";

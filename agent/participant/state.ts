@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
+import type { EvidenceReading } from "../../protocol/evidence.js";
 import type { AgentView } from "../../protocol/messages/account-view.js";
 import type { TxResultBody } from "../../protocol/messages/downlink.js";
-import type { EvidenceReading } from "../../protocol/evidence.js";
 import type { Announcement, Fill, OrderBody } from "../../protocol/messages/trading.js";
 import type { MeterReading } from "../meters/types.js";
 import type { LoanRecord } from "./credit.js";
@@ -176,7 +176,9 @@ export class TradingState {
 
   /** The agent's signed readings with reading time in [fromMs, toMs], for a summary's evidence. */
   evidenceReadings(fromMs: number, toMs: number): EvidenceReading[] {
-    return this.q.evidence.all(fromMs, toMs).map(({ payload, ...r }) => ({ ...r, envelope: JSON.parse(payload) }));
+    return this.q.evidence
+      .all(fromMs, toMs)
+      .map(({ payload, ...r }) => ({ ...r, envelope: JSON.parse(payload) }));
   }
 
   transaction<T>(fn: () => T): T {

@@ -1,10 +1,10 @@
+import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import type {
   Announcement,
   DeliveryConfirmationBody,
   MeterSummaryBody,
   OrderBody,
 } from "../../protocol/messages/trading.js";
-import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import { requiredDepositMc } from "../../protocol/messages/trading.js";
 import type { MeterReading } from "../meters/types.js";
 import { intervalEnergy } from "./energy.js";
