@@ -10,7 +10,7 @@ import { describeError, isGridletError, isProtocolError } from "../../protocol/e
 import type { Logger } from "../../protocol/log.js";
 import { parseAgentTopic } from "../../protocol/topics.js";
 import type { ReceiptBatcher } from "./receipts.js";
-import type { Accepted, AggregatorStore } from "./store.js";
+import type { Accepted, AggregatorStore, IngestRefusal } from "./store.js";
 
 /**
  * What ingest does with one envelope type. Later parts of the aggregator (orders, deposits, credit)
@@ -168,9 +168,24 @@ export class Ingest {
     this.pending = [];
     this.pendingKeys = new Set();
     this.pendingRejections = new Map();
-    const fresh = new Set(this.o.store.commit(batch, rejections, this.o.now()));
+    const refused: { a: Accepted; refusal: IngestRefusal }[] = [];
+    const fresh = new Set(this.o.store.commit(batch, rejections, this.o.now(), refused));
     this.stats.accepted += fresh.size;
+    const no = new Set(refused.map((r) => r.a));
+    for (const { a, refusal } of refused) {
+      // counted in the store's table by commit; here for the live counters and the log
+      this.stats.rejected[refusal.code] = (this.stats.rejected[refusal.code] ?? 0) + 1;
+      this.o.log.warn("envelope rejected", {
+        code: refusal.code,
+        reason: refusal.message,
+        from: a.env.from,
+        seq: a.env.seq,
+        type: a.env.type,
+      });
+      this.o.receipts.reject(a.env.from, a.env.seq, refusal.code, refusal.message);
+    }
     for (const a of batch) {
+      if (no.has(a)) continue;
       if (!fresh.has(a)) this.duplicate({ from: a.env.from, seq: a.env.seq, type: a.env.type });
       this.o.receipts.ack(a.env.from, a.env.seq);
     }

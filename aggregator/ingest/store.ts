@@ -5,6 +5,13 @@ import { GridletError } from "../../protocol/errors.js";
 export type IngestStoreErrorCode = "STORE_OPEN_FAILED" | "STORE_IDENTITY_MISMATCH";
 export class IngestStoreError extends GridletError<IngestStoreErrorCode> {}
 
+/**
+ * A handler's refusal of one envelope at commit time, when the answer depends on what is stored (a
+ * register that runs backwards, a summary that differs from the readings). Thrown before the handler
+ * writes anything; the envelope is then not stored and its sender gets the code in its receipt.
+ */
+export class IngestRefusal extends GridletError<string> {}
+
 /** One verified envelope waiting to be committed, with what its handler parsed from the body. */
 export interface Accepted {
   env: Envelope;
@@ -60,6 +67,7 @@ export class AggregatorStore {
       insertSeen: this.db.prepare(
         "INSERT OR IGNORE INTO envelopes (sender, seq, type, received_at) VALUES (?, ?, ?, ?)",
       ),
+      deleteSeen: this.db.prepare<[string, number]>("DELETE FROM envelopes WHERE sender = ? AND seq = ?"),
       bumpRejection: this.db.prepare(
         "INSERT INTO rejections (code, count) VALUES (?, ?) ON CONFLICT(code) DO UPDATE SET count = count + excluded.count",
       ),
@@ -74,17 +82,31 @@ export class AggregatorStore {
 
   /**
    * Commits a batch in one transaction; returns the envelopes actually new (a duplicate inside the batch
-   * or one committed meanwhile is skipped, not stored twice).
+   * or one committed meanwhile is skipped, not stored twice) and those a handler refused (IngestRefusal),
+   * which are not stored at all. Envelopes are stored in batch order, so a check sees earlier ones.
    */
-  commit(batch: readonly Accepted[], rejections: ReadonlyMap<string, number>, now: number): Accepted[] {
+  commit(
+    batch: readonly Accepted[],
+    rejections: ReadonlyMap<string, number>,
+    now: number,
+    refused: { a: Accepted; refusal: IngestRefusal }[] = [],
+  ): Accepted[] {
     return this.db.transaction(() => {
       const fresh: Accepted[] = [];
       for (const a of batch) {
         if (this.stmts.insertSeen.run(a.env.from, a.env.seq, a.env.type, now).changes === 0) continue;
-        a.store(this.db, a.env, a.body, a.raw);
+        try {
+          a.store(this.db, a.env, a.body, a.raw);
+        } catch (e) {
+          if (!(e instanceof IngestRefusal)) throw e;
+          this.stmts.deleteSeen.run(a.env.from, a.env.seq);
+          refused.push({ a, refusal: e });
+          continue;
+        }
         fresh.push(a);
       }
       for (const [code, n] of rejections) this.stmts.bumpRejection.run(code, n);
+      for (const r of refused) this.stmts.bumpRejection.run(r.refusal.code, 1);
       return fresh;
     })();
   }

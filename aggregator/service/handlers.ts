@@ -53,16 +53,20 @@ export function envelopeKey(env: { from: string; seq: number }): string {
  * Registers the ledger message types on ingest: each accepted envelope is written to the ledger outbox
  * inside ingest's batch transaction (so the receipt follows its durable storage), and `accepted` then
  * submits it. A bill's signature is the seller's; `credit.bill` must come from the seller it names.
+ * A `checks` entry runs first, inside the same transaction, and may refuse the envelope with its code.
  */
 export function registerLedgerHandlers(
   ingest: Ingest,
   outbox: LedgerOutbox,
   accepted: (env: Envelope, kind: PendingKind) => void,
+  /** per type, a check against what is stored that may refuse the envelope (IngestRefusal) */
+  checks: Readonly<Record<string, (env: Envelope, body: unknown) => void>> = {},
 ): void {
   const handler = (kind: PendingKind, parse: (body: unknown) => unknown) => ({
     maxAgeMs: LEDGER_MAX_AGE_MS,
     parse,
-    store: (_db: unknown, env: Envelope, _body: unknown, raw: string) => {
+    store: (_db: unknown, env: Envelope, body: unknown, raw: string) => {
+      checks[env.type]?.(env, body);
       outbox.add(envelopeKey(env), env.from, kind, raw);
       // after the transaction commits
       setImmediate(() => accepted(env, kind));

@@ -5,8 +5,10 @@ import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import type { TrustStore } from "../../protocol/identity.js";
 import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { type MeterSummaryBody, MSG_METER_SUMMARY } from "../../protocol/messages/trading.js";
 import { loadConsortiumDocument } from "../consensus/consortium.js";
 import { CreditBankService } from "../credit/service.js";
+import type { MeterEvidenceStore } from "../ingest/evidence.js";
 import type { Ingest } from "../ingest/ingest.js";
 import type { AggregatorStore } from "../ingest/store.js";
 import { BlockStore } from "../ledger/store.js";
@@ -33,6 +35,8 @@ export interface LedgerServiceDeps {
   store: AggregatorStore;
   storePath: string;
   ingest: Ingest;
+  /** the readings ingested here: a meter summary is checked against them before it enters the ledger */
+  evidence: MeterEvidenceStore;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
   log: Logger;
@@ -184,10 +188,19 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     resubmitMs,
     log,
   });
-  registerLedgerHandlers(d.ingest, outbox, (env) => {
-    if (homeOf(env.from) !== self) guests.add(env.from);
-    pump.schedule();
-  });
+  registerLedgerHandlers(
+    d.ingest,
+    outbox,
+    (env) => {
+      if (homeOf(env.from) !== self) guests.add(env.from);
+      pump.schedule();
+    },
+    {
+      // energy enters the ledger only as the readings ingested here prove it
+      [MSG_METER_SUMMARY]: (env, body) =>
+        d.evidence.checkSummary(env.from, body as MeterSummaryBody, genesis.trading.intervalMs),
+    },
+  );
 
   const intervalMs = genesis.trading.intervalMs;
   let announced = 0;

@@ -1,5 +1,6 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import type { Argv, CommandModule } from "yargs";
+import { readingsExport } from "../../aggregator/ingest/readings-export.js";
 import { exportLedger } from "../../aggregator/ledger/export.js";
 import { machineNames } from "../../aggregator/ledger/machines.js";
 import { BlockStore } from "../../aggregator/ledger/store.js";
@@ -14,6 +15,7 @@ interface ExportArgs {
   from: number;
   consortium?: string;
   genesis?: string;
+  readings?: string[];
 }
 
 function openStore(file: string): BlockStore {
@@ -95,7 +97,17 @@ const exportCmd: CommandModule<object, ExportArgs> = {
         type: "string",
         describe: "CA-signed genesis file to carry, when the ledger file does not record one",
       })
+      .option("readings", {
+        type: "string",
+        array: true,
+        describe:
+          "aggregator store(s) (SQLite) whose signed readings to append, for the audit of every summary",
+      })
       .example("$0 ledger export --db ledger.db > blocks.jsonl", "dump every block")
+      .example(
+        "$0 ledger export --db eag0.ledger.db --readings eag0.sqlite eag1.sqlite --out audit.jsonl",
+        "the ledger and the readings behind its meter summaries",
+      )
       .example(
         "$0 ledger export --db ledger.db --from 1000 --out tail.jsonl",
         "dump from block 1000 on",
@@ -103,6 +115,8 @@ const exportCmd: CommandModule<object, ExportArgs> = {
   handler: async (a) => {
     if (!Number.isSafeInteger(a.from) || a.from < 0)
       throw new UsageError("USAGE", "--from must be a non-negative integer");
+    for (const f of a.readings ?? [])
+      if (!existsSync(f)) throw new UsageError("USAGE", `--readings ${f}: no such aggregator store`);
     const store = openStore(a.db);
     try {
       const out = a.out === undefined ? process.stdout : createWriteStream(a.out);
@@ -110,6 +124,7 @@ const exportCmd: CommandModule<object, ExportArgs> = {
         fromSeq: a.from,
         consortium: a.consortium === undefined ? undefined : readJsonFile(a.consortium, "consortium file"),
         genesis: a.genesis === undefined ? undefined : readJsonFile(a.genesis, "genesis file"),
+        extra: a.readings === undefined ? undefined : readingsExport(a.readings),
       });
       if (a.out !== undefined) {
         await new Promise<void>((resolve, reject) => {
@@ -117,7 +132,7 @@ const exportCmd: CommandModule<object, ExportArgs> = {
           out.once("error", reject);
         });
         process.stderr.write(
-          `wrote ${count.blocks} blocks and ${count.checkpoints} checkpoints to ${a.out}\n`,
+          `wrote ${count.blocks} blocks, ${count.checkpoints} checkpoints and ${count.extra} readings to ${a.out}\n`,
         );
       }
     } finally {
