@@ -165,7 +165,16 @@ describe("audit of a ledger export from the CA certificate alone", () => {
   before(async () => {
     L = await buildAuditLedger(dir);
     exportFile = join(dir, "eag0.jsonl");
-    const r = gridletRun(["ledger", "export", "--db", L.dbs[0], "--out", exportFile]);
+    const r = gridletRun([
+      "ledger",
+      "export",
+      "--db",
+      L.dbs[0],
+      "--readings",
+      ...L.stores,
+      "--out",
+      exportFile,
+    ]);
     assert.equal(r.code, 0, r.stderr);
   });
 
@@ -201,6 +210,10 @@ describe("audit of a ledger export from the CA certificate alone", () => {
     assert.equal(py.out.transactions, report.transactions);
     assert.equal(py.out.lastLink, report.lastLink);
     assert.equal(py.out.checkpointsChecked, report.checkpointsChecked);
+    // every meter summary rebuilt from the signed readings: 5 kWh then 1 kWh exported, 1 kWh imported
+    assert.equal(py.out.summariesChecked, 3);
+    assert.equal(py.out.provenExportWh, 6_000);
+    assert.equal(py.out.provenImportWh, 1_000);
   });
 
   /** Re-signs every block, certificate and checkpoint of an export with `seeds`, relinking the chain. */
@@ -328,6 +341,81 @@ describe("audit of a ledger export from the CA certificate alone", () => {
     assert.equal(ts3.code, 1, ts3.stdout);
     assert.match(ts3.stderr, /CONSORTIUM_SIGNATURE/);
     assert.equal(pyRun(file3).out.code, "CONSORTIUM_SIGNATURE");
+  });
+
+  /** State hashes at every round's end, re-executing the given blocks from the genesis. */
+  function stateHashes(blocks: LedgerEntry[], applied = new Map<unknown, boolean>()): Map<number, string> {
+    const machine = LedgerMachine.fromGenesis(L.c.genesis);
+    const hashes = new Map<number, string>();
+    for (const e of blocks) {
+      const h = e.block.header;
+      for (const tx of e.block.txs)
+        applied.set(tx, machine.apply(tx, { time: h.time, height: e.seq, proposer: h.proposer }).ok);
+      if ((e.seq + 1) % 4 === 0) hashes.set((e.seq + 1) / 4, machine.stateHash());
+    }
+    return hashes;
+  }
+
+  it("a phantom summary that its home put into the ledger is found from the readings export", () => {
+    const seeds = new Map(L.c.members.map((m) => [m.id, m.seed]));
+    const lines = readExport(exportFile);
+    const blocks = lines.filter((l) => l.kind === "block") as unknown as LedgerEntry[];
+    const sam = L.agents[1];
+    // the interval before the trade: sam's readings show nothing exported (its edge readings have the
+    // same registers); sam signs 50 kWh and eag1, its home, does not check: the summary is consistent
+    // with itself, so the ledger machine records it
+    const interval = Math.floor(sam.meters.readings[0].ts / 60_000) + 1;
+    const edges = sam.meters.readings.filter(
+      (r) => r.ts === interval * 60_000 || r.ts === (interval + 1) * 60_000,
+    );
+    assert.equal(edges.length, 2);
+    assert.equal(edges[0].exportWh, edges[1].exportWh, "no export in the interval");
+    const last = edges[0];
+    const phantom = sam.sign(
+      "meter.summary",
+      {
+        interval,
+        importWh: 0,
+        exportWh: 50_000,
+        readings: 2,
+        meters: [
+          {
+            meter: "m1",
+            count: 2,
+            root: "ab".repeat(32),
+            first: { seq: last.seq, ts: last.ts, importWh: last.importWh, exportWh: last.exportWh },
+            last: {
+              seq: last.seq + 100,
+              ts: last.ts + 60_000,
+              importWh: last.importWh,
+              exportWh: last.exportWh + 50_000,
+            },
+          },
+        ],
+      },
+      blocks.at(-1)!.block.header.time,
+    );
+    const target = blocks.at(-3)!; // lane 1: eag1's block
+    assert.equal(target.block.header.proposer, "eag1");
+    target.block.txs.push(JSON.parse(JSON.stringify(phantom)));
+    const applied = new Map<unknown, boolean>();
+    const hashes = stateHashes(blocks, applied);
+    assert.equal(
+      applied.get(target.block.txs.at(-1)),
+      true,
+      "the ledger machine recorded the phantom energy",
+    );
+    const file = writeExport(
+      "phantom.jsonl",
+      resign(lines, seeds, (round) => hashes.get(round)!),
+    );
+    // every signature is a real member's: the ledger itself is sound, only the evidence is not
+    const ts = gridletRun(["ledger", "verify", "--export", file, "--ca", L.caCertFile, "--json"]);
+    assert.equal(ts.code, 0, ts.stderr);
+    const py = pyRun(file);
+    assert.equal(py.code, 1, JSON.stringify(py.out));
+    assert.equal(py.out.code, "SUMMARY_MISMATCH");
+    assert.match(py.out.error, new RegExp(`summary sam:${phantom.seq} .*meter m1`));
   });
 
   it("a block proposed by a member that does not lead its slot fails both", () => {

@@ -1,8 +1,12 @@
 import { join } from "node:path";
 import { MemoryNetwork } from "../../aggregator/consensus/transport/memory.js";
 import { CreditBankService } from "../../aggregator/credit/service.js";
+import { readingsHandler } from "../../aggregator/ingest/readings.js";
+import { type Accepted, AggregatorStore } from "../../aggregator/ingest/store.js";
 import { BlockStore } from "../../aggregator/ledger/store.js";
 import { AggregatorNode } from "../../aggregator/node/node.js";
+import type { Envelope } from "../../protocol/envelope.js";
+import type { MeterSummaryBody } from "../../protocol/messages/trading.js";
 import { seededRandom } from "./credit-world.js";
 import { makeConsortium, TestAgent, type TestConsortium } from "./node-consortium.js";
 
@@ -16,6 +20,8 @@ import { makeConsortium, TestAgent, type TestConsortium } from "./node-consortiu
 export interface AuditLedger {
   c: TestConsortium;
   dbs: string[];
+  /** the aggregators' ingest stores, holding their agents' signed readings */
+  stores: string[];
   caCertFile: string;
   agents: TestAgent[];
 }
@@ -57,6 +63,21 @@ export async function buildAuditLedger(dir: string): Promise<AuditLedger> {
       }),
   );
   const state = (i: number) => nodes[i].machine.state;
+  // the aggregators' ingest stores, where their agents' signed readings are kept (as `gridlet aggregator`)
+  const homes = c.members.map((m) => {
+    const store = new AggregatorStore(join(dir, `${m.id}.sqlite`), m.id, () => 1);
+    return { store, handler: readingsHandler(store.db, 30 * 86_400_000) };
+  });
+  const ingestAt = (home: number, envs: Envelope[]) => {
+    const h = homes[home];
+    const batch = envs.map((env) => ({
+      env,
+      raw: JSON.stringify(env),
+      body: env.body,
+      store: h.handler.store as Accepted["store"],
+    }));
+    h.store.commit(batch, new Map(), now);
+  };
   try {
     for (const n of nodes) {
       net.attach(n.host);
@@ -76,9 +97,14 @@ export async function buildAuditLedger(dir: string): Promise<AuditLedger> {
     );
     const cur = Math.floor(now / INTERVAL);
     const I = cur + 1;
-    nodes[1].submit(
-      sam.sign("meter.summary", { interval: cur - 1, importWh: 0, exportWh: 5_000, readings: 4 }, now),
-    );
+    // each home ingests its agent's signed readings and checks a summary against them before submitting
+    const metered = (agent: TestAgent, home: number, interval: number, imp: number, exp: number) => {
+      ingestAt(home, agent.meters.interval(interval, INTERVAL, imp, exp));
+      const env = agent.sign("meter.summary", agent.meters.summary(interval, INTERVAL), now);
+      homes[home].handler.evidence.checkSummary(agent.id, env.body as MeterSummaryBody, INTERVAL);
+      nodes[home].submit(env);
+    };
+    metered(sam, 1, cur - 1, 0, 5_000);
     nodes[1].submit(sam.order("sell", I, 1_000, 200, now));
     nodes[0].submit(alice.order("buy", I, 1_000, 300, now));
     await until("both orders", () => nodes.every((_, i) => state(i).orders.size === 2));
@@ -86,12 +112,8 @@ export async function buildAuditLedger(dir: string): Promise<AuditLedger> {
     await until("clearing", () => nodes.every((_, i) => state(i).trades.size === 1));
     const tradeId = [...state(0).trades.keys()][0];
     now = (I + 1) * INTERVAL + 5;
-    nodes[1].submit(
-      sam.sign("meter.summary", { interval: I, importWh: 0, exportWh: 1_000, readings: 4 }, now),
-    );
-    nodes[0].submit(
-      alice.sign("meter.summary", { interval: I, importWh: 1_000, exportWh: 0, readings: 4 }, now),
-    );
+    metered(sam, 1, I, 0, 1_000);
+    metered(alice, 0, I, 1_000, 0);
     nodes[0].submit(alice.sign("delivery.confirm", { tradeId, receivedWh: 1_000 }, now));
     await until("confirmation", () =>
       nodes.every((_, i) => state(i).trades.get(tradeId)?.confirmedWh === 1_000),
@@ -105,6 +127,7 @@ export async function buildAuditLedger(dir: string): Promise<AuditLedger> {
     });
     return {
       c,
+      stores: c.members.map((m) => join(dir, `${m.id}.sqlite`)),
       dbs: stores.map((_, i) => join(dir, `${c.members[i].id}.db`)),
       caCertFile: c.ca.certPath,
       agents: [alice, sam],
@@ -112,5 +135,6 @@ export async function buildAuditLedger(dir: string): Promise<AuditLedger> {
   } finally {
     for (const n of nodes) n.stop();
     for (const s of stores) s.close();
+    for (const h of homes) h.store.close();
   }
 }

@@ -17,6 +17,7 @@ import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
 import { requiredDepositMc } from "../../protocol/messages/trading.js";
 import { seededRandom } from "./credit-world.js";
+import { MeterLog } from "./metering.js";
 
 /**
  * A consortium for tests, demos and benches: a real CA directory, n aggregators with ed25519 keys, a
@@ -83,6 +84,8 @@ export class TestAgent {
   readonly cert: Certificate;
   readonly key: KeyMaterial;
   private seq = 0;
+  /** the agent's signed readings and the summaries they prove */
+  readonly meters = new MeterLog((type, body, ts) => this.sign(type, body, ts));
 
   constructor(c: TestConsortium, id: string, home: string, dir: string) {
     const issued = c.ca.issue({ role: "agent", id, home, wallets: 1 }, join(dir, "agents"));
