@@ -54,3 +54,25 @@ export class MeterLog {
     return { interval, ...evidenceTotals(meters), meters };
   }
 }
+
+/**
+ * A summary body consistent with itself (two readings of one meter with the given register
+ * differences), for tests of the ledger that do not go through a home aggregator's evidence check.
+ */
+export function summaryBody(interval: number, importWh: number, exportWh: number): MeterSummaryBody {
+  return {
+    interval,
+    importWh,
+    exportWh,
+    readings: 2,
+    meters: [
+      {
+        meter: "m1",
+        count: 2,
+        root: "0".repeat(64),
+        first: { seq: 2 * interval, ts: interval, importWh: 0, exportWh: 0 },
+        last: { seq: 2 * interval + 1, ts: interval + 1, importWh, exportWh },
+      },
+    ],
+  };
+}
