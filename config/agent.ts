@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
+import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
+import { ownsClientId } from "../protocol/login.js";
 import { identitySchema, mqttSchema } from "./common.js";
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
@@ -48,6 +50,8 @@ export const agentConfigSchema = z
       })
       .strict()
       .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
+    /** /metrics, /api/status, /healthz (docs/AGENT.md, "HTTP"); absent: no HTTP server */
+    http: httpSectionSchema(DEFAULT_AGENT_HTTP_PORT).optional(),
     /** the agent's trading behaviour (agent/participant/config.ts, docs/AGENT-TRADING.md); off by default */
     trading: tradingConfigSchema.default(DEFAULT_TRADING_CONFIG),
     /** the meter section's own schema (agent/meters/config.ts), plus the hardware-free synthetic meter */
@@ -57,6 +61,12 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
+      ctx.addIssue({
+        code: "custom",
+        message: `"${c.id}" or "${c.id}/<suffix>" (a session belongs to its identity)`,
+        path: ["mqtt", "clientId"],
+      });
     if (c.aggregators === undefined) return;
     const seen = new Set<string>();
     c.aggregators.forEach((a, i) => {

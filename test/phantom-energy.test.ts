@@ -2,7 +2,7 @@
  * The phantom-energy attack of issue 11, against a real `gridlet aggregator` process: an agent signs a
  * meter summary its own signed readings do not support. Its home refuses it (SUMMARY_MISMATCH in the
  * receipt, nothing in the ledger), so the agent sells nothing it did not export and earns no
- * proof-of-flow reward; a register that runs backwards is refused (COUNTER_BACKWARDS) until the agent
+ * proof-of-flow reward; a register that runs backwards is refused (REGISTER_BACKWARDS) until the agent
  * signs a meter replacement. Then the ledger export with the readings verifies in tools/verify_ledger.py,
  * every summary rebuilt from the signed readings.
  */
@@ -65,12 +65,18 @@ test("phantom energy: a summary its readings do not show is refused; no sale, no
 
     // a register that runs backwards (1238.9 kWh, then 1234.1 kWh) is refused until a replacement
     const old = Math.floor(Date.now() / INTERVAL - 40) * INTERVAL;
-    const body = (ts: number, importWh: number) => ({ meter: "spare", ts, importWh, exportWh: 0, powerW: 0 });
+    const body = (ts: number, importWh: number) => ({
+      meter: "spare",
+      ts,
+      importWh,
+      exportWh: 0,
+      powerMilliW: 0,
+    });
     mallory.send("reading", body(old, 1_238_900), old);
     const back = mallory.send("reading", body(old + 1000, 1_234_100), old + 1000);
     const r1 = await refusal(mallory, back);
-    assert.equal(r1.code, "COUNTER_BACKWARDS", JSON.stringify(r1));
-    assert.match(r1.reason, /meter spare: import 1234100 Wh.*below the reading before it, import 1238900 Wh/);
+    assert.equal(r1.code, "REGISTER_BACKWARDS", JSON.stringify(r1));
+    assert.match(r1.reason, /meter spare: importWh 1234100 at \d+ is below 1238900/);
     mallory.send("meter.replace", { meter: "spare", ts: old + 2000, reason: "meter swapped" }, old + 2000);
     const fresh = mallory.send("reading", body(old + 2000, 12), old + 2000);
     assert.equal((await refusal(mallory, fresh)).code, "ACKED", "a new meter's registers start again");

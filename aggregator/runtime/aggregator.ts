@@ -3,17 +3,20 @@ import { join } from "node:path";
 import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
 import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
+import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loginToken } from "../../protocol/login.js";
+import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
+import { SqliteLoginSequences } from "../broker/login-sequences.js";
+import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
@@ -32,6 +35,8 @@ export interface RunningAggregator {
   ledger: RunningLedger | undefined;
   /** the URL agents and the aggregator's own client use */
   url: string;
+  /** the dashboard and metrics endpoint, when `http` is configured */
+  http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -167,7 +172,12 @@ export async function startAggregator(
   if (config.broker.embedded !== undefined) {
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
-      login: new LoginVerifier(trust, now),
+      now,
+      login: new LoginVerifier(trust, {
+        audience: config.id,
+        now,
+        sequences: new SqliteLoginSequences(store.db),
+      }),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
       subscriptions: [
@@ -188,14 +198,19 @@ export async function startAggregator(
     embedded.publish(statusTopic, STATUS_ONLINE, true);
   } else {
     url = config.broker.url!;
-    const clientId = config.broker.clientId ?? `gridlet-agg-${config.id}`;
+    const clientId = config.broker.clientId ?? sessionClientId(config.id);
     link = await externalBrokerLink({
       url,
       clientId,
       username: config.broker.username ?? config.id,
       password: () =>
         config.broker.password ??
-        loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now()),
+        loginToken(identity.key, identity.cert, {
+          clientId,
+          audience: config.id,
+          seq: store.allocateSeq(),
+          now: now(),
+        }),
       statusTopic,
       subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
@@ -206,6 +221,34 @@ export async function startAggregator(
     link.publish(statusTopic, STATUS_ONLINE, true);
   }
   const brokerLink = link;
+  let http: RunningHttpServer | undefined;
+  try {
+    // Before the ledger starts: the blocks it replays from its store fill the dashboard's history.
+    http =
+      config.http === undefined
+        ? undefined
+        : await startAggregatorHttp(
+            config.http,
+            {
+              id: config.id,
+              url,
+              ingest,
+              ledger,
+              brokerConnected: () => brokerLink.connected(),
+              ...(broker === undefined
+                ? {}
+                : { connections: broker.connections, brokerRefusals: broker.refusals }),
+            },
+            log.child("http"),
+            now,
+          );
+  } catch (e) {
+    await ledger?.stop();
+    receipts.stop();
+    await brokerLink.close();
+    store.close();
+    throw e;
+  }
   await ledger?.start();
   const watchdogMs = deps.notifier.watchdogMs;
   if (watchdogMs !== undefined)
@@ -214,7 +257,12 @@ export async function startAggregator(
     });
   clock.start();
   deps.notifier.ready();
-  log.info("aggregator started", { id: config.id, url, embedded: broker !== undefined });
+  log.info("aggregator started", {
+    id: config.id,
+    url,
+    embedded: broker !== undefined,
+    ...(http === undefined ? {} : { dashboard: `${http.url}/` }),
+  });
 
   return {
     ingest,
@@ -223,9 +271,11 @@ export async function startAggregator(
     broker,
     ledger,
     url,
+    http,
     stop: async () => {
       deps.notifier.stopping();
       clock.stop();
+      await http?.close();
       await ledger?.stop();
       ingest.flush();
       receipts.flush();

@@ -18,7 +18,7 @@ export class MeterLog {
     const r = this.registers.get(meter) ?? { importWh: 1_000_000, exportWh: 500_000 };
     const next = { importWh: r.importWh + addImportWh, exportWh: r.exportWh + addExportWh };
     this.registers.set(meter, next);
-    const env = this.sign("reading", { meter, ts, ...next, powerW: 0 }, signedAt);
+    const env = this.sign("reading", { meter, ts, ...next, powerMilliW: 0 }, signedAt);
     this.readings.push({ seq: env.seq, ts, meter, ...next, envelope: JSON.parse(JSON.stringify(env)) });
     return env;
   }
