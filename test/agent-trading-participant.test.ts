@@ -155,7 +155,15 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
     type: "reading",
     payload: JSON.stringify({ reading: seq }),
   }));
+  // a summary waits for its readings' receipts: it must match what the aggregator stored
   s.setNow(1_020_600);
+  p.step();
+  assert.ok(!types().includes("meter.summary"), "no summary while readings await their receipt");
+  const readingSeqs = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type === "reading")
+    .map((r) => r.seq);
+  store.acknowledge(readingSeqs, 1_020_600);
   p.step();
   const sent = store
     .outboxAfter(0, 100)
@@ -388,6 +396,13 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
       { meter: "m1", ts: 1_000_000, importWh: 800, exportWh: 0, powerW: 0 },
     ],
     (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
+  );
+  store.acknowledge(
+    store
+      .outboxAfter(0, 100)
+      .filter((r) => r.type === "reading")
+      .map((r) => r.seq),
+    1_000_400,
   );
   p.onAnnounce(s.down("market.announce", announce, 3));
   p.step();

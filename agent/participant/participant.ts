@@ -161,10 +161,10 @@ export class Participant {
     const done = this.state.summarisedSince(first);
     for (const interval of intervalsToSummarise(now, this.terms, this.o.config.settleDelayMs, first, done)) {
       const start = interval * this.terms.intervalMs;
-      const readings = this.state.evidenceReadings(
-        start - this.terms.intervalMs,
-        start + this.terms.intervalMs,
-      );
+      const [from, to] = [start - this.terms.intervalMs, start + this.terms.intervalMs];
+      // the summary must match what the aggregator stored: wait for every reading's receipt (or refusal)
+      if (this.state.unreceiptedReadings(from, to) > 0) continue;
+      const readings = this.state.evidenceReadings(from, to);
       const body = meterSummary(interval, readings, this.terms);
       if (body === null) continue;
       this.send([{ type: MSG_METER_SUMMARY, body }], ([r]) => this.state.summarySent(interval, r.seq, body));
