@@ -17,6 +17,7 @@ import {
   MSG_RECEIPT,
   type ReadingBody,
   receiptBodySchema,
+  toMilli,
 } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import type { TlsMaterial } from "../../protocol/tls.js";
@@ -94,17 +95,18 @@ export interface HomeAssistantSink {
 /** Receipts are idempotent (they only delete outbox rows), so a replayed one is harmless: no seq check. */
 const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };
 
+/** The signed body of a reading: integers only, power, voltage, current and frequency in milli-units. */
 export function readingBody(r: MeterReading): ReadingBody {
   const body: ReadingBody = {
     meter: r.meter,
     ts: r.ts,
     importWh: r.importWh,
     exportWh: r.exportWh,
-    powerW: r.powerW,
+    powerMilliW: toMilli(r.powerW),
   };
-  if (r.voltageV !== undefined) body.voltageV = r.voltageV;
-  if (r.currentA !== undefined) body.currentA = r.currentA;
-  if (r.frequencyHz !== undefined) body.frequencyHz = r.frequencyHz;
+  if (r.voltageV !== undefined) body.voltageMilliV = toMilli(r.voltageV);
+  if (r.currentA !== undefined) body.currentMilliA = toMilli(r.currentA);
+  if (r.frequencyHz !== undefined) body.frequencyMilliHz = toMilli(r.frequencyHz);
   return body;
 }
 
@@ -186,8 +188,13 @@ export class AgentRuntime {
       homeRetryMs: opts.mqtt.homeRetryMs ?? 30_000,
       onSwitch: (to) => this.trading?.onSwitch?.(to),
       agentId: opts.id,
-      password: () =>
-        loginToken(identity.key, identity.cert, opts.mqtt.clientId, opts.store.allocateSeq(), this.now()),
+      password: (audience) =>
+        loginToken(identity.key, identity.cert, {
+          clientId: opts.mqtt.clientId,
+          audience,
+          seq: opts.store.allocateSeq(),
+          now: this.now(),
+        }),
       outbox: opts.store,
       // Without a broker of its own, Home Assistant reads the aggregator's (an external Mosquitto).
       retained: () => (this.haMirror === undefined ? (this.ha?.onConnect() ?? []) : []),
