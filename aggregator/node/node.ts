@@ -37,6 +37,8 @@ export interface AggregatorNodeOptions {
   genesis: LedgerGenesis;
   /** opened by the caller; the node records the members, machine and genesis in its meta */
   store: BlockStore;
+  /** the CA-signed consortium file, recorded in the store's meta so that `ledger export` carries it */
+  consortiumFile?: unknown;
   /** MqttLink in production (deliver incoming messages to `node.deliver`), MemoryNetwork in tests */
   link: Link;
   consensus?: NodeConsensusOptions;
@@ -394,6 +396,9 @@ export class AggregatorNode {
       mode,
     });
     store.setMeta("genesis", this.o.genesis.hash);
+    // the signed documents an auditor anchors to the CA (`gridlet ledger verify --ca`)
+    store.setMeta("genesisFile", this.o.genesis.signed);
+    if (this.o.consortiumFile !== undefined) store.setMeta("consortiumFile", this.o.consortiumFile);
   }
 
   /** Envelope sequence numbers follow the clock, so they keep rising across restarts. */
