@@ -42,7 +42,17 @@ export class AggregatorStore {
   readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(path: string, aggregatorId: string, firstSeq: () => number) {
+  /** the next sequence number of the aggregator's own envelopes (receipts, downlink, system txs) */
+  private nextSeq: number;
+  private readonly seqFloor: () => number;
+  private loginSeq = 0;
+
+  /**
+   * `seqFloor` is the clock's floor (protocol/sequence.ts): every number this store hands out is at least
+   * the floor at that moment and above the last one, so numbers keep rising across restarts and restored
+   * files without a write per number.
+   */
+  constructor(path: string, aggregatorId: string, seqFloor: () => number) {
     try {
       this.db = new Database(path);
     } catch (e) {
@@ -74,8 +84,8 @@ export class AggregatorStore {
     }
     const put = this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
     put.run("aggregator", aggregatorId);
-    // Clock-derived, as in the agent's store: a wiped store never reuses a receipt sequence number.
-    put.run("next_seq", String(firstSeq()));
+    this.seqFloor = seqFloor;
+    put.run("next_seq", "0");
     this.stmts = {
       seen: this.db.prepare<[string, number], { n: number }>(
         "SELECT 1 AS n FROM envelopes WHERE sender = ? AND seq = ?",
@@ -95,6 +105,7 @@ export class AggregatorStore {
       getSeq: this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'next_seq'"),
       setSeq: this.db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
     };
+    this.nextSeq = Math.max(Number(this.stmts.getSeq.get()!.value), seqFloor());
   }
 
   isStored(sender: string, seq: number): boolean {
@@ -133,19 +144,27 @@ export class AggregatorStore {
         r.fresh.push(a);
       }
       for (const [code, n] of rejections) this.stmts.bumpRejection.run(code, n);
+      // the counter rides along, so that a clock running behind after a restart still starts above it
+      this.stmts.setSeq.run(String(this.nextSeq));
       return r;
     })();
   }
 
+  /** The next number of one of the aggregator's own envelopes; no write (see the constructor). */
   allocateSeq(): number {
-    return this.db.transaction(() => {
-      const seq = Number(this.stmts.getSeq.get()!.value);
-      this.stmts.setSeq.run(String(seq + 1));
-      return seq;
-    })();
+    const seq = Math.max(this.nextSeq, this.seqFloor());
+    this.nextSeq = seq + 1;
+    return seq;
+  }
+
+  /** The sequence number of a login token to a broker: its own counter, rising, at least the floor. */
+  nextLoginSeq(): number {
+    this.loginSeq = Math.max(this.loginSeq + 1, this.seqFloor());
+    return this.loginSeq;
   }
 
   close(): void {
+    this.stmts.setSeq.run(String(this.nextSeq));
     this.db.close();
   }
 }
