@@ -10,6 +10,7 @@ import {
   creditSweepTxSchema,
   tokenRequestSchema,
 } from "../../protocol/messages/credit.js";
+import type { CreditEvent } from "../state/events.js";
 import { type CreditConfig, msOfDays } from "./config.js";
 import { checkEligibility } from "./eligibility.js";
 import { CreditError, type CreditErrorCode } from "./errors.js";
@@ -29,11 +30,7 @@ export interface CreditEnv {
   crypto?: Ed25519;
 }
 
-export interface CreditEvent {
-  type: string;
-  loanId: string;
-  [field: string]: unknown;
-}
+export type { CreditEvent } from "../state/events.js";
 
 export type CreditResult =
   | { ok: true; events: CreditEvent[] }

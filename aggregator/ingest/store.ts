@@ -1,9 +1,10 @@
 import Database from "better-sqlite3";
 import type { Envelope } from "../../protocol/envelope.js";
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type IngestStoreErrorCode = "STORE_OPEN_FAILED" | "STORE_IDENTITY_MISMATCH";
-export class IngestStoreError extends GridletError<IngestStoreErrorCode> {}
+export const { Error: IngestStoreError } = errorFamily<IngestStoreErrorCode>("IngestStoreError");
+export type IngestStoreError = FamilyError<IngestStoreErrorCode>;
 
 /** A handler's final refusal of an envelope found at commit time (e.g. a register running backwards). */
 export interface Refusal {
