@@ -124,6 +124,21 @@ export class AggregatorStore {
    * a handler's check may refuse one against what is stored. Nothing is stored twice.
    */
   commit(batch: readonly Accepted[], rejections: ReadonlyMap<string, number>, now: number): CommitResult {
+    // Receipts follow this commit: it alone runs with synchronous=FULL (one fsync for the whole batch,
+    // group commit), the other writes of this file stay NORMAL.
+    this.db.pragma("synchronous = FULL");
+    try {
+      return this.commitBatch(batch, rejections, now);
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  private commitBatch(
+    batch: readonly Accepted[],
+    rejections: ReadonlyMap<string, number>,
+    now: number,
+  ): CommitResult {
     return this.db.transaction(() => {
       const r: CommitResult = { fresh: [], duplicates: [], equivocations: [], refused: [] };
       for (const a of batch) {
