@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
+import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
 import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
@@ -107,7 +108,9 @@ export async function startAggregator(
     maxFutureMs: config.ingest.maxFutureMs,
     log: log.child("ingest"),
   });
-  ingest.registerHandler(MSG_READING, readingsHandler(store.db, config.ingest.readingMaxAgeMs));
+  const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
+  ingest.registerHandler(MSG_READING, readings);
+  ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
   // The ledger's message types are registered before agents can connect.
   const ledger =
     config.consortium === undefined || config.genesis === undefined
@@ -120,6 +123,7 @@ export async function startAggregator(
           store,
           storePath: config.store.path,
           ingest,
+          evidence: readings.evidence,
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
           clock,
