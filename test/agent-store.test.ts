@@ -50,6 +50,22 @@ describe("agent store", () => {
     s.close();
   });
 
+  it("trading messages commit with synchronous=FULL, readings with NORMAL", () => {
+    const s = new AgentStore(join(tmp.dir, "sync.sqlite"), "agent-1", () => 1);
+    const level = () => s.database.pragma("synchronous", { simple: true });
+    let during: unknown;
+    s.appendMessages(
+      ["order"],
+      (_m, seq) => ({ type: "order", payload: String(seq) }),
+      () => {
+        during = level();
+      },
+    );
+    assert.equal(during, 2, "FULL inside the trading message's transaction");
+    assert.equal(level(), 1, "NORMAL again for the readings (the SD card's trade-off)");
+    s.close();
+  });
+
   it("a floor above the stored counter raises it at open: a restored backup never reuses a number", () => {
     const path = join(tmp.dir, "floor.sqlite");
     let s = new AgentStore(path, "agent-1", () => 1000);

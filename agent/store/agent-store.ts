@@ -163,9 +163,24 @@ export class AgentStore {
   /**
    * Numbers, signs and stores other messages (orders, confirmations, credit) in the outbox in one
    * transaction, on the same counter as readings; `also` runs inside it so that a caller's own tables in
-   * this file (agent/participant) change together with the outbox or not at all.
+   * this file (agent/participant) change together with the outbox or not at all. Unlike readings, these
+   * commit with synchronous=FULL: an order or a repayment is a promise about money, and an agent that
+   * forgot one after a power cut could make it twice. They are few (a handful per interval).
    */
   appendMessages<T>(
+    items: readonly T[],
+    sign: (item: T, seq: number) => { type: string; payload: string },
+    also?: (rows: OutboxRow[]) => void,
+  ): OutboxRow[] {
+    this.db.pragma("synchronous = FULL");
+    try {
+      return this.appendMessagesNow(items, sign, also);
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  private appendMessagesNow<T>(
     items: readonly T[],
     sign: (item: T, seq: number) => { type: string; payload: string },
     also?: (rows: OutboxRow[]) => void,
