@@ -56,6 +56,7 @@ export function tradingHooks(o: {
       step: () => participant.step(),
       onDown: (env: Parameters<Participant["onDown"]>[0]) => participant.onDown(env),
       onSwitch: (to: { id: string; url: string }) => announce.follow(to.url, to.id),
+      onResequenced: (moved: ReadonlyMap<number, number>) => participant.state.resequenced(moved),
       stop: () => announce.stop(),
     };
   };

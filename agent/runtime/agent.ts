@@ -25,6 +25,7 @@ import { type HaMessage, type HaMeter, HaPublisher } from "../link/home-assistan
 import { AgentLink } from "../link/mqtt-link.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
+import { resignRow } from "./resign.js";
 import type { AgentSnapshot } from "./snapshot.js";
 
 export interface AgentRuntimeOptions {
@@ -81,6 +82,8 @@ export interface TradingHooks {
   onDown(env: Envelope): void;
   /** the link moved to another aggregator's broker */
   onSwitch?(to: { id: string; url: string }): void;
+  /** sent messages re-signed under new numbers (old → new), inside the store's transaction */
+  onResequenced?(moved: ReadonlyMap<number, number>): void;
   stop(): Promise<void>;
 }
 
@@ -139,6 +142,7 @@ export class AgentRuntime {
     acked: 0,
     deadLettered: 0,
     foreignDown: 0,
+    resigned: 0,
   };
   private readonly aggregatorIds: ReadonlySet<string>;
   /** run at the end of stop(): the HTTP endpoint and other parts started around the runtime */
@@ -192,7 +196,7 @@ export class AgentRuntime {
         loginToken(identity.key, identity.cert, {
           clientId: opts.mqtt.clientId,
           audience,
-          seq: opts.store.allocateSeq(),
+          seq: opts.store.nextLoginSeq(this.now()),
           now: this.now(),
         }),
       outbox: opts.store,
@@ -330,15 +334,40 @@ export class AgentRuntime {
       });
       return;
     }
-    const { acks, rejected } = parsed.data;
+    const { acks, rejected, highestSeq } = parsed.data;
     this.counters.receipts += 1;
     const at = this.now();
     this.counters.acked += this.o.store.acknowledge(acks, at);
-    if (rejected.length > 0) {
-      this.counters.deadLettered += this.o.store.deadLetter(rejected, at);
-      for (const r of rejected) this.o.log.warn("aggregator refused an envelope for good", r);
+    const final = rejected.filter((r) => r.code !== "EQUIVOCATION");
+    if (final.length > 0) {
+      this.counters.deadLettered += this.o.store.deadLetter(final, at);
+      for (const r of final) this.o.log.warn("aggregator refused an envelope for good", r);
     }
+    const taken = rejected.filter((r) => r.code === "EQUIVOCATION").map((r) => r.seq);
+    if (taken.length > 0) this.resign(taken, highestSeq ?? 0, at);
     this.link.settled([...acks, ...rejected.map((r) => r.seq)]);
+  }
+
+  /**
+   * The aggregator already holds other content under these numbers: this store was rolled back (a
+   * backup restored, a WAL lost) or the clock ran behind its floor. The messages are re-signed above
+   * everything the aggregator has from this agent, so none of them is lost.
+   */
+  private resign(seqs: readonly number[], highestSeq: number, now: number): void {
+    const { id, identity } = this.o;
+    const moved = this.o.store.resequence(
+      seqs,
+      highestSeq,
+      now,
+      (row, seq) => resignRow(row, seq, now, id, identity.key.seed),
+      (m) => this.trading?.onResequenced?.(m),
+    );
+    this.counters.resigned += moved.size;
+    this.o.log.warn("aggregator holds other messages under our sequence numbers: re-signed above them", {
+      count: moved.size,
+      highestSeq,
+      first: moved.size > 0 ? [...moved.values()][0] : null,
+    });
   }
 
   linkStats() {

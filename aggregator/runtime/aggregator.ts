@@ -11,6 +11,7 @@ import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
+import { seqFloor } from "../../protocol/sequence.js";
 import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
@@ -84,7 +85,7 @@ export async function startAggregator(
   };
   scanCertDir();
 
-  const store = new AggregatorStore(config.store.path, config.id, () => now() * 1000);
+  const store = new AggregatorStore(config.store.path, config.id, () => seqFloor(now()));
   // The process's one timer: every periodic duty below and in the ledger service is registered on it.
   const clock = new DutyClock(now, log);
   // The link and ingest need each other (receipts go out through the link, messages come in to
@@ -214,7 +215,7 @@ export async function startAggregator(
         loginToken(identity.key, identity.cert, {
           clientId,
           audience: config.id,
-          seq: store.allocateSeq(),
+          seq: store.nextLoginSeq(),
           now: now(),
         }),
       statusTopic,

@@ -121,7 +121,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       bank === undefined
         ? undefined
         : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
-    nextLoginSeq: () => d.store.allocateSeq() + now() * 1000,
+    nextLoginSeq: () => d.store.nextLoginSeq(),
     now,
     log: log.child("peers"),
   });
