@@ -16,16 +16,16 @@ import { readStoreCounters } from "../agent/store/agent-store.js";
 import { PtyPair } from "../hardware/emulators/pty.js";
 import { RtuMeterEmulator } from "../hardware/emulators/rtu.js";
 import { fixedState } from "../hardware/emulators/state.js";
-import { writeAgentConfig, writeAggregatorConfig } from "../test/helpers/config.js";
-import { freePort } from "../test/helpers/net.js";
-import { makePki } from "../test/helpers/pki.js";
+import { writeAgentConfig, writeAggregatorConfig } from "./harness/config.js";
+import { freePort } from "./harness/net.js";
+import { makePki } from "./harness/pki.js";
 import {
   AGENT_SERVICE_ENV,
   AGENT_SERVICE_NODE_FLAGS,
   type Proc,
   spawnAgentService,
   spawnGridlet,
-} from "../test/helpers/procs.js";
+} from "./harness/procs.js";
 
 /** GRIDLET_BENCH_NODE_FLAGS replaces the unit's node flags, to compare settings. */
 const SERVICE_NODE_FLAGS =

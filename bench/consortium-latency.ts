@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeProcessConsortium, RawAgent } from "../aggregator/service/testkit.js";
+import { makeProcessConsortium, RawAgent } from "./harness/process-consortium.js";
 
 /**
  * Commit latency across real processes: four `gridlet aggregator` processes on loopback, each with its

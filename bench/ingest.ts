@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import mqtt, { type MqttClient } from "mqtt";
-import { loginToken } from "../agent/link/login.js";
 import { readingBody } from "../agent/runtime/agent.js";
 import { Ingest } from "../aggregator/ingest/ingest.js";
 import { readingsHandler } from "../aggregator/ingest/readings.js";
@@ -21,15 +20,16 @@ import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { encodeEnvelope, envelopeSigningBytes, signEnvelope } from "../protocol/envelope.js";
 import { TrustStore } from "../protocol/identity.js";
 import { silentLogger } from "../protocol/log.js";
+import { loginToken } from "../protocol/login.js";
 import { MSG_READING } from "../protocol/messages/readings.js";
 import { topics } from "../protocol/topics.js";
-import { writeAggregatorConfig } from "../test/helpers/config.js";
-import { freePort } from "../test/helpers/net.js";
-import { makePki } from "../test/helpers/pki.js";
-import { type Proc, spawnGridlet } from "../test/helpers/procs.js";
-import { waitFor } from "../test/helpers/tmp.js";
-import { aggregatorReadings } from "../test/helpers/verify-db.js";
 import { measureVerifyRate } from "./crypto.js";
+import { writeAggregatorConfig } from "./harness/config.js";
+import { freePort } from "./harness/net.js";
+import { makePki } from "./harness/pki.js";
+import { type Proc, spawnGridlet } from "./harness/procs.js";
+import { waitFor } from "./harness/tmp.js";
+import { aggregatorReadings } from "./harness/verify-db.js";
 
 const AGENTS = 20;
 
@@ -174,11 +174,16 @@ export async function overMqtt(envelopes = 20_000): Promise<Record<string, unkno
     const verifyPerSec = measureVerifyRate(undefined, 1);
     await waitFor("the embedded broker", () => aggReady(agg), 30_000, 50);
     for (const a of pki.agents) {
-      const clientId = `bench-${a.id}`;
+      const clientId = `${a.id}/bench`;
       const c = mqtt.connect(url, {
         clientId,
         username: a.id,
-        password: loginToken(a.key, a.cert, clientId, Date.now() * 1000, Date.now()),
+        password: loginToken(a.key, a.cert, {
+          clientId,
+          audience: "agg-1",
+          seq: Date.now() * 1000,
+          now: Date.now(),
+        }),
         reconnectPeriod: 0,
       });
       await new Promise<void>((resolve, reject) => {

@@ -9,10 +9,10 @@ import { registerEnvelope } from "../aggregator/node/envelopes.js";
 import { LedgerMachine } from "../aggregator/node/machine.js";
 import { AggregatorNode } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
-import { makeConsortium, TestAgent } from "../aggregator/node/testkit.js";
 import { fromHex } from "../protocol/bytes.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { type Envelope, envelopeSigningBytes } from "../protocol/envelope.js";
+import { makeConsortium, TestAgent } from "./harness/node-consortium.js";
 
 /**
  * The replicated ledger machine: signed agent envelopes applied per second (each re-verified), the

@@ -13,12 +13,12 @@ import { readingBody } from "../agent/runtime/agent.js";
 import { AgentStore, readStoreCounters } from "../agent/store/agent-store.js";
 import { encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
 import { MSG_READING } from "../protocol/messages/readings.js";
-import { writeAgentConfig, writeAggregatorConfig } from "../test/helpers/config.js";
-import { freePort } from "../test/helpers/net.js";
-import { makePki } from "../test/helpers/pki.js";
-import { spawnAgentService, spawnGridlet } from "../test/helpers/procs.js";
-import { waitFor } from "../test/helpers/tmp.js";
-import { agentReadings, aggregatorReadings } from "../test/helpers/verify-db.js";
+import { writeAgentConfig, writeAggregatorConfig } from "./harness/config.js";
+import { freePort } from "./harness/net.js";
+import { makePki } from "./harness/pki.js";
+import { spawnAgentService, spawnGridlet } from "./harness/procs.js";
+import { waitFor } from "./harness/tmp.js";
+import { agentReadings, aggregatorReadings } from "./harness/verify-db.js";
 
 export async function run(readings = 86_400): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), "gridlet-bench-sf-"));

@@ -2,6 +2,7 @@
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { describeError, GridletError } from "../protocol/errors.js";
+import { checkLogEnv } from "../protocol/log.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
 
 /**
@@ -39,9 +40,15 @@ const USAGE_CODES = new Set([
   "CONFIG_UNREADABLE",
   "CONFIG_VERSION",
   "BAD_REQUEST",
+  "ADDRESS_IN_USE",
 ]);
 
 export async function main(argv: string[]): Promise<number> {
+  const badLogSetting = checkLogEnv(process.env);
+  if (badLogSetting !== undefined) {
+    process.stderr.write(`gridlet: ${badLogSetting}\n`);
+    return EXIT_USAGE;
+  }
   let parser = yargs(argv)
     .scriptName("gridlet")
     .usage(

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/**/*.test.js) with node's test runner. Node 20 does not expand
+// Runs every compiled test file (build/**/*.test.js, from tsconfig.json; dist/ holds production only) with node's test runner. Node 20 does not expand
 // globs itself, so the files are listed here. Arguments narrow the run: `node scripts/run-tests.mjs market`
 // runs the test files whose path contains "market".
 //
@@ -38,12 +38,12 @@ const rank = (f) => {
 };
 
 const filters = process.argv.slice(2);
-const files = find("dist", [])
-  .filter((f) => !f.startsWith(join("dist", "node_modules")))
+const files = find("build", [])
+  .filter((f) => !f.startsWith(join("build", "node_modules")))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 if (files.length === 0) {
-  console.error("no test files found under dist/ (did the build run?)");
+  console.error("no test files found under build/ (run `npm run build:test` first)");
   process.exit(1);
 }
 const concurrency = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? 2);

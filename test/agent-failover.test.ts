@@ -12,9 +12,14 @@ import { after, test } from "node:test";
 import Database from "better-sqlite3";
 import { stringify } from "yaml";
 import { readStoreCounters } from "../agent/store/agent-store.js";
-import { ledgerHeight, ledgerTxs, makeProcessConsortium, reexecute } from "../aggregator/service/testkit.js";
-import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
+import {
+  ledgerHeight,
+  ledgerTxs,
+  makeProcessConsortium,
+  reexecute,
+} from "../bench/harness/process-consortium.js";
+import { type Proc, runGridlet, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 
 const INTERVAL = 2000;
 const LOGS = join(process.cwd(), "hardware", "logs");

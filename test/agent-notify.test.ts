@@ -3,11 +3,11 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { writeAgentConfig } from "./helpers/config.js";
-import { freePort } from "./helpers/net.js";
-import { makePki } from "./helpers/pki.js";
-import { spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
+import { writeAgentConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki } from "../bench/harness/pki.js";
+import { spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 
 const count = (s: string, word: string) => s.split(word).length - 1;
 

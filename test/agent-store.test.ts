@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { AgentStore, type ReadingSigner } from "../agent/store/agent-store.js";
+import { tempDir } from "../bench/harness/tmp.js";
 import { isGridletError } from "../protocol/errors.js";
-import { tempDir } from "./helpers/tmp.js";
 
 const sign: ReadingSigner = (r, seq) => ({
   type: "reading",

@@ -17,12 +17,12 @@ import { readStoreCounters } from "../agent/store/agent-store.js";
 import { signConsortium } from "../aggregator/consensus/consortium.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { createGenesis, writeGenesisFile } from "../aggregator/node/genesis.js";
+import { freePort } from "../bench/harness/net.js";
+import { runGridlet, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 import { CaDirectory } from "../protocol/ca-dir.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { readKeyFile } from "../protocol/keyfile.js";
-import { freePort } from "./helpers/net.js";
-import { runGridlet, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
 
 const INTERVAL = 2000;
 /** log seconds per wall-clock second: 8 hours of recorded energy per interval */

@@ -14,10 +14,10 @@ import {
 } from "../aggregator/consensus/consortium.js";
 import { isConsensusError } from "../aggregator/consensus/errors.js";
 import { Replica } from "../aggregator/consensus/replica.js";
-import { KvMachine, type KvTx } from "../aggregator/consensus/sim/kv-machine.js";
 import { ReplicaHost } from "../aggregator/consensus/transport/host.js";
 import { broadcastTopic, MqttLink } from "../aggregator/consensus/transport/mqtt.js";
 import { DEFAULT_CONFIG } from "../aggregator/consensus/types.js";
+import { KvMachine, type KvTx } from "../aggregator/ledger/kv-machine.js";
 import { ed25519Signer, ed25519Verifier } from "../aggregator/ledger/signing.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { verifyLedger } from "../aggregator/ledger/verify.js";

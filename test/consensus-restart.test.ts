@@ -3,9 +3,9 @@ import { test } from "node:test";
 import type { Message, PreparedCert, ViewChange, Vote } from "../aggregator/consensus/messages.js";
 import { viewChangeBytes } from "../aggregator/consensus/messages.js";
 import { Replica } from "../aggregator/consensus/replica.js";
-import { KvMachine } from "../aggregator/consensus/sim/kv-machine.js";
 import { DEFAULT_CONFIG, type Output, type VoteRecord } from "../aggregator/consensus/types.js";
 import { blockHash, makeBlock, voteBytes } from "../aggregator/ledger/block.js";
+import { KvMachine } from "../aggregator/ledger/kv-machine.js";
 import { simSigner, simVerifier } from "../aggregator/ledger/signing.js";
 
 /*

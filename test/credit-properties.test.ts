@@ -3,7 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { creditConfigSchema, DEFAULT_CREDIT_CONFIG } from "../aggregator/credit/config.js";
 import type { CreditResult } from "../aggregator/credit/handlers.js";
-import { DAY, makeWorld, pay, T0 } from "../aggregator/credit/testkit.js";
+import { DAY, makeWorld, pay, T0 } from "../bench/harness/credit-world.js";
 import { hashJson } from "../protocol/hash.js";
 
 type Op =

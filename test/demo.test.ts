@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { runGridlet } from "./helpers/procs.js";
-import { tempDir } from "./helpers/tmp.js";
+import { runGridlet } from "../bench/harness/procs.js";
+import { tempDir } from "../bench/harness/tmp.js";
 
 const tmp = tempDir("gridlet-demo-");
 after(() => tmp.cleanup());

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { ledgerHeight, makeProcessConsortium, RawAgent, reexecute } from "../aggregator/service/testkit.js";
-import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
+import {
+  ledgerHeight,
+  makeProcessConsortium,
+  RawAgent,
+  reexecute,
+} from "../bench/harness/process-consortium.js";
+import { type Proc, runGridlet, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 
 /**
  * An aggregator without quorum receipts an envelope, is killed with SIGKILL, and after the restart

@@ -5,10 +5,10 @@ import { after, test } from "node:test";
 import { stringify } from "yaml";
 import { loadConsortiumFile } from "../aggregator/consensus/consortium.js";
 import { loadGenesisFile } from "../aggregator/node/genesis.js";
+import { runGridlet } from "../bench/harness/procs.js";
+import { tempDir } from "../bench/harness/tmp.js";
 import { CaDirectory } from "../protocol/ca-dir.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
-import { runGridlet } from "./helpers/procs.js";
-import { tempDir } from "./helpers/tmp.js";
 
 /** The CA founds a consortium from the command line, as docs/CONSORTIUM.md describes. */
 const tmp = tempDir();

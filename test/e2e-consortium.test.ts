@@ -2,19 +2,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
-import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
 import {
   ledgerHeight,
   ledgerTxs,
   makeProcessConsortium,
   RawAgent,
   reexecute,
-} from "../aggregator/service/testkit.js";
+} from "../bench/harness/process-consortium.js";
+import { type Proc, runGridlet, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 import { fromHex } from "../protocol/bytes.js";
+import { openWalletKey, signPayment } from "../protocol/credit-token.js";
 import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
 import { readCertificateFile } from "../protocol/keyfile.js";
-import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
 
 /**
  * Four `gridlet aggregator` processes, each with its embedded broker on a loopback port and its SQLite
@@ -117,7 +117,7 @@ test("four aggregator processes: agents at different homes trade, clear and sett
       credit: 2_000,
       amount: 5_000,
       boxKey: sam.cert.boxKey,
-      demand: { qMin: 1_000, price: 1 },
+      demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
     });
     await waitFor("the grant at sam", () => sam.grants.length > 0, 30_000);
     assert.equal(sam.results.get(req)?.ok, true, JSON.stringify(sam.results.get(req)));

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import mqtt from "mqtt";
-import { writeAgentConfig } from "./helpers/config.js";
+import { writeAgentConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki } from "../bench/harness/pki.js";
+import { spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
-import { freePort } from "./helpers/net.js";
-import { makePki } from "./helpers/pki.js";
-import { spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
 
 describe("Home Assistant sees the agent's meters with no configuration", { timeout: 60_000 }, () => {
   const tmp = tempDir();

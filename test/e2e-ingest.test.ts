@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { writeAgentConfig, writeAggregatorConfig } from "./helpers/config.js";
+import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki, type TestPki } from "../bench/harness/pki.js";
+import { type Proc, runGridlet, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+import {
+  agentOutboxDepth,
+  agentReadings,
+  aggregatorReadings,
+  reverifyAll,
+} from "../bench/harness/verify-db.js";
 import { type Mosquitto, startMosquitto } from "./helpers/mosquitto.js";
-import { freePort } from "./helpers/net.js";
-import { makePki, type TestPki } from "./helpers/pki.js";
-import { type Proc, runGridlet, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
-import { agentOutboxDepth, agentReadings, aggregatorReadings, reverifyAll } from "./helpers/verify-db.js";
 
 /**
  * Readings travel from an agent process through a real broker into the aggregator's SQLite file, where

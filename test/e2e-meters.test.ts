@@ -3,16 +3,16 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe } from "node:test";
 import { getProfile } from "../agent/meters/profiles/load.js";
+import { writeAgentConfig } from "../bench/harness/config.js";
+import { makePki, type TestPki } from "../bench/harness/pki.js";
+import { type Proc, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+import { aggregatorReadings, reverifyAll } from "../bench/harness/verify-db.js";
 import { PtyPair } from "../hardware/emulators/pty.js";
 import { fixedState } from "../hardware/emulators/state.js";
 import { StreamEmitter } from "../hardware/emulators/stream.js";
 import { TcpMeterEmulator } from "../hardware/emulators/tcp.js";
 import { itThroughBothBrokers } from "./helpers/brokers.js";
-import { writeAgentConfig } from "./helpers/config.js";
-import { makePki, type TestPki } from "./helpers/pki.js";
-import { type Proc, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
-import { aggregatorReadings, reverifyAll } from "./helpers/verify-db.js";
 
 /**
  * One agent process with a Modbus TCP meter (ABB B23 emulated on loopback), a DSMR 5 P1 port and an SML

@@ -4,14 +4,14 @@ import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
-import { writeAgentConfig, writeAggregatorConfig } from "./helpers/config.js";
+import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki } from "../bench/harness/pki.js";
+import { spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+import { aggregatorReadings, reverifyAll } from "../bench/harness/verify-db.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
-import { freePort } from "./helpers/net.js";
-import { makePki } from "./helpers/pki.js";
-import { spawnGridlet } from "./helpers/procs.js";
 import { makeTlsPki } from "./helpers/tls.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
-import { aggregatorReadings, reverifyAll } from "./helpers/verify-db.js";
 
 /** Adds `mqtt.tls` / `broker.tls` to a written configuration and switches its URL to mqtts://. */
 function withTls(path: string, section: "mqtt" | "broker", url: string, tls: object): void {

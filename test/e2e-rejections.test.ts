@@ -4,18 +4,18 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import mqtt, { type MqttClient } from "mqtt";
-import { loginToken } from "../agent/link/login.js";
 import { readingBody } from "../agent/runtime/agent.js";
+import { writeAggregatorConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki, type TestIdentity, type TestPki } from "../bench/harness/pki.js";
+import { type Proc, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+import { aggregatorReadings, rejectionCounts } from "../bench/harness/verify-db.js";
 import { type Envelope, encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
+import { loginToken } from "../protocol/login.js";
 import { MSG_READING, MSG_RECEIPT, type ReceiptBody } from "../protocol/messages/readings.js";
 import { topics } from "../protocol/topics.js";
-import { writeAggregatorConfig } from "./helpers/config.js";
 import { startMosquitto } from "./helpers/mosquitto.js";
-import { freePort } from "./helpers/net.js";
-import { makePki, type TestIdentity, type TestPki } from "./helpers/pki.js";
-import { type Proc, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
-import { aggregatorReadings, rejectionCounts } from "./helpers/verify-db.js";
 
 let seqBase = Date.now() * 1000;
 
@@ -34,11 +34,13 @@ function reading(agent: TestIdentity, seq: number, ts = Date.now()): Envelope {
 
 /** An MQTT client that logs in as `who` with a real login token (or the given password). */
 async function connectAs(url: string, who: TestIdentity, password?: string): Promise<MqttClient> {
-  const clientId = `test-${who.id}-${Math.random().toString(16).slice(2)}`;
+  const clientId = `${who.id}/test-${Math.random().toString(16).slice(2)}`;
   const client = mqtt.connect(url, {
     clientId,
     username: who.id,
-    password: password ?? loginToken(who.key, who.cert, clientId, seqBase++, Date.now()),
+    password:
+      password ??
+      loginToken(who.key, who.cert, { clientId, audience: "agg-1", seq: seqBase++, now: Date.now() }),
     reconnectPeriod: 0,
     protocolVersion: 4,
   });

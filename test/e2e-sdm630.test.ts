@@ -3,16 +3,16 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { getProfile } from "../agent/meters/profiles/load.js";
+import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki, type TestPki } from "../bench/harness/pki.js";
+import { type Proc, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+import { aggregatorReadings, reverifyAll } from "../bench/harness/verify-db.js";
 import { PtyPair } from "../hardware/emulators/pty.js";
 import { RtuMeterEmulator } from "../hardware/emulators/rtu.js";
 import { fixedState } from "../hardware/emulators/state.js";
 import { itThroughBothBrokers } from "./helpers/brokers.js";
-import { writeAgentConfig, writeAggregatorConfig } from "./helpers/config.js";
-import { freePort } from "./helpers/net.js";
-import { makePki, type TestPki } from "./helpers/pki.js";
-import { type Proc, spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
-import { aggregatorReadings, reverifyAll } from "./helpers/verify-db.js";
 
 /**
  * The issue's "done when": an agent process reads an emulated SDM630 over a real pseudo-terminal at

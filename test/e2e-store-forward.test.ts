@@ -3,13 +3,13 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { readStoreCounters } from "../agent/store/agent-store.js";
-import { writeAgentConfig, writeAggregatorConfig } from "./helpers/config.js";
+import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
+import { freePort } from "../bench/harness/net.js";
+import { makePki } from "../bench/harness/pki.js";
+import { spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+import { agentReadings, aggregatorReadings, reverifyAll } from "../bench/harness/verify-db.js";
 import { type Mosquitto, startMosquitto } from "./helpers/mosquitto.js";
-import { freePort } from "./helpers/net.js";
-import { makePki } from "./helpers/pki.js";
-import { spawnGridlet } from "./helpers/procs.js";
-import { tempDir, waitFor } from "./helpers/tmp.js";
-import { agentReadings, aggregatorReadings, reverifyAll } from "./helpers/verify-db.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -13,13 +13,13 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
-import { BANK_FUNDS_MC } from "../aggregator/node/testkit.js";
 import type { TradingState } from "../aggregator/state/types.js";
+import { BANK_FUNDS_MC } from "../bench/harness/node-consortium.js";
+import { tempDir } from "../bench/harness/tmp.js";
+import { openWalletKey, signPayment } from "../protocol/credit-token.js";
 import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
 import type { Envelope } from "../protocol/envelope.js";
-import { LedgerSim, type Verdict } from "./helpers/ledger-sim.js";
-import { tempDir } from "./helpers/tmp.js";
+import { LedgerSim, type Verdict } from "./kits/ledger-sim.js";
 
 const INTERVAL = 10_000;
 const SCALE = Math.max(1, Number(process.env.GRIDLET_SIM_SCALE ?? 1) || 1);

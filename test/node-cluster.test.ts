@@ -7,17 +7,22 @@ import { after, test } from "node:test";
 import { promisify } from "node:util";
 import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
 import { CreditBankService } from "../aggregator/credit/service.js";
-import { seededRandom } from "../aggregator/credit/testkit.js";
-import { openWalletKey, signPayment } from "../aggregator/credit/token.js";
 import { ed25519Verifier } from "../aggregator/ledger/signing.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { verifyLedger } from "../aggregator/ledger/verify.js";
 import type { AppliedTx } from "../aggregator/node/machine.js";
 import { AggregatorNode, type CommitOutput, type NodeConsensusOptions } from "../aggregator/node/node.js";
-import { BANK_FUNDS_MC, makeConsortium, TestAgent, type TestConsortium } from "../aggregator/node/testkit.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
 import type { TradingState } from "../aggregator/state/types.js";
+import { seededRandom } from "../bench/harness/credit-world.js";
+import {
+  BANK_FUNDS_MC,
+  makeConsortium,
+  TestAgent,
+  type TestConsortium,
+} from "../bench/harness/node-consortium.js";
 import { fromHex } from "../protocol/bytes.js";
+import { openWalletKey, signPayment } from "../protocol/credit-token.js";
 import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { signEnvelope } from "../protocol/envelope.js";
@@ -256,7 +261,7 @@ test("four aggregators trade a signed scenario to one state hash; crash, restart
       credit: 2_000,
       amount: 5_000,
       boxKey: sam.cert.boxKey,
-      demand: { qMin: 1_000, price: 1 },
+      demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
     };
     assert.ok(nodes[1].submit(sam.sign("credit.request", request, k.now)));
     await until("loan granted everywhere", () =>

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { LedgerDriver } from "../aggregator/state/driver.js";
 import type { Tx } from "../aggregator/state/handler.js";
 import { dueSystemTxs } from "../aggregator/state/schedule.js";
 import { createTradingCore, restoreTradingCore } from "../aggregator/state/trading.js";
 import { orderBody, txs } from "../aggregator/state/txs.js";
 import type { TradingState } from "../aggregator/state/types.js";
+import { LedgerDriver } from "./kits/ledger-driver.js";
 
 // Random sequences of valid and invalid transactions against the invariants of the ledger.
 const AUTH = "agg-1";

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { z } from "zod";
-import { LedgerDriver } from "../aggregator/state/driver.js";
 import { TRADING_ERROR_CODES, type TradingErrorCode } from "../aggregator/state/errors.js";
 import { defineHandler, type TradingModule, type Tx } from "../aggregator/state/handler.js";
 import { getAgent } from "../aggregator/state/ledger.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { orderBody, txs } from "../aggregator/state/txs.js";
+import { LedgerDriver } from "./kits/ledger-driver.js";
 
 const AUTH = "agg-1";
 const IV = 10;
@@ -22,7 +22,7 @@ const blacklistModule: TradingModule = {
       apply(state, tx) {
         getAgent(state, tx.body.agent);
         state.blacklist.add(tx.body.agent);
-        return [{ type: "blacklisted", agent: tx.body.agent }];
+        return [];
       },
     }),
   },

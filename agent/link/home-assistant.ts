@@ -1,3 +1,4 @@
+import { haNodeId } from "../../protocol/home-assistant.js";
 import { HA_DISCOVERY_PREFIX, STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { MeterReading } from "../meters/types.js";
 
@@ -10,10 +11,7 @@ import type { MeterReading } from "../meters/types.js";
 /** Retained plain JSON `{ "<meter>": { import_kwh, export_kwh, power_w, ts } }` for Home Assistant. */
 export const haStateTopic = topics.agentState;
 
-/** HA node ids allow [a-zA-Z0-9_-]; agent ids may also hold dots. */
-export function haNodeId(agentId: string): string {
-  return `gridlet_${agentId.replace(/[^A-Za-z0-9_-]/g, "_")}`;
-}
+export { haNodeId };
 
 export interface DiscoveryMessage {
   topic: string;

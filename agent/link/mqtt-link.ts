@@ -1,10 +1,10 @@
 import mqtt, { type MqttClient } from "mqtt";
-import type { Logger } from "../../protocol/log.js";
+import { ConditionTracker, type Logger } from "../../protocol/log.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { OutboxRow } from "../store/agent-store.js";
 import { FailoverPolicy } from "./failover.js";
 import { probeBroker } from "./probe.js";
-import type { TlsMaterial } from "./tls.js";
 
 /** Where the link takes envelopes to send: the durable outbox, oldest first. */
 export interface OutboxSource {
@@ -41,8 +41,8 @@ export interface AgentLinkOptions {
   inflight: number;
   /** an envelope unreceipted this long makes the link resend the whole outbox */
   receiptTimeoutMs: number;
-  /** a fresh login token for each connection attempt */
-  password: () => string;
+  /** a fresh login token for each connection attempt, for the aggregator named (its audience) */
+  password: (audience: string) => string;
   outbox: OutboxSource;
   /** retained messages published on every connect (Home Assistant discovery) */
   retained: () => RetainedMessage[];
@@ -87,6 +87,8 @@ export class AgentLink {
   private readonly policy: FailoverPolicy;
   private readonly probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
+  /** the last error of each broker, so that a broker that stays down is reported once */
+  private readonly trouble = new ConditionTracker();
   private readonly stats_: LinkStats = {
     connected: false,
     broker: "",
@@ -133,7 +135,7 @@ export class AgentLink {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       username: this.o.agentId,
-      password: this.o.password(),
+      password: this.o.password(this.target.id),
       will: { topic: statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
       ...this.o.tls,
     });
@@ -146,6 +148,7 @@ export class AgentLink {
       this.attempt = 0;
       this.stats_.connected = true;
       this.stats_.connects += 1;
+      this.trouble.leave(this.target.id);
       this.o.log.info("mqtt connected", {
         aggregator: this.target.id,
         url,
@@ -164,8 +167,12 @@ export class AgentLink {
     client.on("message", (topic, payload) => {
       if (topic === this.downTopic) this.o.onDown(payload);
     });
+    // While a broker stays down every reconnect fails the same way: logged when the error changes.
     client.on("error", (err) => {
-      if (current()) this.o.log.warn("mqtt error", { aggregator: this.target.id, error: err.message });
+      if (!current()) return;
+      const fields = { aggregator: this.target.id, error: err.message };
+      if (this.trouble.enter(this.target.id, err.message)) this.o.log.warn("mqtt error", fields);
+      else this.o.log.debug("mqtt error", fields);
     });
     client.on("close", () => {
       if (!current() || this.stopped) return;
@@ -240,7 +247,7 @@ export class AgentLink {
         this.switchTo(d.switched.from, d.switched.reason);
         return;
       }
-      this.client.options.password = this.o.password();
+      this.client.options.password = this.o.password(this.target.id);
       this.client.reconnect();
     }, delay);
   }

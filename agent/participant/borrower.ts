@@ -3,10 +3,12 @@
  * of credit.ts: ask when a wanted buy could not be paid, open the grant, spend the token into the
  * trading wallet with a bill, repay when the wallet covers the debt.
  */
-import { checkPaymentForSeller, openWalletKey, signPayment } from "../../aggregator/credit/token.js";
+
 import { fromHex, toHex } from "../../protocol/bytes.js";
+import { checkPaymentForSeller, openWalletKey, signPayment } from "../../protocol/credit-token.js";
 import { boxKeyPairFromSecret } from "../../protocol/crypto/box.js";
 import type { Certificate } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
 import {
   agentTxId,
@@ -15,7 +17,6 @@ import {
   MSG_CREDIT_REPAY,
   MSG_CREDIT_REQUEST,
 } from "../../protocol/messages/downlink.js";
-import type { LoadedIdentity } from "../runtime/identity.js";
 import type { OutboxRow } from "../store/agent-store.js";
 import type { MarketTerms } from "../trading/orders.js";
 import type { TradingConfig } from "./config.js";

@@ -3,13 +3,15 @@
  * every meter tick, reads the aggregator's down messages and announcements, keeps its state in the
  * agent's SQLite file and sends everything through the durable outbox (docs/AGENT-TRADING.md).
  */
-import type { AgentView } from "../../aggregator/state/views.js";
+
 import { fromHex } from "../../protocol/bytes.js";
 import { boxKeyPairFromSecret, open, type SealedBox } from "../../protocol/crypto/box.js";
 import { type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
 import { describeError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { agentViewSchema } from "../../protocol/messages/account-view.js";
 import {
   accountViewBodySchema,
   creditGrantBodySchema,
@@ -29,7 +31,6 @@ import {
   MSG_ORDER,
   MSG_REGISTER_WALLET,
 } from "../../protocol/messages/trading.js";
-import type { LoadedIdentity } from "../runtime/identity.js";
 import type { AgentStore, OutboxRow } from "../store/agent-store.js";
 import type { MarketTerms } from "../trading/orders.js";
 import { Borrower } from "./borrower.js";
@@ -301,8 +302,12 @@ export class Participant {
         return;
       }
       case MSG_ACCOUNT_VIEW: {
-        const view = this.openSealed(parse(accountViewBodySchema, env.body, env.type), env.from) as AgentView;
-        if (view?.agent !== this.o.id || !Array.isArray(view.wallets))
+        const view = parse(
+          agentViewSchema,
+          this.openSealed(parse(accountViewBodySchema, env.body, env.type), env.from),
+          "account view",
+        );
+        if (view.agent !== this.o.id)
           throw new ParticipantError("BAD_DOWNLINK", "account view is not this agent's");
         // Down messages carry no sequence check (receipts need none): an older view sent again must not
         // replace a newer one, so views are ordered by their envelope's time.

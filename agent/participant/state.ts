@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import type { AgentView } from "../../aggregator/state/views.js";
+import type { AgentView } from "../../protocol/messages/account-view.js";
 import type { TxResultBody } from "../../protocol/messages/downlink.js";
 import type { Announcement, Fill, OrderBody } from "../../protocol/messages/trading.js";
 import type { MeterReading } from "../meters/types.js";

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import type { AgentView } from "../../aggregator/state/views.js";
+import type { AgentView } from "../../protocol/messages/account-view.js";
 import type { Fill } from "../../protocol/messages/trading.js";
 import type { LoanRecord } from "./credit.js";
 import { ParticipantError } from "./errors.js";

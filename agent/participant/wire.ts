@@ -1,7 +1,7 @@
 import type { Certificate } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import type { TlsMaterial } from "../link/tls.js";
-import type { LoadedIdentity } from "../runtime/identity.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import type { AgentStore } from "../store/agent-store.js";
 import { AnnounceLink } from "./announce-link.js";
 import type { TradingConfig } from "./config.js";
@@ -20,7 +20,7 @@ export function tradingHooks(o: {
   aggregators?: Certificate[] | undefined;
   store: AgentStore;
   mqtt: { url: string; clientId: string; tls?: TlsMaterial | undefined };
-  password: (clientId: string) => string;
+  password: (clientId: string, audience: string) => string;
   log: Logger;
   now: () => number;
 }) {
@@ -43,7 +43,7 @@ export function tradingHooks(o: {
       agentId: o.id,
       aggregator: o.aggregator,
       aggregators: o.aggregators,
-      password: () => o.password(`${o.mqtt.clientId}-announce`),
+      password: (audience) => o.password(`${o.mqtt.clientId}/announce`, audience),
       tls: o.mqtt.tls,
       onAnnounce: (env) => participant.onAnnounce(env),
       log,

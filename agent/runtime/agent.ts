@@ -9,21 +9,23 @@ import {
 } from "../../protocol/envelope.js";
 import { describeError, isGridletError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
-import type { Logger } from "../../protocol/log.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
+import { ConditionTracker, type Logger } from "../../protocol/log.js";
+import { loginToken } from "../../protocol/login.js";
 import {
   MSG_READING,
   MSG_RECEIPT,
   type ReadingBody,
   receiptBodySchema,
+  toMilli,
 } from "../../protocol/messages/readings.js";
+import type { ServiceNotifier } from "../../protocol/notify.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-assistant.js";
-import { loginToken } from "../link/login.js";
 import { AgentLink } from "../link/mqtt-link.js";
-import type { TlsMaterial } from "../link/tls.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
-import type { LoadedIdentity } from "./identity.js";
-import type { ServiceNotifier } from "./notify.js";
+import type { AgentSnapshot } from "./snapshot.js";
 
 export interface AgentRuntimeOptions {
   id: string;
@@ -71,17 +73,18 @@ export interface TradingHooks {
 /** Receipts are idempotent (they only delete outbox rows), so a replayed one is harmless: no seq check. */
 const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };
 
+/** The signed body of a reading: integers only, power, voltage, current and frequency in milli-units. */
 export function readingBody(r: MeterReading): ReadingBody {
   const body: ReadingBody = {
     meter: r.meter,
     ts: r.ts,
     importWh: r.importWh,
     exportWh: r.exportWh,
-    powerW: r.powerW,
+    powerMilliW: toMilli(r.powerW),
   };
-  if (r.voltageV !== undefined) body.voltageV = r.voltageV;
-  if (r.currentA !== undefined) body.currentA = r.currentA;
-  if (r.frequencyHz !== undefined) body.frequencyHz = r.frequencyHz;
+  if (r.voltageV !== undefined) body.voltageMilliV = toMilli(r.voltageV);
+  if (r.currentA !== undefined) body.currentMilliA = toMilli(r.currentA);
+  if (r.frequencyHz !== undefined) body.frequencyMilliHz = toMilli(r.frequencyHz);
   return body;
 }
 
@@ -95,10 +98,13 @@ export class AgentRuntime {
   private readonly link: AgentLink;
   private readonly receipts: EnvelopeVerifier;
   private readonly latest = new Map<string, MeterReading>();
-  private readonly lastFailure = new Map<string, string>();
+  private readonly readTrouble = new ConditionTracker();
   private readonly timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private lastStoredAt = 0;
+  private readonly startedAt: number;
+  /** per meter, since the process started: readings stored, reads failed, when it last stored */
+  private readonly perMeter = new Map<string, { readings: number; failures: number; lastStoredAt: number }>();
   private lastStateAt = 0;
   private stopped = false;
   private readonly trading: TradingHooks | undefined;
@@ -112,10 +118,14 @@ export class AgentRuntime {
     foreignDown: 0,
   };
   private readonly aggregatorIds: ReadonlySet<string>;
+  /** run at the end of stop(): the HTTP endpoint and other parts started around the runtime */
+  private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(opts: AgentRuntimeOptions) {
     this.o = opts;
     this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
+    for (const d of opts.drivers) this.perMeter.set(d.id, { readings: 0, failures: 0, lastStoredAt: 0 });
     const aggregators = opts.aggregators ?? [{ cert: opts.aggregator, url: opts.mqtt.url }];
     const keys = new Map(aggregators.map((a) => [a.cert.id, fromHex(a.cert.publicKey)!]));
     this.aggregatorIds = new Set(keys.keys());
@@ -139,8 +149,13 @@ export class AgentRuntime {
       homeRetryMs: opts.mqtt.homeRetryMs ?? 30_000,
       onSwitch: (to) => this.trading?.onSwitch?.(to),
       agentId: opts.id,
-      password: () =>
-        loginToken(identity.key, identity.cert, opts.mqtt.clientId, opts.store.allocateSeq(), this.now()),
+      password: (audience) =>
+        loginToken(identity.key, identity.cert, {
+          clientId: opts.mqtt.clientId,
+          audience,
+          seq: opts.store.allocateSeq(),
+          now: this.now(),
+        }),
       outbox: opts.store,
       retained: () =>
         opts.homeAssistant.enabled
@@ -208,16 +223,16 @@ export class AgentRuntime {
       const meter = this.o.drivers[i].id;
       if (r.status === "fulfilled") {
         ok.push(r.value);
-        if (this.lastFailure.delete(meter)) this.o.log.info("meter reading again", { meter });
+        const failedReads = this.readTrouble.leave(meter);
+        if (failedReads !== undefined) this.o.log.info("meter reading again", { meter, failedReads });
         return;
       }
       this.counters.readFailures += 1;
+      this.perMeter.get(meter)!.failures += 1;
       const code = isGridletError(r.reason) ? r.reason.code : "ERROR";
       // Log a failure when it starts or changes, not on every tick of a long outage.
-      if (this.lastFailure.get(meter) !== code) {
-        this.lastFailure.set(meter, code);
+      if (this.readTrouble.enter(meter, code))
         this.o.log.warn("meter read failed", { meter, code, error: describeError(r.reason) });
-      }
     });
     if (ok.length === 0 || this.stopped) return;
     const signedAt = this.now();
@@ -231,7 +246,12 @@ export class AgentRuntime {
       ).toString("utf8"),
     }));
     this.lastStoredAt = this.now();
-    for (const r of ok) this.latest.set(r.meter, r);
+    for (const r of ok) {
+      this.latest.set(r.meter, r);
+      const m = this.perMeter.get(r.meter)!;
+      m.readings += 1;
+      m.lastStoredAt = this.lastStoredAt;
+    }
     this.o.log.debug("readings stored", { count: rows.length, firstSeq: rows[0].seq });
     const ha = this.o.homeAssistant;
     if (ha.enabled && this.lastStoredAt - this.lastStateAt >= ha.stateIntervalMs) {
@@ -287,6 +307,39 @@ export class AgentRuntime {
     return this.link.stats();
   }
 
+  /** Everything the HTTP endpoint shows, at one moment. */
+  snapshot(): AgentSnapshot {
+    const at = (t: number) => (t === 0 ? null : t);
+    return {
+      id: this.o.id,
+      at: this.now(),
+      startedAt: this.startedAt,
+      intervalMs: this.o.intervalMs,
+      lastStoredAt: at(this.lastStoredAt),
+      meters: this.o.drivers.map((d) => {
+        const m = this.perMeter.get(d.id)!;
+        return {
+          id: d.id,
+          readings: m.readings,
+          failures: m.failures,
+          lastStoredAt: at(m.lastStoredAt),
+          failing: this.readTrouble.state(d.id) ?? null,
+          driver: d.counters(),
+          latest: this.latest.get(d.id) ?? null,
+        };
+      }),
+      runtime: { ...this.counters },
+      outbox: this.o.store.queueCounts(),
+      link: { ...this.link.stats(), home: this.o.aggregator.id },
+      homeAssistant: { enabled: this.o.homeAssistant.enabled, mirror: null },
+    };
+  }
+
+  /** Closes `close` when the runtime stops. */
+  closeOnStop(close: () => Promise<void>): void {
+    this.closers.push(close);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.o.notifier.stopping();
@@ -296,5 +349,6 @@ export class AgentRuntime {
     await this.link.stop();
     await Promise.allSettled(this.o.drivers.map((d) => d.close()));
     this.o.store.close();
+    await Promise.allSettled(this.closers.map((c) => c()));
   }
 }

@@ -7,6 +7,7 @@
  */
 import { ConfigError } from "../../config/load.js";
 import { describeError } from "../../protocol/errors.js";
+import { checkLogEnv } from "../../protocol/log.js";
 import { runAgent } from "./run.js";
 
 const USAGE = "usage: node dist/agent/runtime/main.js --config FILE";
@@ -18,7 +19,11 @@ function configArg(argv: string[]): string | undefined {
 }
 
 const path = configArg(process.argv.slice(2));
-if (path === undefined || path === "") {
+const badLogSetting = checkLogEnv(process.env);
+if (badLogSetting !== undefined) {
+  process.stderr.write(`gridlet-agent: ${badLogSetting}\n`);
+  process.exitCode = 2;
+} else if (path === undefined || path === "") {
   process.stderr.write(`gridlet-agent: ${USAGE}\n`);
   process.exitCode = 2;
 } else {

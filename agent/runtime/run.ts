@@ -1,8 +1,8 @@
+import { agentConfigSchema } from "../../config/agent.js";
 import { loadConfigFile } from "../../config/load.js";
-import { agentConfigSchema } from "../../config/schema.js";
 import { createLogger } from "../../protocol/log.js";
+import { systemdNotifier } from "../../protocol/notify.js";
 import { defaultDriverFactory } from "./drivers.js";
-import { systemdNotifier } from "./notify.js";
 import { untilSignal } from "./signals.js";
 import { startAgent } from "./start.js";
 

@@ -219,6 +219,16 @@ export class AgentStore {
     })();
   }
 
+  /** The outbox and dead-letter depths, without counting every stored reading (for each metrics scrape). */
+  queueCounts(): { outboxDepth: number; deadLetters: number; lastReceiptAt: number | null } {
+    const last = this.stmts.getMeta.get("last_receipt_at")?.value;
+    return {
+      outboxDepth: this.stmts.countOutbox.get()!.n,
+      deadLetters: this.stmts.countDead.get()!.n,
+      lastReceiptAt: last === undefined ? null : Number(last),
+    };
+  }
+
   counters(): StoreCounters {
     const last = this.stmts.getMeta.get("last_receipt_at")?.value;
     return {

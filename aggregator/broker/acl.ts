@@ -1,4 +1,4 @@
-import { haNodeId } from "../../agent/link/home-assistant.js";
+import { haNodeId } from "../../protocol/home-assistant.js";
 import { HA_DISCOVERY_PREFIX, TOPIC_ROOT } from "../../protocol/topics.js";
 import type { BrokerIdentity } from "./login.js";
 

@@ -59,7 +59,7 @@ export function createCore(
     machine: ReplicatedStateMachine;
     validateTx?: (tx: unknown) => boolean;
   },
-): ConsensusCore & { config: { self: string } } {
+): ConsensusCore & { config: { self: string; members: readonly string[] } } {
   if (c.mode === "pow") {
     return new PowReplica(
       { ...c.pow, members, self, maxBatch: c.maxBatch, fetchLimit: DEFAULT_CONFIG.fetchLimit },

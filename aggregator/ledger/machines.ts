@@ -1,5 +1,5 @@
-import { KvMachine } from "../consensus/sim/kv-machine.js";
 import type { ReplicatedStateMachine } from "../state/replicated.js";
+import { KvMachine } from "./kv-machine.js";
 
 /**
  * State machines a ledger can be re-executed on, by the name recorded in the ledger's meta table

@@ -11,9 +11,9 @@ import type { CreditBankService, PreparedGrant } from "../credit/service.js";
 import type { LedgerEntry } from "../ledger/block.js";
 import { ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
 import { type BlockStore, initLedgerMeta } from "../ledger/store.js";
+import { agentsOfEvent, type LedgerEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
 import { fillsFromEvents } from "../state/messages.js";
-import type { TradingEvent } from "../state/types.js";
 import { type AgentView, agentView } from "../state/views.js";
 import { systemDuties } from "./duties.js";
 import { type EnvelopeSigner, registerEnvelope, revocationsEnvelope, sysEnvelope } from "./envelopes.js";
@@ -42,7 +42,7 @@ export interface AggregatorNodeOptions {
   bank?: CreditBankService;
   clock?: () => number;
   crypto?: Ed25519;
-  /** how often due system transactions are looked for */
+  /** how often due system transactions are looked for; 0: the owner calls `tick()` (its DutyClock) */
   tickMs?: number;
   /** a duty designated to another member is taken over once it is this late */
   fallbackMs?: number;
@@ -67,6 +67,22 @@ export interface CommitOutput {
   grants: PreparedGrant[];
 }
 
+/** An executed block as the HTTP endpoint's counters see it (aggregator/http/activity.ts). */
+export interface ExecutedBlock {
+  seq: number;
+  round: number;
+  index: number;
+  view: number;
+  /** the proposer's block time */
+  time: number;
+  proposer: string;
+  applied: AppliedTx[];
+  /** node clock when the block committed here */
+  at: number;
+  /** replayed from the node's own store at start, not decided now */
+  replayed: boolean;
+}
+
 /**
  * One aggregator of the consortium: consensus (ReplicaHost around the configured core), its block
  * store, and the LedgerMachine it executes, plus the duties that need a clock or a secret key
@@ -87,6 +103,7 @@ export class AggregatorNode {
   private committed = 0;
   /** system transactions sent and not yet seen in the state: id → envelope and when it was sent */
   private readonly pending = new Map<string, { env: Envelope; at: number }>();
+  private readonly watchers: ((b: ExecutedBlock) => void)[] = [];
   /** grants prepared by this bank, by loan id, until they commit */
   private readonly grants = new Map<string, PreparedGrant>();
 
@@ -114,7 +131,13 @@ export class AggregatorNode {
       machine: this.machine,
       validateTx: (tx) => this.machine.validateTx(tx),
     });
-    this.host = new ReplicaHost(core, o.link, o.store, { commit: (e) => this.onCommit(e) }, this.clock);
+    this.host = new ReplicaHost(
+      core,
+      o.link,
+      o.store,
+      { commit: (e, _hash, at) => this.onCommit(e, at) },
+      this.clock,
+    );
   }
 
   /** Replays the node's own ledger (no events), then joins consensus and starts the duty timer. */
@@ -126,8 +149,10 @@ export class AggregatorNode {
       this.replaying = false;
     }
     this.machine.drainThrough(Number.MAX_SAFE_INTEGER);
-    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
-    this.timer.unref?.();
+    if (this.o.tickMs !== 0) {
+      this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
+      this.timer.unref?.();
+    }
     this.tick();
   }
 
@@ -135,6 +160,11 @@ export class AggregatorNode {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.host.stop();
+  }
+
+  /** `fn` sees every executed block, those replayed at start included; register before start(). */
+  watch(fn: (b: ExecutedBlock) => void): void {
+    this.watchers.push(fn);
   }
 
   /** Consensus messages from the link. */
@@ -257,9 +287,30 @@ export class AggregatorNode {
     for (const id of this.pending.keys()) if (!ids.has(id)) this.pending.delete(id);
   }
 
-  private onCommit(entry: LedgerEntry): void {
+  private onCommit(entry: LedgerEntry, at: number): void {
     this.committed = entry.seq + 1;
     const applied = this.machine.drainThrough(entry.seq);
+    if (this.watchers.length > 0) {
+      const h = entry.block.header;
+      const b: ExecutedBlock = {
+        seq: entry.seq,
+        round: h.round,
+        index: h.index,
+        view: h.view,
+        time: h.time,
+        proposer: h.proposer,
+        applied,
+        at,
+        replayed: this.replaying,
+      };
+      for (const w of this.watchers) {
+        try {
+          w(b);
+        } catch (e) {
+          log.error("block watcher failed", { seq: entry.seq, error: (e as Error).message });
+        }
+      }
+    }
     if (this.replaying) return;
     const out = this.report(entry, applied);
     if (this.o.onCommit !== undefined) {
@@ -276,17 +327,14 @@ export class AggregatorNode {
   private report(entry: LedgerEntry, applied: AppliedTx[]): CommitOutput {
     const registry = this.machine.registry;
     const own = (agent: string) => registry.agent(agent)?.home === this.self;
-    const events: TradingEvent[] = [];
+    const events: LedgerEvent[] = [];
     const touched = new Set<string>();
     for (const a of applied) {
       if (own(a.from)) touched.add(a.from);
       if (!a.result.ok) continue;
-      for (const e of (a.result.events ?? []) as TradingEvent[]) {
+      for (const e of a.result.events) {
         events.push(e);
-        for (const k of ["agent", "buyer", "seller", "borrower", "owner"]) {
-          const v = e[k];
-          if (typeof v === "string" && own(v)) touched.add(v);
-        }
+        for (const agent of agentsOfEvent(e, this.machine.subjects)) if (own(agent)) touched.add(agent);
       }
     }
     const views: AgentView[] = [];

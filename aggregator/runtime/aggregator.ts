@@ -1,24 +1,28 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { loginToken } from "../../agent/link/login.js";
-import { readTlsFiles } from "../../agent/link/tls.js";
-import { loadIdentity } from "../../agent/runtime/identity.js";
-import type { ServiceNotifier } from "../../agent/runtime/notify.js";
-import type { AggregatorConfig } from "../../config/schema.js";
+import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
+import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
+import { loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
+import type { ServiceNotifier } from "../../protocol/notify.js";
+import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
+import { SqliteLoginSequences } from "../broker/login-sequences.js";
+import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
 import { AggregatorStore } from "../ingest/store.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
+import { DutyClock } from "./clock.js";
 import { AggregatorRuntimeError } from "./errors.js";
 
 export interface RunningAggregator {
@@ -30,13 +34,17 @@ export interface RunningAggregator {
   ledger: RunningLedger | undefined;
   /** the URL agents and the aggregator's own client use */
   url: string;
+  /** the dashboard and metrics endpoint, when `http` is configured */
+  http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * The aggregator's composition root: identity and trust store, SQLite store, the embedded broker (or
- * none, with an external one), the aggregator's own MQTT client subscribed to every agent's up topic,
- * and ingest with its handler registry. Later parts register their handlers on `ingest`.
+ * The aggregator's composition root: identity and trust store, SQLite store, the one DutyClock, the
+ * embedded broker (or none, with an external one), the aggregator's own MQTT client subscribed to every
+ * agent's up topic, ingest with its handler registry, and the ledger service (aggregator/service/
+ * service.ts: block store, peer links, node, bill desk, identity registrar, outbox pump, commit relay).
+ * Every periodic duty of the process is registered on the clock by name (runtime/clock.ts DutyName).
  */
 export async function startAggregator(
   config: AggregatorConfig,
@@ -75,6 +83,8 @@ export async function startAggregator(
   scanCertDir();
 
   const store = new AggregatorStore(config.store.path, config.id, () => now() * 1000);
+  // The process's one timer: every periodic duty below and in the ledger service is registered on it.
+  const clock = new DutyClock(now, log);
   // The link and ingest need each other (receipts go out through the link, messages come in to
   // ingest); this indirection lets either be built first.
   let link: BrokerLink | undefined;
@@ -111,6 +121,7 @@ export async function startAggregator(
           ingest,
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
+          clock,
           now,
         });
 
@@ -140,26 +151,29 @@ export async function startAggregator(
     applyRevocations(list, topic);
   };
   const revocationsFile = config.identity.revocations;
-  const revocationPoll =
-    revocationsFile === undefined
-      ? undefined
-      : setInterval(() => {
-          if (!existsSync(revocationsFile)) return;
-          let list: unknown;
-          try {
-            list = readJsonFile(revocationsFile, "revocation list");
-          } catch (e) {
-            log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
-            return;
-          }
-          applyRevocations(list, revocationsFile);
-        }, config.trust.revocationsPollMs);
+  if (revocationsFile !== undefined)
+    clock.every("revocations", config.trust.revocationsPollMs, () => {
+      if (!existsSync(revocationsFile)) return;
+      let list: unknown;
+      try {
+        list = readJsonFile(revocationsFile, "revocation list");
+      } catch (e) {
+        log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
+        return;
+      }
+      applyRevocations(list, revocationsFile);
+    });
   let broker: EmbeddedBroker | undefined;
   let url: string;
   if (config.broker.embedded !== undefined) {
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
-      login: new LoginVerifier(trust, now),
+      now,
+      login: new LoginVerifier(trust, {
+        audience: config.id,
+        now,
+        sequences: new SqliteLoginSequences(store.db),
+      }),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
       subscriptions: [
@@ -180,14 +194,19 @@ export async function startAggregator(
     embedded.publish(statusTopic, STATUS_ONLINE, true);
   } else {
     url = config.broker.url!;
-    const clientId = config.broker.clientId ?? `gridlet-agg-${config.id}`;
+    const clientId = config.broker.clientId ?? sessionClientId(config.id);
     link = await externalBrokerLink({
       url,
       clientId,
       username: config.broker.username ?? config.id,
       password: () =>
         config.broker.password ??
-        loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now()),
+        loginToken(identity.key, identity.cert, {
+          clientId,
+          audience: config.id,
+          seq: store.allocateSeq(),
+          now: now(),
+        }),
       statusTopic,
       subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
@@ -198,18 +217,48 @@ export async function startAggregator(
     link.publish(statusTopic, STATUS_ONLINE, true);
   }
   const brokerLink = link;
+  let http: RunningHttpServer | undefined;
+  try {
+    // Before the ledger starts: the blocks it replays from its store fill the dashboard's history.
+    http =
+      config.http === undefined
+        ? undefined
+        : await startAggregatorHttp(
+            config.http,
+            {
+              id: config.id,
+              url,
+              ingest,
+              ledger,
+              brokerConnected: () => brokerLink.connected(),
+              ...(broker === undefined
+                ? {}
+                : { connections: broker.connections, brokerRefusals: broker.refusals }),
+            },
+            log.child("http"),
+            now,
+          );
+  } catch (e) {
+    await ledger?.stop();
+    receipts.stop();
+    await brokerLink.close();
+    store.close();
+    throw e;
+  }
   await ledger?.start();
-  const watchdog =
-    deps.notifier.watchdogMs === undefined
-      ? undefined
-      : setInterval(
-          () => {
-            if (brokerLink.connected()) deps.notifier.watchdog();
-          },
-          Math.max(500, Math.floor(deps.notifier.watchdogMs / 2)),
-        );
+  const watchdogMs = deps.notifier.watchdogMs;
+  if (watchdogMs !== undefined)
+    clock.every("watchdog", Math.max(500, Math.floor(watchdogMs / 2)), () => {
+      if (brokerLink.connected()) deps.notifier.watchdog();
+    });
+  clock.start();
   deps.notifier.ready();
-  log.info("aggregator started", { id: config.id, url, embedded: broker !== undefined });
+  log.info("aggregator started", {
+    id: config.id,
+    url,
+    embedded: broker !== undefined,
+    ...(http === undefined ? {} : { dashboard: `${http.url}/` }),
+  });
 
   return {
     ingest,
@@ -218,10 +267,11 @@ export async function startAggregator(
     broker,
     ledger,
     url,
+    http,
     stop: async () => {
       deps.notifier.stopping();
-      if (watchdog !== undefined) clearInterval(watchdog);
-      if (revocationPoll !== undefined) clearInterval(revocationPoll);
+      clock.stop();
+      await http?.close();
       await ledger?.stop();
       ingest.flush();
       receipts.flush();

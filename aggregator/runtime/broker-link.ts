@@ -1,6 +1,6 @@
 import mqtt, { type MqttClient } from "mqtt";
-import type { TlsMaterial } from "../../agent/link/tls.js";
 import type { Logger } from "../../protocol/log.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { STATUS_OFFLINE } from "../../protocol/topics.js";
 import { AggregatorRuntimeError } from "./errors.js";
 

@@ -2,18 +2,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import mqtt from "mqtt";
-import { loginToken } from "../../agent/link/login.js";
+import { freePort } from "../../bench/harness/net.js";
+import { tempDir } from "../../bench/harness/tmp.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { signEnvelope } from "../../protocol/envelope.js";
 import { TrustStore } from "../../protocol/identity.js";
 import { silentLogger } from "../../protocol/log.js";
-import { tempDir } from "../../test/helpers/tmp.js";
+import { loginToken } from "../../protocol/login.js";
 import { startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
 import type { Message } from "../consensus/messages.js";
 import { PeerLink, peerTopics } from "./peer-link.js";
-import { freeLoopbackPort } from "./testkit.js";
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -33,11 +33,14 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
   const a0 = ca.issue({ role: "aggregator", id: "eag0" }, out);
   const a1 = ca.issue({ role: "aggregator", id: "eag1" }, out);
   const mallory = ca.issue({ role: "agent", id: "mallory", home: "eag0", wallets: 1 }, out);
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const broker = await startEmbeddedBroker({
     host: "127.0.0.1",
     port,
-    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), Date.now),
+    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), {
+      audience: "eag0",
+      now: Date.now,
+    }),
     log: silentLogger,
   });
   const consortium = {
@@ -114,11 +117,16 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
     assert.equal(link1.refused.get("MALFORMED"), 1);
 
     // an agent may log in, but not listen to consensus traffic
-    const clientId = "mallory-1";
+    const clientId = "mallory/1";
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
       clientId,
       username: "mallory",
-      password: loginToken(mallory.key, mallory.cert, clientId, 1, Date.now()),
+      password: loginToken(mallory.key, mallory.cert, {
+        clientId,
+        audience: "eag0",
+        seq: 1,
+        now: Date.now(),
+      }),
       reconnectPeriod: 0,
     });
     // the broker answers 0x80 for the filter, which the client reports as a failed subscription

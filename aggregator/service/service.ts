@@ -1,14 +1,10 @@
 import { randomBytes } from "node:crypto";
-import type { LoadedIdentity } from "../../agent/runtime/identity.js";
 import { fromHex, toHex } from "../../protocol/bytes.js";
 import { boxKeyPairFromSecret } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
-import { decodeEnvelope, type Envelope, envelopeSigningBytes } from "../../protocol/envelope.js";
-import { describeError } from "../../protocol/errors.js";
 import type { TrustStore } from "../../protocol/identity.js";
+import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { creditBillSchema } from "../../protocol/messages/credit.js";
-import { MSG_CREDIT_BILL } from "../../protocol/messages/downlink.js";
 import { loadConsortiumFile } from "../consensus/consortium.js";
 import { CreditBankService } from "../credit/service.js";
 import type { Ingest } from "../ingest/ingest.js";
@@ -17,13 +13,17 @@ import { BlockStore } from "../ledger/store.js";
 import { announceInterval } from "../market/announce.js";
 import { loadGenesisFile } from "../node/genesis.js";
 import { AggregatorNode } from "../node/node.js";
+import type { DutyClock } from "../runtime/clock.js";
+import { BillDesk } from "./bill-desk.js";
 import { CommitRelay } from "./commit.js";
 import type { LedgerServiceConfig } from "./config.js";
 import { Downlink } from "./downlink.js";
 import { LedgerServiceError } from "./errors.js";
 import { registerLedgerHandlers } from "./handlers.js";
-import { LedgerOutbox, type PendingRow } from "./outbox.js";
+import { LedgerOutbox } from "./outbox.js";
+import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
+import { IdentityRegistrar } from "./registrar.js";
 
 export interface LedgerServiceDeps {
   config: LedgerServiceConfig;
@@ -36,6 +36,8 @@ export interface LedgerServiceDeps {
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
   log: Logger;
+  /** the process's one timer: the ledger registers its periodic duties on it when it starts */
+  clock: DutyClock;
   now?: () => number;
 }
 
@@ -49,8 +51,6 @@ export interface RunningLedger {
 }
 
 const crypto = defaultEd25519;
-/** a bill the bank could not pay is given up after this many forwards */
-const MAX_BILL_ATTEMPTS = 20;
 
 /**
  * The ledger inside the aggregator process: loads the CA-signed consortium and genesis files, opens
@@ -96,31 +96,8 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
   let node: AggregatorNode | undefined;
   // Until the node has replayed its own store, peers' messages would meet a core at height 0.
   let started = false;
-  // Bills for this bank, forwarded by peers or taken in here: (seller:seq) → when last submitted.
-  const billsSubmitted = new Map<string, number>();
-  const payAtBank = (raw: string, via: string): boolean => {
-    if (!started) return false; // forwarded again later
-    try {
-      const env = decodeEnvelope(Buffer.from(raw, "utf8"));
-      if (env.type !== MSG_CREDIT_BILL) throw new Error(`type ${env.type} is not ${MSG_CREDIT_BILL}`);
-      const bill = creditBillSchema.parse(env.body);
-      if (env.from !== bill.seller) throw new Error(`bill of seller ${bill.seller} signed by ${env.from}`);
-      const key = node!.machine.registry.agentKey(env.from, now());
-      if (!crypto.verify(fromHex(env.sig)!, envelopeSigningBytes(env), fromHex(key)!))
-        throw new Error("the seller's signature does not verify");
-      const loan = node!.machine.credit().loans[bill.payment.loanId];
-      if (loan?.payments.some((p) => p.paymentId === bill.payment.paymentId)) return true;
-      const k = `${env.from}:${env.seq}`;
-      const last = billsSubmitted.get(k);
-      if (last !== undefined && now() - last < config.consortium.resubmitMs) return false;
-      billsSubmitted.set(k, now());
-      node!.submitBill(bill);
-      return false;
-    } catch (e) {
-      log.warn("credit bill refused at the bank", { via, error: describeError(e) });
-      return true;
-    }
-  };
+  // The link and the bill desk need each other (bills arrive over the link and are forwarded on it).
+  let bills: BillDesk | undefined;
 
   const link = new PeerLink({
     consortium,
@@ -132,7 +109,10 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     deliver: (m) => {
       if (started) node?.deliver(m);
     },
-    onBill: bank === undefined ? undefined : (peer, payload) => payAtBank(payload.toString("utf8"), peer),
+    onBill:
+      bank === undefined
+        ? undefined
+        : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
     nextLoginSeq: () => d.store.allocateSeq() + now() * 1000,
     now,
     log: log.child("peers"),
@@ -169,6 +149,8 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     consensus: config.consensus,
     bank,
     clock: now,
+    // ticked by the process's DutyClock
+    tickMs: 0,
     onCommit: (out) => {
       // the shared wallet's seed is the bank's too: kept with the loan, across restarts
       for (const g of out.grants) keepSeed.run(g.tx.loanId, g.tx.sharedWallet, toHex(g.walletSeed));
@@ -176,89 +158,38 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     },
   });
   const running = node;
-
-  /** identity registrations sent for this aggregator's agents: id → when */
-  const registering = new Map<string, number>();
-  const ensureRegistered = (agent: string): boolean => {
-    if (running.machine.registry.agent(agent) !== undefined) return true;
-    const cert = d.trust.get(agent);
-    if (cert?.role !== "agent" || cert.home !== self) return false;
-    const last = registering.get(agent);
-    if (last === undefined || now() - last >= config.consortium.resubmitMs) {
-      registering.set(agent, now());
-      running.registerIdentity(cert);
-      log.info("registering agent identity", { agent });
-    }
-    return false;
-  };
-
-  const submitRow = (row: PendingRow): void => {
-    if (row.kind === "bill") {
-      if (row.attempts >= MAX_BILL_ATTEMPTS) {
-        log.warn("credit bill given up", { key: row.key });
-        outbox.remove(row.key);
-        return;
-      }
-      const env = JSON.parse(row.raw) as Envelope<{
-        token?: { bank?: string };
-        payment?: { loanId?: string; paymentId?: string };
-      }>;
-      const loan = running.machine.credit().loans[env.body.payment?.loanId ?? ""];
-      if (loan?.payments.some((p) => p.paymentId === env.body.payment?.paymentId)) {
-        outbox.remove(row.key);
-        return;
-      }
-      const bankId = loan?.bank ?? env.body.token?.bank;
-      if (bankId === undefined) {
-        outbox.remove(row.key);
-        return;
-      }
-      if (bankId === self && bank !== undefined) {
-        if (payAtBank(row.raw, self)) outbox.remove(row.key);
-      } else link.forwardBill(bankId, Buffer.from(row.raw, "utf8"));
-      outbox.markSent(row.key, now());
-      return;
-    }
-    if (!ensureRegistered(row.agent)) return;
-    const env = JSON.parse(row.raw) as Envelope;
-    if (running.submit(env)) {
-      outbox.markSent(row.key, now());
-      return;
-    }
-    outbox.remove(row.key);
-    downlink.txResult(row.agent, {
-      txId: row.key,
-      ok: false,
-      code: "REFUSED",
-      message: "refused before consensus (signature or shape)",
-    });
-  };
-  const pump = (): void => {
-    if (!started) return;
-    for (const row of outbox.due(now() - config.consortium.resubmitMs)) {
-      try {
-        submitRow(row);
-      } catch (e) {
-        log.error("cannot submit a pending envelope", { key: row.key, error: describeError(e) });
-      }
-    }
-  };
-
-  // One pass over the outbox per turn of the event loop, however many envelopes a batch accepted.
-  let pumpScheduled = false;
+  const resubmitMs = config.consortium.resubmitMs;
+  bills = new BillDesk({
+    self,
+    isBank: bank !== undefined,
+    node: () => node,
+    started: () => started,
+    outbox,
+    link,
+    crypto,
+    now,
+    resubmitMs,
+    log,
+  });
+  const registrar = new IdentityRegistrar({ self, node: running, trust: d.trust, now, resubmitMs, log });
+  const pump = new OutboxPump({
+    node: running,
+    outbox,
+    bills,
+    registrar,
+    downlink,
+    started: () => started,
+    now,
+    resubmitMs,
+    log,
+  });
   registerLedgerHandlers(d.ingest, outbox, (env) => {
     if (homeOf(env.from) !== self) guests.add(env.from);
-    if (pumpScheduled) return;
-    pumpScheduled = true;
-    setImmediate(() => {
-      pumpScheduled = false;
-      pump();
-    });
+    pump.schedule();
   });
 
   const intervalMs = genesis.trading.intervalMs;
   let announced = 0;
-  let timer: NodeJS.Timeout | undefined;
   return {
     node: running,
     link,
@@ -270,22 +201,20 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       started = true;
       for (const row of outbox.due(Number.MAX_SAFE_INTEGER))
         if (homeOf(row.agent) !== self) guests.add(row.agent);
-      pump();
+      pump.pump();
       announced = Math.floor((now() + config.consortium.announceLeadMs) / intervalMs);
-      timer = setInterval(() => {
-        // Agents of this home whose certificate arrived (a login, the certificate directory) are
-        // registered in the ledger at once, before their first ledger envelope.
-        const t = now();
-        for (const cert of d.trust.all())
-          if (cert.role === "agent" && cert.home === self && cert.notBefore <= t && t <= cert.notAfter)
-            if (!d.trust.isRevoked(cert.id)) ensureRegistered(cert.id);
-        pump();
-        const next = Math.floor((now() + config.consortium.announceLeadMs) / intervalMs);
+      // Agents of this home whose certificate arrived (a login, the certificate directory) are
+      // registered in the ledger at once, before their first ledger envelope.
+      d.clock.every("register-agents", 250, (t) => registrar.sweep(t));
+      d.clock.every("ledger-pump", 250, () => pump.pump());
+      d.clock.every("announce", 250, (t) => {
+        const next = Math.floor((t + config.consortium.announceLeadMs) / intervalMs);
         if (next > announced) {
           announced = next;
           downlink.announce(announceInterval(running.machine.state, next));
         }
-      }, 250);
+      });
+      d.clock.every("node-duties", 1000, () => running.tick());
       log.info("ledger started", {
         members: consortium.members.length,
         bank: bank !== undefined,
@@ -294,7 +223,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       });
     },
     stop: async () => {
-      if (timer !== undefined) clearInterval(timer);
+      // (the process stops its DutyClock before this)
       // envelopes ingest still flushes stay in the outbox for the next start
       const wasStarted = started;
       started = false;

@@ -8,8 +8,8 @@ import {
   MSG_ORDER,
   MSG_REGISTER_WALLET,
 } from "../../protocol/messages/trading.js";
+import type { LedgerEvent } from "./events.js";
 import type { Tx } from "./handler.js";
-import type { TradingEvent } from "./types.js";
 
 /**
  * The seam between ingest and the trading core: which verified agent envelope becomes which ledger
@@ -37,20 +37,14 @@ export function txFromEnvelope(env: { type: string; from: string; seq: number; b
 }
 
 /** The fills to send after a clearing: one per party of every match, addressed to its agent. */
-export function fillsFromEvents(events: readonly TradingEvent[]): { to: string; fill: Fill }[] {
+export function fillsFromEvents(events: readonly LedgerEvent[]): { to: string; fill: Fill }[] {
   const out: { to: string; fill: Fill }[] = [];
   for (const e of events) {
     if (e.type !== "matched") continue;
-    const common = {
-      tradeId: e.tradeId as string,
-      interval: e.interval as number,
-      energyWh: e.energyWh as number,
-      priceMcPerKwh: e.priceMcPerKwh as number,
-      paymentMc: e.paymentMc as number,
-      depositMc: e.depositMc as number,
-    };
-    out.push({ to: e.buyer as string, fill: { ...common, orderId: e.buyOrder as string, side: "buy" } });
-    out.push({ to: e.seller as string, fill: { ...common, orderId: e.sellOrder as string, side: "sell" } });
+    const { tradeId, interval, energyWh, priceMcPerKwh, paymentMc, depositMc } = e;
+    const common = { tradeId, interval, energyWh, priceMcPerKwh, paymentMc, depositMc };
+    out.push({ to: e.buyer, fill: { ...common, orderId: e.buyOrder, side: "buy" } });
+    out.push({ to: e.seller, fill: { ...common, orderId: e.sellOrder, side: "sell" } });
   }
   return out;
 }

@@ -1,19 +1,14 @@
+import type { AgentView } from "../../protocol/messages/account-view.js";
 import type { Announcement } from "../../protocol/messages/trading.js";
 import { announceInterval } from "../market/announce.js";
-import type { Order, Reputation, Trade, TradingState } from "./types.js";
+import type { Trade, TradingState } from "./types.js";
+
+export type { AgentView };
 
 /**
- * Read-only views for status pages and `gridlet agent status`: what one agent may see about itself.
- * Pure functions of the state.
+ * Read-only views for status pages and `gridlet agent status`: what one agent may see about itself
+ * (its shape is the shared contract protocol/messages/account-view.ts). Pure functions of the state.
  */
-export interface AgentView {
-  agent: string;
-  wallets: { address: string; balanceMc: number; frozenMc: number; availableMc: number }[];
-  openOrders: Order[];
-  openTrades: Trade[];
-  reputation: Reputation;
-  blacklisted: boolean;
-}
 
 export function agentView(state: TradingState, agent: string): AgentView | null {
   const a = state.agents.get(agent);

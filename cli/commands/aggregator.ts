@@ -83,7 +83,7 @@ export const aggregatorCommand: CommandModule = {
     }
     // Loaded on demand so that other commands (the agent above all) do not carry the broker.
     const [{ systemdNotifier }, { startAggregator }] = await Promise.all([
-      import("../../agent/runtime/notify.js"),
+      import("../../protocol/notify.js"),
       import("../../aggregator/runtime/aggregator.js"),
     ]);
     const log = createLogger(`aggregator:${config.id}`);

@@ -78,7 +78,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option("duration", {
         type: "number",
         default: 120,
-        describe: "seconds of trading before a clean stop",
+        describe: "seconds of trading before a clean stop; 0 runs until Ctrl-C (SIGINT or SIGTERM)",
       })
       .option("interval-ms", { type: "number", default: 8000, describe: "market interval (wall clock)" })
       .option("hours-per-interval", {
@@ -99,12 +99,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .check((a) => {
         if (!Number.isInteger(a.aggregators) || a.aggregators < 1 || a.aggregators > 16)
           throw new UsageError("USAGE", "--aggregators must be 1..16");
-        if (a.duration < 10) throw new UsageError("USAGE", "--duration must be at least 10 s");
+        if (!Number.isFinite(a.duration) || (a.duration !== 0 && a.duration < 10))
+          throw new UsageError("USAGE", "--duration must be 0 (until Ctrl-C) or at least 10 s");
         if (Number(a.intervalMs) < 2000) throw new UsageError("USAGE", "--interval-ms must be at least 2000");
         return true;
       })
       .example("$0 demo", "4 aggregators, 8 agents, 2 minutes of trading")
-      .example("$0 demo --duration 600 --no-kill", "ten quiet minutes") as never,
+      .example("$0 demo --duration 600 --no-kill", "ten quiet minutes")
+      .example("$0 demo --duration 0", "until Ctrl-C: open the dashboards it prints") as never,
   handler: async (a) => {
     const dir = resolve(a.dir);
     mkdirSync(join(dir, "data"), { recursive: true });
@@ -141,9 +143,14 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       await Promise.all(aggs.map((c) => waitForLine(c, /ledger started/, 60_000, sup)));
       const agents = layout.agents.map((g) => sup.start(g.id, ["agent", "--config", g.config]));
       void agents;
+      printUrls(layout, a.duration);
       const start = Date.now();
+      const endless = a.duration === 0;
+      // Until Ctrl-C, the kill comes after a minute: long enough to have the dashboard open.
+      const killAtMs = endless ? 60_000 : (a.duration * 1000) / 3;
+      const downMs = endless ? 15_000 : Math.min(15_000, (a.duration * 1000) / 6);
       let killed = false;
-      while (!stopping && Date.now() - start < a.duration * 1000) {
+      while (!stopping && (endless || Date.now() - start < a.duration * 1000)) {
         await sleep(1000);
         const elapsed = Math.round((Date.now() - start) / 1000);
         if (elapsed % 15 === 0) {
@@ -151,12 +158,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
           console.log(`---- ${elapsed}s: ledger heights ${heights}`);
         }
         const victim = layout.aggregators[layout.aggregators.length - 1];
-        if (
-          a.kill &&
-          !killed &&
-          layout.aggregators.length >= 4 &&
-          Date.now() - start > (a.duration * 1000) / 3
-        ) {
+        if (a.kill && !killed && layout.aggregators.length >= 4 && Date.now() - start > killAtMs) {
           killed = true;
           const child = aggs[aggs.length - 1];
           console.log(
@@ -164,9 +166,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
           );
           child.process.kill("SIGKILL");
           await child.exited;
-          await sleep(Math.min(15_000, (a.duration * 1000) / 6));
-          console.log(`---- restarting ${victim.id}: it catches up from its peers`);
-          aggs[aggs.length - 1] = sup.start(victim.id, ["aggregator", "--config", victim.config]);
+          for (const until = Date.now() + downMs; !stopping && Date.now() < until; ) await sleep(250);
+          if (!stopping) {
+            console.log(`---- restarting ${victim.id}: it catches up from its peers`);
+            aggs[aggs.length - 1] = sup.start(victim.id, ["aggregator", "--config", victim.config]);
+          }
         }
       }
       console.log("\n---- stopping agents, then aggregators (SIGTERM)");
@@ -181,6 +185,15 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     report(layout);
   },
 };
+
+/** Where to look while the demo runs: every aggregator's dashboard and every agent's metrics. */
+function printUrls(layout: DemoLayout, duration: number): void {
+  console.log("\nDashboards (each also serves /metrics, /api/status, /healthz):");
+  for (const g of layout.aggregators) console.log(`  ${g.id.padEnd(10)} ${g.dashboard}`);
+  console.log("Agents (/metrics, /api/status, /healthz):");
+  for (const g of layout.agents) console.log(`  ${g.id.padEnd(10)} ${g.http}/metrics`);
+  console.log(duration === 0 ? "Ctrl-C stops the demo.\n" : `Stopping by itself after ${duration} s.\n`);
+}
 
 function report(layout: DemoLayout): void {
   const heights = layout.aggregators.map((g) => ledgerHeightOf(g.ledgerDb));

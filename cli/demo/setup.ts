@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { signConsortium } from "../../aggregator/consensus/consortium.js";
 import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
-import { freeLoopbackPort } from "../../aggregator/service/testkit.js";
+import { freePort } from "../../bench/harness/net.js";
 import type { Issued } from "../../protocol/ca-dir.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
@@ -30,6 +30,8 @@ export interface DemoAggregator {
   config: string;
   ledgerDb: string;
   url: string;
+  /** the aggregator's dashboard (its HTTP endpoint also serves /metrics, /api/status, /healthz) */
+  dashboard: string;
 }
 
 export interface DemoAgent {
@@ -38,6 +40,8 @@ export interface DemoAgent {
   household: string;
   config: string;
   store: string;
+  /** the agent's HTTP endpoint: /metrics, /api/status, /healthz */
+  http: string;
 }
 
 export interface DemoLayout {
@@ -58,7 +62,7 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
   const ids = createConsortiumIdentities(o.dir, o.aggregators, o.agentsPer);
   const ca = new CaDirectory(ids.caDir);
   const ports: number[] = [];
-  for (const _ of ids.aggregators) ports.push(await freeLoopbackPort());
+  for (const _ of ids.aggregators) ports.push(await freePort());
   const members = ids.aggregators.map((a, i) => ({
     id: a.cert.id,
     publicKey: a.cert.publicKey,
@@ -92,15 +96,18 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
       banks: { [bank.id]: { publicKey: bank.publicKey, wallet: `bank-${bank.id}`, fundsMc: 1_000_000 } },
     }),
   );
+  const httpPorts: number[] = [];
+  for (const _ of [...ids.aggregators, ...ids.agents]) httpPorts.push(await freePort());
   const aggregators = ids.aggregators.map((a, i) =>
-    writeAggregatorConfig(o, ca, a, ports[i], consortiumFile, genesisFile),
+    writeAggregatorConfig(o, ca, a, ports[i], httpPorts[i], consortiumFile, genesisFile),
   );
   const speed = Math.round((o.hoursPerInterval * 3_600_000) / o.intervalMs);
   const agents = ids.agents.map((a, i) => {
     const household = HOUSEHOLDS[i % HOUSEHOLDS.length];
     const homeIndex = ids.aggregators.findIndex((g) => g.cert.id === a.cert.home);
     const order = [aggregators[homeIndex], ...aggregators.filter((_, j) => j !== homeIndex)];
-    return writeAgentConfig(o, ca, a, household, speed, order, ids.aggregators);
+    const httpPort = httpPorts[ids.aggregators.length + i];
+    return writeAgentConfig(o, ca, a, household, speed, order, ids.aggregators, httpPort);
   });
   return { caDir: ids.caDir, genesisFile, consortiumFile, aggregators, agents };
 }
@@ -110,6 +117,7 @@ function writeAggregatorConfig(
   ca: CaDirectory,
   a: Issued,
   port: number,
+  httpPort: number,
   consortiumFile: string,
   genesisFile: string,
 ): DemoAggregator {
@@ -133,9 +141,16 @@ function writeAggregatorConfig(
       },
       genesis: { file: genesisFile },
       consensus: { slotTimeoutMs: 1500, checkpointInterval: 8 },
+      http: { host: "127.0.0.1", port: httpPort },
     }),
   );
-  return { id, config, ledgerDb, url: `mqtt://127.0.0.1:${port}` };
+  return {
+    id,
+    config,
+    ledgerDb,
+    url: `mqtt://127.0.0.1:${port}`,
+    dashboard: `http://127.0.0.1:${httpPort}/`,
+  };
 }
 
 function writeAgentConfig(
@@ -146,6 +161,7 @@ function writeAgentConfig(
   speed: number,
   aggregatorsInOrder: DemoAggregator[],
   issuedAggregators: Issued[],
+  httpPort: number,
 ): DemoAgent {
   const id = a.cert.id;
   const home = aggregatorsInOrder[0];
@@ -170,6 +186,7 @@ function writeAgentConfig(
       store: { path: store },
       intervalMs: 250,
       homeAssistant: { enabled: false },
+      http: { host: "127.0.0.1", port: httpPort },
       meters: [{ id: "main", driver: "replay", file: join(o.logsDir, household), speed, loop: true }],
       trading: {
         enabled: true,
@@ -180,5 +197,5 @@ function writeAgentConfig(
       },
     }),
   );
-  return { id, home: home.id, household, config, store };
+  return { id, home: home.id, household, config, store, http: `http://127.0.0.1:${httpPort}` };
 }

@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
-import { writeAggregatorConfig } from "./config.js";
+import { writeAggregatorConfig } from "../../bench/harness/config.js";
+import { freePort } from "../../bench/harness/net.js";
+import type { TestPki } from "../../bench/harness/pki.js";
+import { type Proc, spawnGridlet } from "../../bench/harness/procs.js";
 import { startMosquitto } from "./mosquitto.js";
-import { freePort } from "./net.js";
-import type { TestPki } from "./pki.js";
-import { type Proc, spawnGridlet } from "./procs.js";
 
 /**
  * Declares the same end-to-end test twice: once through the aggregator's embedded Aedes broker and once

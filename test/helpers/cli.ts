@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 
-import { GRIDLET_MAIN } from "./procs.js";
+import { GRIDLET_MAIN } from "../../bench/harness/procs.js";
 
 export const CLI = GRIDLET_MAIN;
 

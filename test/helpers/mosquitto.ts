@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { waitFor } from "./tmp.js";
+import { waitFor } from "../../bench/harness/tmp.js";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
 

@@ -5,7 +5,7 @@
  * gets its port dropped and reopened, because a vanished pty or a dead USB adapter does not always
  * report a close.
  */
-import { createLogger, type Logger } from "../../../protocol/log.js";
+import { ConditionTracker, createLogger, type Logger } from "../../../protocol/log.js";
 import { P1Framer, parseTelegram } from "../codec/dsmr.js";
 import { parseSmlPayload } from "../codec/sml.js";
 import { SmlFramer } from "../codec/sml-transport.js";
@@ -77,6 +77,8 @@ export class StreamMeterDriver implements MeterDriver {
   private waiters: ((r: MeterReading) => void)[] = [];
   private silentInRow = 0;
   private lastDropped = 0;
+  /** bad frames in a row are logged once per code, then counted until a good frame arrives */
+  private readonly rejecting = new ConditionTracker();
   private readonly log: Logger;
 
   constructor(private readonly o: StreamDriverOptions) {
@@ -90,9 +92,13 @@ export class StreamMeterDriver implements MeterDriver {
       if (v instanceof MeterError) {
         if (v.code === "CRC_MISMATCH") this.c.crcErrors++;
         else this.c.garbage++;
-        this.log.warn("frame rejected", { meter: this.id, code: v.code, reason: v.message });
+        const fields = { meter: this.id, code: v.code, reason: v.message };
+        if (this.rejecting.enter("frames", v.code)) this.log.warn("frame rejected", fields);
+        else this.log.debug("frame rejected", fields);
         continue;
       }
+      const rejected = this.rejecting.leave("frames");
+      if (rejected !== undefined) this.log.info("frames valid again", { meter: this.id, rejected });
       const r: MeterReading = {
         meter: this.id,
         ts: this.o.clock.wallNow(),

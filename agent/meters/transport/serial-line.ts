@@ -5,7 +5,7 @@
  * points at a new ttyUSBn after the adapter is replugged (and socat's link at a new /dev/pts/n).
  */
 import { realpath } from "node:fs/promises";
-import { createLogger, type Logger } from "../../../protocol/log.js";
+import { ConditionTracker, createLogger, type Logger } from "../../../protocol/log.js";
 import { MeterError } from "../errors.js";
 import type { Clock } from "./clock.js";
 
@@ -93,6 +93,8 @@ export class SerialLine {
   private closeListeners = new Set<() => void>();
   private opens = 0;
   private reopenCount = 0;
+  /** "dropped" or "closed" while the line cycles without answering; logged on change, not per cycle */
+  private readonly trouble = new ConditionTracker<"dropped" | "closed">();
   private readonly log: Logger;
 
   constructor(
@@ -164,11 +166,18 @@ export class SerialLine {
       h = await opener(
         { ...this.settings, resolvedPath },
         {
-          onData: (b) => this.dataListener?.(b),
+          onData: (b) => {
+            const cycles = this.trouble.leave("line");
+            if (cycles !== undefined)
+              this.log.info("serial line answering again", { path: this.settings.path, cycles });
+            this.dataListener?.(b);
+          },
           onClose: (err) => {
             if (this.handle !== h) return;
             this.handle = undefined;
-            this.log.warn("serial port closed", { path: this.settings.path, error: err?.message });
+            const fields = { path: this.settings.path, error: err?.message };
+            if (this.trouble.enter("line", "closed")) this.log.warn("serial port closed", fields);
+            else this.log.debug("serial port closed again", fields);
             for (const fn of this.closeListeners) fn();
           },
         },
@@ -180,7 +189,10 @@ export class SerialLine {
       this.handle = h;
       if (this.opens++ > 0) this.reopenCount++;
       this.backoff = this.opts.backoffMinMs ?? 100;
-      this.log.info("serial port open", { path: this.settings.path, device: resolvedPath });
+      // Reopening a line dropped for silence, again and again, is the same condition: not news each time.
+      const fields = { path: this.settings.path, device: resolvedPath };
+      if (this.trouble.state("line") === "dropped") this.log.debug("serial port open", fields);
+      else this.log.info("serial port open", fields);
     } catch (e) {
       this.nextAttemptAt = clock.now() + this.backoff;
       this.log.debug("serial port open failed", {
@@ -223,7 +235,9 @@ export class SerialLine {
     if (!h) return;
     this.handle = undefined;
     this.nextAttemptAt = this.opts.clock.now() + this.backoff;
-    this.log.warn("serial port dropped", { path: this.settings.path, reason });
+    if (this.trouble.enter("line", "dropped"))
+      this.log.warn("serial port dropped", { path: this.settings.path, reason });
+    else this.log.debug("serial port dropped again", { path: this.settings.path, reason });
     for (const fn of this.closeListeners) fn();
     await h.close().catch(() => undefined);
   }

@@ -4,7 +4,7 @@
  * answer to a timed-out request is discarded instead of being taken for the next one.
  */
 import { connect, type Socket } from "node:net";
-import { createLogger, type Logger } from "../../../protocol/log.js";
+import { ConditionTracker, createLogger, type Logger } from "../../../protocol/log.js";
 import { decodeReadAnswerPdu, type ReadRequest } from "../codec/modbus-pdu.js";
 import { encodeTcpRequest, MbapFramer } from "../codec/modbus-tcp.js";
 import { MeterError } from "../errors.js";
@@ -31,6 +31,8 @@ export class ModbusTcpClient implements ModbusClient {
   private backoff: number;
   private connects = 0;
   private closed = false;
+  /** socket errors of a flapping gateway: logged when the error changes, not per connection */
+  private readonly trouble = new ConditionTracker();
   private readonly log: Logger;
 
   constructor(private readonly o: TcpClientOptions) {
@@ -50,6 +52,8 @@ export class ModbusTcpClient implements ModbusClient {
       try {
         const regs = await this.transact(req, timing, c);
         c.reads++;
+        const errors = this.trouble.leave("socket");
+        if (errors !== undefined) this.log.info("modbus tcp answering again", { errors });
         return regs;
       } catch (e) {
         if (!(e instanceof MeterError)) throw e;
@@ -115,7 +119,11 @@ export class ModbusTcpClient implements ModbusClient {
         s.off("error", onErr);
         this.framer = new MbapFramer();
         s.on("data", (d: Buffer) => this.onData(s, d));
-        s.on("error", (e) => this.log.warn("modbus tcp error", { error: e.message }));
+        s.on("error", (e) => {
+          if (this.trouble.enter("socket", e.message))
+            this.log.warn("modbus tcp error", { error: e.message });
+          else this.log.debug("modbus tcp error", { error: e.message });
+        });
         s.on("close", () => {
           // A socket dropped on purpose is no longer current; its close must not fail the next request.
           if (this.sock !== s) return;

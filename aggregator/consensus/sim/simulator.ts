@@ -1,6 +1,7 @@
 import { defaultEd25519 } from "../../../protocol/crypto/index.js";
 import { sha256 } from "../../../protocol/hash.js";
 import type { LedgerEntry } from "../../ledger/block.js";
+import { KvMachine, type KvTx } from "../../ledger/kv-machine.js";
 import {
   ed25519Signer,
   ed25519Verifier,
@@ -16,7 +17,6 @@ import { type PowConfig, PowReplica } from "../pow/replica.js";
 import { Replica } from "../replica.js";
 import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig, type VoteRecord } from "../types.js";
 import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
-import { KvMachine, type KvTx } from "./kv-machine.js";
 import { EventQueue } from "./queue.js";
 import { Rng } from "./rng.js";
 

@@ -4,6 +4,7 @@ import type { CheckpointRecord } from "../../ledger/store.js";
 import type { ConsensusCore } from "../config.js";
 import type { Message } from "../messages.js";
 import type { Output, VoteRecord } from "../types.js";
+import { HostStats, type StepCause } from "./host-stats.js";
 
 const log = createLogger("consensus:host");
 
@@ -68,25 +69,33 @@ export class ReplicaHost {
   /** entries below this position are already in the log (replayed at start) */
   private persisted = 0;
   readonly rejected = new Map<string, number>();
+  readonly stats: HostStats;
 
   constructor(
-    readonly core: ConsensusCore & { readonly config: { readonly self: string } },
+    readonly core: ConsensusCore & {
+      readonly config: { readonly self: string; readonly members: readonly string[] };
+    },
     private readonly link: Link,
     private readonly decided: DecidedLog,
     private readonly events: HostEvents = {},
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.stats = new HostStats(core.config.members.length);
+  }
 
   get id(): string {
     return this.core.config.self;
   }
 
   deliver(msg: Message): void {
-    if (!this.stopped) this.apply(this.core.step({ type: "message", msg }, this.clock()));
+    if (this.stopped) return;
+    const now = this.clock();
+    if (msg.from !== this.id) this.stats.message(msg, now);
+    this.apply(this.core.step({ type: "message", msg }, now), "message");
   }
 
   submit(tx: unknown): void {
-    if (!this.stopped) this.apply(this.core.step({ type: "submit", tx }, this.clock()));
+    if (!this.stopped) this.apply(this.core.step({ type: "submit", tx }, this.clock()), "submit");
   }
 
   /**
@@ -102,11 +111,15 @@ export class ReplicaHost {
       if (entries.length === 0) break;
       this.apply(
         this.core.step({ type: "message", msg: { t: "blocks", from: this.id, entries } }, this.clock()),
+        "start",
       );
       seq += entries.length;
     }
-    this.apply(this.core.step({ type: "restore", votes: this.decided.votes<VoteRecord>() }, this.clock()));
-    this.apply(this.core.step({ type: "restart" }, this.clock()));
+    this.apply(
+      this.core.step({ type: "restore", votes: this.decided.votes<VoteRecord>() }, this.clock()),
+      "start",
+    );
+    this.apply(this.core.step({ type: "restart" }, this.clock()), "start");
   }
 
   stop(): void {
@@ -115,7 +128,8 @@ export class ReplicaHost {
     this.timers.clear();
   }
 
-  private apply(outputs: Output[]): void {
+  private apply(outputs: Output[], cause: StepCause): void {
+    this.stats.outputs(outputs, cause);
     for (const o of outputs) {
       switch (o.type) {
         case "send":
@@ -127,7 +141,8 @@ export class ReplicaHost {
           if (old !== undefined) clearTimeout(old);
           const t = setTimeout(() => {
             this.timers.delete(o.key);
-            if (!this.stopped) this.apply(this.core.step({ type: "timer", key: o.key }, this.clock()));
+            if (!this.stopped)
+              this.apply(this.core.step({ type: "timer", key: o.key }, this.clock()), "timer");
           }, o.delayMs);
           t.unref?.();
           this.timers.set(o.key, t);

@@ -1,0 +1,251 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import mqtt, { type MqttClient } from "mqtt";
+import { stringify } from "yaml";
+import { signConsortium } from "../../aggregator/consensus/consortium.js";
+import { BlockStore } from "../../aggregator/ledger/store.js";
+import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
+import { machineForLedger } from "../../aggregator/node/verify.js";
+import type { AgentView } from "../../aggregator/state/views.js";
+import { CaDirectory } from "../../protocol/ca-dir.js";
+import { boxKeyPairFromSecret, open } from "../../protocol/crypto/box.js";
+import { defaultEd25519 } from "../../protocol/crypto/index.js";
+import { decodeEnvelope, type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
+import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
+import { readKeyFile } from "../../protocol/keyfile.js";
+import { loginToken } from "../../protocol/login.js";
+import type { CreditGrantBody, SealedDownlink, TxResultBody } from "../../protocol/messages/downlink.js";
+import { MSG_RECEIPT, type ReceiptBody } from "../../protocol/messages/readings.js";
+import { type Fill, requiredDepositMc } from "../../protocol/messages/trading.js";
+import { topics } from "../../protocol/topics.js";
+import { freePort } from "./net.js";
+
+/**
+ * A consortium of aggregator processes for end-to-end tests: a real CA directory, aggregator
+ * identities, the CA-signed consortium and genesis files, one YAML configuration per aggregator
+ * (embedded broker on a free loopback port, SQLite files in `dir`), and raw MQTT "agents" that sign
+ * their own envelopes and open what is sealed to them.
+ */
+export interface ProcessConsortium {
+  dir: string;
+  ca: CaDirectory;
+  ids: string[];
+  ports: number[];
+  configs: string[];
+  ledgerDbs: string[];
+  genesisFile: string;
+  consortiumFile: string;
+}
+
+export async function makeProcessConsortium(
+  dir: string,
+  o: { n: number; trading: unknown; credit?: unknown; consensus?: Record<string, unknown> },
+): Promise<ProcessConsortium> {
+  const ca = new CaDirectory(join(dir, "ca"));
+  ca.init("test-ca");
+  const out = join(dir, "identities");
+  const ids = Array.from({ length: o.n }, (_, i) => `eag${i}`);
+  const issued = ids.map((id) => ca.issue({ role: "aggregator", id }, out));
+  const ports: number[] = [];
+  for (const _ of ids) ports.push(await freePort());
+  const members = issued.map((x, i) => ({
+    id: x.cert.id,
+    publicKey: x.cert.publicKey,
+    broker: `mqtt://127.0.0.1:${ports[i]}`,
+  }));
+  const caSeed = readKeyFile(ca.keyPath).seed;
+  const consortiumFile = join(dir, "consortium.json");
+  const signed = signConsortium({ v: 1, name: "e2e", issued: Date.now(), members }, caSeed, defaultEd25519);
+  writeFileSync(consortiumFile, JSON.stringify(signed, null, 2));
+  const genesisFile = join(dir, "genesis.json");
+  writeGenesisFile(
+    genesisFile,
+    createGenesis(ca, {
+      consortium: { name: "e2e", members },
+      issued: Date.now() - 60_000,
+      trading: o.trading,
+      credit: o.credit ?? {},
+      banks: {
+        eag0: { publicKey: issued[0].cert.publicKey, wallet: "bank-eag0-wallet", fundsMc: 1_000_000 },
+      },
+    }),
+  );
+  const configs: string[] = [];
+  const ledgerDbs: string[] = [];
+  issued.forEach((x, i) => {
+    const path = join(dir, `${x.cert.id}.yaml`);
+    const ledgerDb = join(dir, `${x.cert.id}.ledger.db`);
+    ledgerDbs.push(ledgerDb);
+    writeFileSync(
+      path,
+      stringify({
+        version: 1,
+        id: x.cert.id,
+        identity: { key: x.keyPath, cert: x.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
+        broker: { embedded: { host: "127.0.0.1", port: ports[i] } },
+        store: { path: join(dir, `${x.cert.id}.sqlite`) },
+        trust: { certDir: join(dir, "ca", "certs") },
+        consortium: { file: consortiumFile, ledgerDb, resubmitMs: 3000, announceLeadMs: 500 },
+        genesis: { file: genesisFile },
+        consensus: { slotTimeoutMs: 1500, checkpointInterval: 4, ...o.consensus },
+      }),
+    );
+    configs.push(path);
+  });
+  return { dir, ca, ids, ports, configs, ledgerDbs, genesisFile, consortiumFile };
+}
+
+/** An agent driven from the test: a raw MQTT client signing its own envelopes, as the agent would. */
+export class RawAgent {
+  readonly cert: Certificate;
+  readonly key: KeyMaterial;
+  private client: MqttClient | undefined;
+  private seq = Date.now() * 1000;
+  private loginSeq = Date.now() * 1000;
+  /** every envelope sent, by seq: removed when receipted */
+  readonly unreceipted = new Map<number, Envelope>();
+  readonly sent: Envelope[] = [];
+  readonly results = new Map<string, TxResultBody>();
+  readonly fills: Fill[] = [];
+  readonly views: AgentView[] = [];
+  readonly downFrom = new Set<string>();
+  readonly announcements: unknown[] = [];
+  readonly grants: CreditGrantBody[] = [];
+  /** when each receipt and result arrived (ms since epoch), for latency measurements */
+  readonly receiptedAt = new Map<number, number>();
+  readonly resultAt = new Map<string, number>();
+
+  constructor(ca: CaDirectory, id: string, home: string, dir: string) {
+    const issued = ca.issue({ role: "agent", id, home, wallets: 1 }, join(dir, "agents"));
+    this.cert = issued.cert;
+    this.key = issued.key;
+  }
+
+  get id(): string {
+    return this.cert.id;
+  }
+
+  get wallet(): string {
+    return this.cert.wallets![0];
+  }
+
+  get lastView(): AgentView | undefined {
+    return this.views.at(-1);
+  }
+
+  /** Connects (or reconnects) to an aggregator's broker and sends what is not receipted yet. */
+  async connect(url: string, aggregator: string): Promise<void> {
+    await this.close();
+    const clientId = `${this.id}/${++this.loginSeq}`;
+    const box = boxKeyPairFromSecret(this.key.boxSecret);
+    const c = mqtt.connect(url, {
+      clientId,
+      username: this.id,
+      password: loginToken(this.key, this.cert, {
+        clientId,
+        audience: aggregator,
+        seq: ++this.loginSeq,
+        now: Date.now(),
+      }),
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+    await new Promise<void>((resolve, reject) => {
+      c.once("connect", () => resolve());
+      c.once("error", reject);
+    });
+    await c.subscribeAsync([topics.agentDown(this.id), topics.aggregatorAnnounce(aggregator)], { qos: 1 });
+    c.on("message", (_topic, payload) => {
+      const env = decodeEnvelope(payload);
+      this.downFrom.add(env.from);
+      if (env.type === MSG_RECEIPT) {
+        for (const s of (env.body as ReceiptBody).acks) {
+          this.unreceipted.delete(s);
+          this.receiptedAt.set(s, Date.now());
+        }
+        for (const r of (env.body as ReceiptBody).rejected) this.unreceipted.delete(r.seq);
+      } else if (env.type === "tx.result") {
+        const r = env.body as TxResultBody;
+        this.results.set(r.txId, r);
+        this.resultAt.set(r.txId, Date.now());
+      } else if (env.type === "fill" || env.type === "account.view") {
+        const plain = JSON.parse(Buffer.from(open(env.body as SealedDownlink, box)).toString("utf8"));
+        if (env.type === "fill") this.fills.push(plain as Fill);
+        else this.views.push(plain as AgentView);
+      } else if (env.type === "market.announce") this.announcements.push(env.body);
+      else if (env.type === "credit.grant") this.grants.push(env.body as CreditGrantBody);
+    });
+    this.client = c;
+    for (const env of this.unreceipted.values())
+      c.publish(topics.agentUp(this.id), encodeEnvelope(env), { qos: 1 });
+  }
+
+  /** Signs and publishes one envelope; returns its ledger transaction id. */
+  send(type: string, body: unknown): string {
+    const env = signEnvelope({ type, from: this.id, seq: ++this.seq, ts: Date.now(), body }, this.key.seed);
+    this.unreceipted.set(env.seq, env);
+    this.sent.push(env);
+    this.client?.publish(topics.agentUp(this.id), encodeEnvelope(env), { qos: 1 });
+    return `${this.id}:${env.seq}`;
+  }
+
+  order(side: "buy" | "sell", interval: number, energyWh: number, price: number): string {
+    const maxDepositMc = requiredDepositMc(side, energyWh, price, 10, 2_000);
+    return this.send("order", {
+      wallet: this.wallet,
+      side,
+      interval,
+      energyWh,
+      limitPriceMcPerKwh: price,
+      deposit: { wallet: this.wallet, interval, maxDepositMc },
+    });
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c !== undefined) await c.endAsync(true);
+  }
+}
+
+/** Re-executes a ledger file up to `height` blocks: its state hash there and every applied result. */
+export function reexecute(
+  dbFile: string,
+  genesisFile: string,
+  height: number,
+): { stateHash: string; results: { tx: unknown; ok: boolean; code?: string }[] } {
+  const store = new BlockStore(dbFile, { readonly: true });
+  try {
+    const machine = machineForLedger(store, genesisFile);
+    const results: { tx: unknown; ok: boolean; code?: string }[] = [];
+    for (const e of store.list(0, height)) {
+      const h = e.block.header;
+      for (const tx of e.block.txs) {
+        const r = machine.apply(tx, { time: h.time, height: e.seq, proposer: h.proposer });
+        results.push(r.ok ? { tx, ok: true } : { tx, ok: false, code: r.code });
+      }
+    }
+    return { stateHash: machine.stateHash(), results };
+  } finally {
+    store.close();
+  }
+}
+
+/** Every transaction in a ledger file so far (readable while its aggregator runs). */
+export function ledgerTxs(dbFile: string): { type?: string; from?: string; seq?: number; body?: unknown }[] {
+  const store = new BlockStore(dbFile, { readonly: true });
+  try {
+    return store.list(0, Number.MAX_SAFE_INTEGER).flatMap((e) => e.block.txs as { type?: string }[]);
+  } finally {
+    store.close();
+  }
+}
+
+export function ledgerHeight(dbFile: string): number {
+  const store = new BlockStore(dbFile, { readonly: true });
+  try {
+    return store.head().nextSeq;
+  } finally {
+    store.close();
+  }
+}
