@@ -174,7 +174,7 @@ test("trading across homes while the seller's home is killed -9 and restarted: c
       credit: 2_000,
       amount: 5_000,
       boxKey: sam.cert.boxKey,
-      demand: { qMin: 1_000, price: 1 },
+      demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
     });
     k.until("the loan granted everywhere", () =>
       k.ids.every((id) => Object.values(k.machine(id).credit().loans).some((l) => l.status === "active")),
