@@ -24,6 +24,7 @@ import { LedgerOutbox } from "./outbox.js";
 import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
 import { IdentityRegistrar } from "./registrar.js";
+import { TxQuota } from "./tx-quota.js";
 
 export interface LedgerServiceDeps {
   config: LedgerServiceConfig;
@@ -183,12 +184,18 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     resubmitMs,
     log,
   });
-  registerLedgerHandlers(d.ingest, outbox, (env) => {
-    if (homeOf(env.from) !== self) guests.add(env.from);
-    pump.schedule();
-  });
-
   const intervalMs = genesis.trading.intervalMs;
+  const quota = new TxQuota(config.consortium.txQuotaPerInterval, intervalMs);
+  registerLedgerHandlers(
+    d.ingest,
+    outbox,
+    (env) => {
+      if (homeOf(env.from) !== self) guests.add(env.from);
+      pump.schedule();
+    },
+    (env) => (d.store.isStored(env.from, env.seq) ? undefined : quota.admit(env.from, now())),
+  );
+
   let announced = 0;
   return {
     node: running,

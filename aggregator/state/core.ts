@@ -103,6 +103,12 @@ export class TradingCore<C extends string = never> implements ReplicatedStateMac
     return [...this.handlers.keys()].sort();
   }
 
+  /** Who may send a transaction type and the schema its body must pass; undefined for an unknown type. */
+  txRule(type: string): { origin: TxHandler["origin"]; schema: z.ZodType } | undefined {
+    const h = this.handlers.get(type)?.handler;
+    return h === undefined ? undefined : { origin: h.origin, schema: h.schema };
+  }
+
   apply(tx: Tx, ctx: ApplyContext): TradingApplyResult<C> {
     let module: TradingModule<C> | undefined;
     try {
