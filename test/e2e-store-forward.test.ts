@@ -13,7 +13,8 @@ import { type Mosquitto, startMosquitto } from "./helpers/mosquitto.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("store and forward", { timeout: 150_000 }, () => {
+// The two cases are independent (own directories, ports and brokers) and mostly wait: side by side.
+describe("store and forward", { timeout: 150_000, concurrency: 2 }, () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
 
