@@ -17,19 +17,24 @@ import { join } from "node:path";
  * simulator sweeps, so that the waits overlap with computation rather than with each other.
  */
 const SLOW_FIRST = [
-  "test/e2e-consortium-failover",
+  "test/http-dashboard",
   "test/consensus-byzantine",
+  "test/e2e-consortium-failover",
   "test/demo.test",
-  "test/agent-trading-process",
   "test/consensus-sim",
+  "test/agent-trading-process",
   "test/e2e-consortium.test",
-  "test/agent-failover.test",
   "test/consensus-pow",
+  "test/agent-failover.test",
+  "test/hardening-broker",
   "test/node-cluster",
   "test/e2e-store-forward",
+  "test/config-cli",
+  "test/logs.test",
   "test/ledger-sim",
   "test/agent-notify",
   "test/e2e-sdm630",
+  "test/credit-cli",
   "test/e2e-consortium-setup",
   "test/cli.test",
 ];
