@@ -63,9 +63,21 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? 3);
+const reporters = ["--test-reporter=spec", "--test-reporter-destination=stdout"];
+// GRIDLET_TEST_DURATIONS=FILE: also write each file's duration there (JSON, longest first)
+const durations = process.env.GRIDLET_TEST_DURATIONS;
+if (durations)
+  reporters.push(
+    `--test-reporter=${join(import.meta.dirname, "test-durations.mjs")}`,
+    `--test-reporter-destination=${durations}`,
+  );
+const started = Date.now();
 const r = spawnSync(
   process.execPath,
-  ["--test", "--test-reporter=spec", `--test-concurrency=${concurrency}`, ...files],
+  ["--test", ...reporters, `--test-concurrency=${concurrency}`, ...files],
   { stdio: "inherit" },
+);
+console.log(
+  `${files.length} test files, ${concurrency} at a time: ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 process.exit(r.status ?? 1);
