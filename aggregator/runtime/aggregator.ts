@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
+import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
 import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
@@ -20,6 +21,7 @@ import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
 import { AggregatorStore } from "../ingest/store.js";
+import { SignatureCache } from "../node/sig-cache.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
 import { DutyClock } from "./clock.js";
@@ -97,7 +99,11 @@ export async function startAggregator(
     maxPerReceipt: 2000,
     sender: { send: (topic, payload) => link?.publish(topic, payload) },
   });
+  // One verification per envelope: ingest checks signatures through the ledger's cache, so the
+  // ledger's check of the same envelope at proposal and execution is a lookup.
+  const signatures = new SignatureCache();
   const ingest = new Ingest({
+    checkSignature: (env, publicKeyHex) => signatures.verify(env, publicKeyHex),
     store,
     directory: trust,
     refreshSender: () => scanCertDir(),
@@ -106,7 +112,9 @@ export async function startAggregator(
     maxFutureMs: config.ingest.maxFutureMs,
     log: log.child("ingest"),
   });
-  ingest.registerHandler(MSG_READING, readingsHandler(store.db, config.ingest.readingMaxAgeMs));
+  const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
+  ingest.registerHandler(MSG_READING, readings);
+  ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
   // The ledger's message types are registered before agents can connect.
   const ledger =
     config.consortium === undefined || config.genesis === undefined
@@ -119,9 +127,11 @@ export async function startAggregator(
           store,
           storePath: config.store.path,
           ingest,
+          evidence: readings.evidence,
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
           clock,
+          signatures,
           now,
         });
 

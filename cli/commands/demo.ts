@@ -235,9 +235,10 @@ function report(layout: DemoLayout): void {
   }
   console.log("\nWhere to look:");
   console.log(
-    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --genesis ${layout.genesisFile}`,
+    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
   );
-  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} | head`);
+  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`);
+  console.log(`  python3 tools/verify_ledger.py --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
   console.log(`  npx gridlet agent status --config ${layout.agents[0].config}`);
   if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
 }
