@@ -4,6 +4,7 @@ import { hideBin } from "yargs/helpers";
 import { firmwareCommand } from "../firmware-bridge/cli.js";
 import { describeError, GridletError } from "../protocol/errors.js";
 import { checkLogEnv } from "../protocol/log.js";
+import { gridletVersion } from "../protocol/version.js";
 import { agentCommand } from "./commands/agent.js";
 import { aggregatorCommand } from "./commands/aggregator.js";
 import { benchCommand } from "./commands/bench.js";
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError("USAGE", `${msg}\n\nRun "gridlet --help" for the commands.`);
     })
     .help()
-    .version();
+    .version(gridletVersion());
   try {
     await parser.parseAsync();
   } catch (e) {

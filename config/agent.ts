@@ -3,7 +3,10 @@ import { meterDeviceSchema } from "../agent/meters/config.js";
 import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
-import { identitySchema, mqttSchema } from "./common.js";
+import { identitySchema, keepReadingsDays, mqttSchema } from "./common.js";
+
+/** A week of one-second readings of one meter is about 50 MB of SQLite (docs/OPERATIONS.md, "Retention"). */
+export const DEFAULT_AGENT_KEEP_DAYS = 7;
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
 
@@ -45,7 +48,13 @@ export const agentConfigSchema = z
     /** the aggregators to fail over to, in order, home included (first by convention); mqtt.url is the home's */
     aggregators: z.array(failoverAggregatorSchema).min(1).optional(),
     mqtt: mqttSchema,
-    store: z.object({ path: z.string().min(1) }).strict(),
+    store: z
+      .object({
+        path: z.string().min(1),
+        /** receipted readings older than this are deleted (they are at the aggregator); 0: never */
+        keepReadingsDays: keepReadingsDays(DEFAULT_AGENT_KEEP_DAYS),
+      })
+      .strict(),
     /** one read of every meter per interval */
     intervalMs: z.number().int().min(100).max(3_600_000).default(1000),
     homeAssistant: z

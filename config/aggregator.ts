@@ -6,7 +6,14 @@ import {
   genesisSectionSchema,
 } from "../aggregator/service/config.js";
 import { DEFAULT_AGGREGATOR_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
-import { identitySchema, tlsSchema } from "./common.js";
+import { identitySchema, keepReadingsDays, tlsSchema } from "./common.js";
+
+/**
+ * A quarter of ingested readings (about 450 B each with its signed envelope: 39 MB per agent-day at one
+ * reading a second). The ledger is never pruned.
+ */
+export const DEFAULT_AGGREGATOR_KEEP_DAYS = 90;
+const DAY_MS = 86_400_000;
 
 /** The aggregator's configuration, composed of the sections each part of the aggregator owns. */
 
@@ -36,7 +43,13 @@ export const aggregatorConfigSchema = z
       })
       .strict()
       .refine((b) => (b.embedded === undefined) !== (b.url === undefined), "exactly one of embedded or url"),
-    store: z.object({ path: z.string().min(1) }).strict(),
+    store: z
+      .object({
+        path: z.string().min(1),
+        /** ingested readings (and their exactly-once records) older than this are deleted; 0: never */
+        keepReadingsDays: keepReadingsDays(DEFAULT_AGGREGATOR_KEEP_DAYS),
+      })
+      .strict(),
     /** directory of agents' certificates (ID.cert.json), for agents that never log in to an embedded broker */
     trust: z
       .object({
@@ -69,6 +82,17 @@ export const aggregatorConfigSchema = z
     http: httpSectionSchema(DEFAULT_AGGREGATOR_HTTP_PORT).optional(),
   })
   .strict()
+  // A pruned reading's exactly-once record is gone: a copy sent again must be refused as STALE instead.
+  .refine(
+    (c) =>
+      c.store.keepReadingsDays === 0 ||
+      c.store.keepReadingsDays * DAY_MS >= c.ingest.readingMaxAgeMs + c.ingest.maxFutureMs,
+    {
+      message:
+        "0 (keep for ever) or at least ingest.readingMaxAgeMs + ingest.maxFutureMs in days (a pruned reading sent again must be too old to be accepted)",
+      path: ["store", "keepReadingsDays"],
+    },
+  )
   .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {
     message: "consortium and genesis go together",
     path: ["genesis"],

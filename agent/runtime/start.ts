@@ -56,6 +56,7 @@ export async function startAgent(
     ...(aggregators === undefined ? {} : { aggregators }),
     drivers,
     store,
+    retention: { keepMs: config.store.keepReadingsDays * 86_400_000 },
     mqtt: { ...config.mqtt, clientId, tls },
     homeAssistant: config.homeAssistant,
     notifier: deps.notifier,

@@ -36,9 +36,10 @@ export class AgentStore {
   private readonly stmts: ReturnType<AgentStore["prepare"]>;
 
   /**
-   * `firstSeq` is the counter of a new store. Taking it from the clock (ms × 1000) means that an agent
-   * whose store was wiped still never reuses a sequence number the aggregator has already seen, as long
-   * as it sent fewer than 1000 messages per millisecond on average since then.
+   * `firstSeq` is the counter of a new store, and the least the counter of an existing one starts from.
+   * Taking it from the clock (ms × 1000) means that an agent whose store was wiped or restored from a
+   * backup still never reuses a sequence number the aggregator has already seen, as long as it sent
+   * fewer than 1000 messages per millisecond on average since then.
    */
   constructor(path: string, agentId: string, firstSeq: () => number) {
     try {
@@ -82,10 +83,16 @@ export class AgentStore {
       );
     }
     const put = this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+    const set = this.db.prepare("UPDATE meta SET value = ? WHERE key = ?");
     this.db.transaction(() => {
       put.run("schema", String(SCHEMA_VERSION));
       put.run("agent", this.agentId);
-      put.run("next_seq", String(firstSeq()));
+      // A store restored from a backup holds the counter of the day it was copied, below numbers the
+      // aggregator has since stored (it would take new readings for copies and drop them). Starting from
+      // the clock when that is higher keeps numbers rising across a restore (docs/OPERATIONS.md).
+      const floor = firstSeq();
+      put.run("next_seq", String(floor));
+      if (Number(get.get("next_seq")!.value) < floor) set.run(String(floor), "next_seq");
     })();
   }
 
@@ -109,6 +116,10 @@ export class AgentStore {
       countOutbox: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox"),
       countDead: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM dead"),
       lastReading: this.db.prepare<[], { ts: number | null }>("SELECT max(ts) AS ts FROM readings"),
+      oldestReadings: this.db.prepare<[number, number], { seq: number; ts: number }>(
+        "SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
+      ),
+      deleteReading: this.db.prepare<[number]>("DELETE FROM readings WHERE seq = ?"),
     };
   }
 
@@ -216,6 +227,35 @@ export class AgentStore {
         moved += 1;
       }
       return moved;
+    })();
+  }
+
+  /**
+   * Retention: deletes up to `maxRows` readings older than `cutoffTs` whose envelope has left the outbox
+   * (receipted by an aggregator, or refused for good and kept in `dead`); returns how many. Readings are
+   * walked oldest first by sequence number, which follows the clock, and the walk stops at the first one
+   * not older than the cutoff, so a store with nothing to prune costs one row read. Readings still waiting
+   * for their receipt are kept whatever their age.
+   */
+  pruneReceipted(cutoffTs: number, maxRows: number): number {
+    return this.db.transaction(() => {
+      let removed = 0;
+      let after = -1;
+      // unreceipted old readings (a long outage) are stepped over; this bounds the walk over them
+      let examined = 0;
+      while (removed < maxRows && examined < 10 * maxRows) {
+        const rows = this.stmts.oldestReadings.all(after, 500);
+        if (rows.length === 0) return removed;
+        for (const r of rows) {
+          if (r.ts >= cutoffTs) return removed;
+          after = r.seq;
+          examined += 1;
+          if (this.stmts.outboxRow.get(r.seq) !== undefined) continue;
+          this.stmts.deleteReading.run(r.seq);
+          if (++removed >= maxRows) return removed;
+        }
+      }
+      return removed;
     })();
   }
 
