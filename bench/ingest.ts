@@ -174,11 +174,16 @@ export async function overMqtt(envelopes = 20_000): Promise<Record<string, unkno
     const verifyPerSec = measureVerifyRate(undefined, 1);
     await waitFor("the embedded broker", () => aggReady(agg), 30_000, 50);
     for (const a of pki.agents) {
-      const clientId = `bench-${a.id}`;
+      const clientId = `${a.id}/bench`;
       const c = mqtt.connect(url, {
         clientId,
         username: a.id,
-        password: loginToken(a.key, a.cert, clientId, Date.now() * 1000, Date.now()),
+        password: loginToken(a.key, a.cert, {
+          clientId,
+          audience: "agg-1",
+          seq: Date.now() * 1000,
+          now: Date.now(),
+        }),
         reconnectPeriod: 0,
       });
       await new Promise<void>((resolve, reject) => {

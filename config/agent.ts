@@ -3,6 +3,7 @@ import { meterDeviceSchema } from "../agent/meters/config.js";
 import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
+import { ownsClientId } from "../protocol/login.js";
 import { identitySchema, keepReadingsDays, mqttSchema } from "./common.js";
 
 /** A week of one-second readings of one meter is about 50 MB of SQLite (docs/OPERATIONS.md, "Retention"). */
@@ -77,6 +78,12 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
+      ctx.addIssue({
+        code: "custom",
+        message: `"${c.id}" or "${c.id}/<suffix>" (a session belongs to its identity)`,
+        path: ["mqtt", "clientId"],
+      });
     c.meters.forEach((m, i) => {
       if (!("profile" in m)) return;
       const known = knownProfiles();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { brokerLimitsSchema, DEFAULT_BROKER_LIMITS } from "../aggregator/broker/limits.js";
 import {
   bankSectionSchema,
   consensusSectionSchema,
@@ -6,6 +7,7 @@ import {
   genesisSectionSchema,
 } from "../aggregator/service/config.js";
 import { DEFAULT_AGGREGATOR_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
+import { ownsClientId } from "../protocol/login.js";
 import { identitySchema, keepReadingsDays, tlsSchema } from "./common.js";
 
 /**
@@ -28,6 +30,8 @@ export const aggregatorConfigSchema = z
           .object({
             host: z.string().default("127.0.0.1"),
             port: z.number().int().min(0).max(65535).default(1883),
+            /** what one client may cost the broker (aggregator/broker/limits.ts, docs/SECURITY.md) */
+            limits: brokerLimitsSchema.default(DEFAULT_BROKER_LIMITS),
           })
           .strict()
           .optional(),
@@ -93,6 +97,10 @@ export const aggregatorConfigSchema = z
       path: ["store", "keepReadingsDays"],
     },
   )
+  .refine((c) => c.broker.clientId === undefined || ownsClientId(c.id, c.broker.clientId), {
+    message: "the aggregator's id or <id>/<suffix> (a session belongs to its identity)",
+    path: ["broker", "clientId"],
+  })
   .refine((c) => (c.consortium === undefined) === (c.genesis === undefined), {
     message: "consortium and genesis go together",
     path: ["genesis"],

@@ -27,7 +27,7 @@ export const tlsSchema = z
 export const mqttSchema = z
   .object({
     url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
-    /** fixed client id of the persistent session; default gridlet-<id> */
+    /** fixed client id of the persistent session: <id> (the default) or <id>/<suffix> */
     clientId: z.string().min(1).max(128).optional(),
     tls: tlsSchema.optional(),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30),

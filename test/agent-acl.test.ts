@@ -3,11 +3,11 @@ import { after, before, describe, it } from "node:test";
 import { discoveryMessages, haNodeId, haStateTopic } from "../agent/link/home-assistant.js";
 import { mayPublish, maySubscribe } from "../aggregator/broker/acl.js";
 import { LoginVerifier } from "../aggregator/broker/login.js";
-import { makePki, type TestPki } from "../bench/harness/pki.js";
+import { makePki, type TestIdentity, type TestPki } from "../bench/harness/pki.js";
 import { tempDir } from "../bench/harness/tmp.js";
-import { isProtocolError } from "../protocol/errors.js";
+import { isGridletError, isProtocolError } from "../protocol/errors.js";
 import { TrustStore } from "../protocol/identity.js";
-import { loginToken } from "../protocol/login.js";
+import { type LoginTokenFor, loginToken } from "../protocol/login.js";
 
 describe("broker authorisation", () => {
   const agent = { id: "agent-1", role: "agent" as const };
@@ -85,35 +85,67 @@ describe("login tokens", () => {
   });
   after(() => tmp.cleanup());
 
-  const verifier = (now: number) =>
-    new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: () => now }), () => now);
+  const verifier = (now: number, audience = "agg-1") =>
+    new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: () => now }), {
+      audience,
+      now: () => now,
+    });
+  const token = (
+    who: TestIdentity,
+    t: Partial<LoginTokenFor> & { seq: number; now: number },
+    cert = who.cert,
+  ) => Buffer.from(loginToken(who.key, cert, { clientId: who.id, audience: "agg-1", ...t }));
 
   it("accepts a fresh token and learns the certificate", () => {
     const now = Date.now();
     const a = pki.agents[0];
     const v = verifier(now);
-    assert.deepEqual(v.verify(a.id, Buffer.from(loginToken(a.key, a.cert, "c1", 10, now)), "c1"), {
+    assert.deepEqual(v.verify(a.id, token(a, { seq: 10, now }), a.id), {
       id: "agent-1",
       role: "agent",
     });
+    assert.deepEqual(
+      v.verify(a.id, token(a, { clientId: "agent-1/announce", seq: 11, now }), "agent-1/announce"),
+      {
+        id: "agent-1",
+        role: "agent",
+      },
+    );
   });
 
   it("refuses old, replayed, misdirected and borrowed tokens, each with its reason", () => {
     const now = Date.now();
     const [a, b] = pki.agents;
     const v = verifier(now);
-    const code = (f: () => unknown, c: string) => assert.throws(f, (e) => isProtocolError(e) && e.code === c);
+    const code = (f: () => unknown, c: string) => assert.throws(f, (e) => isGridletError(e) && e.code === c);
+    code(() => v.verify(a.id, token(a, { seq: 1, now: now - 31_000 }), a.id), "STALE");
+    code(() => v.verify(a.id, token(a, { seq: 2, now: now + 31_000 }), a.id), "FUTURE");
+    const t = token(a, { seq: 5, now });
+    v.verify(a.id, t, a.id);
+    code(() => v.verify(a.id, t, a.id), "REPLAY");
+    code(() => v.verify(a.id, token(a, { seq: 6, now, audience: "agg-2" }), a.id), "WRONG_AUDIENCE");
+    code(() => v.verify(a.id, token(a, { seq: 7, now }), "agent-1/x"), "MALFORMED");
+    code(() => v.verify(b.id, token(a, { seq: 8, now }), a.id), "MALFORMED");
+    // agent-2 with its own token but agent-1's client id (taking over agent-1's session)
+    code(() => v.verify(b.id, token(b, { seq: 9, now, clientId: a.id }), a.id), "CLIENT_ID_NOT_OWNED");
     code(
-      () => v.verify(a.id, Buffer.from(loginToken(a.key, a.cert, "c1", 1, now - 10 * 60_000)), "c1"),
-      "STALE",
+      () => v.verify(b.id, token(b, { seq: 10, now, clientId: "agent-2x" }), "agent-2x"),
+      "CLIENT_ID_NOT_OWNED",
     );
-    const token = Buffer.from(loginToken(a.key, a.cert, "c1", 5, now));
-    v.verify(a.id, token, "c1");
-    code(() => v.verify(a.id, token, "c1"), "REPLAY");
-    code(() => v.verify(a.id, Buffer.from(loginToken(a.key, a.cert, "c1", 6, now)), "c2"), "MALFORMED");
-    code(() => v.verify(b.id, Buffer.from(loginToken(a.key, a.cert, "c1", 7, now)), "c1"), "MALFORMED");
     // agent-2's certificate with agent-1's key: the signature does not match the certificate.
-    code(() => v.verify(b.id, Buffer.from(loginToken(a.key, b.cert, "c1", 8, now)), "c1"), "BAD_SIGNATURE");
+    code(() => v.verify(b.id, token(a, { seq: 11, now, clientId: b.id }, b.cert), b.id), "BAD_SIGNATURE");
+  });
+
+  it("a high sequence at one aggregator does not lock its owner out of another", () => {
+    const now = Date.now();
+    const a = pki.agents[0];
+    verifier(now, "agg-2").verify(a.id, token(a, { seq: 1_000_000, now, audience: "agg-2" }), a.id);
+    const here = verifier(now, "agg-1");
+    assert.throws(
+      () => here.verify(a.id, token(a, { seq: 1_000_000, now, audience: "agg-2" }), a.id),
+      (e) => isGridletError(e) && e.code === "WRONG_AUDIENCE",
+    );
+    assert.equal(here.verify(a.id, token(a, { seq: 12, now }), a.id).id, a.id);
   });
 
   it("refuses a revoked identity", () => {
@@ -123,10 +155,10 @@ describe("login tokens", () => {
     const b = pki.agents[1];
     assert.throws(
       () =>
-        new LoginVerifier(trust, () => now).verify(
+        new LoginVerifier(trust, { audience: "agg-1", now: () => now }).verify(
           b.id,
-          Buffer.from(loginToken(b.key, b.cert, "c", 1, now)),
-          "c",
+          token(b, { seq: 1, now }),
+          b.id,
         ),
       (e) => isProtocolError(e) && e.code === "REVOKED_SENDER",
     );

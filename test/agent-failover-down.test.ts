@@ -66,7 +66,7 @@ test("receipts from a fail-over aggregator of the list clear the outbox; others 
     store,
     mqtt: {
       url: "mqtt://127.0.0.1:1",
-      clientId: "gridlet-family",
+      clientId: "family",
       keepaliveSeconds: 30,
       reconnectMinMs: 1000,
       reconnectMaxMs: 2000,
@@ -148,7 +148,16 @@ test("fills and views sealed by a fail-over aggregator open with its box key; a 
     wallets: [{ address: "gwwallet0001", balanceMc: 19_000, frozenMc: 0, availableMc: 19_000 }],
     openOrders: [],
     openTrades: [],
-    reputation: {},
+    reputation: {
+      activity: 1,
+      reputation: 1,
+      active: 1,
+      beta: 0.5,
+      delta: 0.5,
+      lastDir: 0,
+      streak: 0,
+      lastActiveMs: null,
+    },
     blacklisted: false,
   };
   participant.onDown(down("eag1", p.keys.eag1, "account.view", view, 3));

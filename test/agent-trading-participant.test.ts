@@ -28,6 +28,18 @@ import { createLogger } from "../protocol/log.js";
 import type { Fill } from "../protocol/messages/trading.js";
 import { sampleCreditToken, testCertificate } from "./helpers/fixtures.js";
 
+/** A complete reputation record, as an aggregator's account view carries it. */
+const REPUTATION = {
+  activity: 1,
+  reputation: 1,
+  active: 1,
+  beta: 0.5,
+  delta: 0.5,
+  lastDir: 0 as const,
+  streak: 0,
+  lastActiveMs: null,
+};
+
 const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
 const announce = { interval: 101, demandWh: 0, supplyWh: 0, buyers: 0, referencePriceMcPerKwh: 200_000 };
 
@@ -123,7 +135,7 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
         wallets: [{ address: "gwwallet0001", balanceMc: 20_000, frozenMc: 0, availableMc: 20_000 }],
         openOrders: [],
         openTrades: [],
-        reputation: {},
+        reputation: REPUTATION,
         blacklisted: false,
       }),
       4,
@@ -200,7 +212,7 @@ test("participant credit: a shortfall asks the bank, the grant's key signs a pay
       wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
       openOrders: [],
       openTrades: [],
-      reputation: {},
+      reputation: REPUTATION,
       blacklisted: false,
     });
   p.onDown(s.down("account.view", view(1000), 2));
@@ -322,7 +334,7 @@ test("participant credit: a refused request is logged with its code and closes t
         wallets: [{ address: "gwwallet0001", balanceMc: 0, frozenMc: 0, availableMc: 0 }],
         openOrders: [],
         openTrades: [],
-        reputation: {},
+        reputation: REPUTATION,
         blacklisted: false,
       }),
       2,
@@ -348,7 +360,7 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
       wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
       openOrders: [],
       openTrades: [],
-      reputation: {},
+      reputation: REPUTATION,
       blacklisted,
     });
   p.onDown(s.down("account.view", view(500, true), 2, 1_000_500));

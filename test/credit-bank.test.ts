@@ -92,7 +92,11 @@ test("refusals name the failed condition and change nothing", () => {
     ["UNKNOWN_BANK", (w) => ({ ...w.request, bank: "nobank" }), "alice"],
     ["NOT_WALLET_OWNER", (w) => ({ ...w.request, wallets: ["gw-seller"] }), "alice"],
     ["MALFORMED", (w) => ({ ...w.request, amount: -5 }), "alice"],
-    ["NO_LOAN_OFFERED", (w) => ({ ...w.request, demand: { qMin: 3000, price: 1 } }), "alice"],
+    [
+      "NO_LOAN_OFFERED",
+      (w) => ({ ...w.request, demand: { qMinWh: 3_000_000, priceMcPerKwh: 1000 } }),
+      "alice",
+    ],
   ];
   for (const [code, body, sender] of cases) {
     const w = makeWorld();
@@ -126,6 +130,22 @@ test("refusals name the failed condition and change nothing", () => {
   w = makeWorld({ initialCredit: 0 });
   w.state.borrowers.alice = { credit: -1, s: 0, f: 1, paymentHashes: [], activeLoan: null };
   refused(w, w.apply("credit.request", w.request, T0, "alice"), "NEGATIVE_CREDIT", hashJson(w.state));
+
+  // a poor record (s = 1, f = 297: λ = 0.00336, raised to the floor 0.01) puts R* below 0 when the
+  // borrower needs no energy (Qmin = 0): refused, and the message says why
+  w = makeWorld();
+  w.state.borrowers.alice = { credit: 2000, s: 1, f: 297, paymentHashes: [], activeLoan: null };
+  const poor = w.apply(
+    "credit.request",
+    { ...w.request, demand: { qMinWh: 0, priceMcPerKwh: 1000 } },
+    T0,
+    "alice",
+  );
+  refused(w, poor, "NO_LOAN_OFFERED", hashJson(w.state));
+  if (!poor.ok) {
+    assert.match(poor.message, /R\* ≤ 0/);
+    assert.doesNotMatch(poor.message, /k > 0/);
+  }
 
   w = makeWorld();
   const r = w.apply("credit.nonsense", {}, T0, "alice");

@@ -51,10 +51,60 @@ test("gridlet credit price reads a YAML file of borrowers (grades, records, k > 
     assert.equal(out.borrowers[0].lambda, 0.8);
     assert.ok(Math.abs(out.borrowers[0].gamma - (1 - 6 / 35)) < 1e-12);
     assert.ok(out.borrowers[0].R > out.borrowers[0].k);
-    assert.deepEqual([out.borrowers[1].offered, out.borrowers[1].alpha, out.borrowers[1].R], [false, 0, 0]);
+    const b2 = out.borrowers[1];
+    assert.deepEqual([b2.offered, b2.reason, b2.alpha, b2.R], [false, "K_POSITIVE", 0, 0]);
+    assert.match(b2.why, /k > 0/);
+    assert.equal(b2.algorithm1.reason, "K_POSITIVE");
+    assert.equal(b2.algorithm1.agreesWithinStep, true);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("gridlet credit price reports why no loan is offered: λ = 0.00336 (R* < 0) and c = 0", () => {
+  const base = [
+    "credit",
+    "price",
+    "--d",
+    "20000",
+    "--theta",
+    "2000",
+    "--q-min",
+    "1000",
+    "--p",
+    "1",
+    "--t",
+    "5",
+  ];
+  const poor = gridlet(...base, "--lambda", "0.00336", "--gamma", "0.8", "--c", "0.15");
+  assert.equal(poor.code, 0, poor.stderr);
+  const b = JSON.parse(poor.stdout).borrowers[0];
+  assert.deepEqual([b.offered, b.reason, b.R], [false, "NO_POSITIVE_AMOUNT", 0]);
+  assert.deepEqual(
+    [b.algorithm1.offered, b.algorithm1.reason, b.algorithm1.R],
+    [false, "NO_POSITIVE_AMOUNT", 0],
+  );
+  assert.equal(b.algorithm1.agreesWithinStep, true);
+  const free = gridlet(...base, "--lambda", "0.9", "--gamma", "0.8", "--c", "0");
+  assert.equal(free.code, 0, free.stderr);
+  const z = JSON.parse(free.stdout).borrowers[0];
+  assert.deepEqual(
+    [z.offered, z.reason, z.algorithm1.offered, z.algorithm1.reason],
+    [false, "ZERO_COST", false, "ZERO_COST"],
+  );
+  assert.equal(JSON.parse(free.stdout).totals.loan, 0);
+});
+
+test("t outside the seed's range (0, 10] months exits 2 naming t", () => {
+  const r = gridlet(
+    "credit",
+    "price",
+    ...["--d", "20000", "--theta", "2000", "--q-min", "1000", "--p", "1", "--t", "10.5"],
+    ...["--lambda", "0.9", "--gamma", "0.8", "--c", "0.15"],
+  );
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /borrowers\.0\.t\b/);
+  assert.equal(r.stdout, "");
 });
 
 test("bad pricing input exits 2 naming the field; --help exits 0 with an example", () => {

@@ -19,6 +19,7 @@ import {
   betaOf,
   borrowerUtility,
   kOf,
+  NO_LOAN_REASONS,
   optimalAlpha,
   priceBorrower,
   quoteAt,
@@ -110,7 +111,8 @@ test("the bank's utility at α* is above its value at neighbouring α on both si
   fc.assert(
     fc.property(tableII, fc.double({ min: 1e-4, max: 0.05, noNaN: true }), (r, rel) => {
       const b = toParams(r);
-      const q = priceBorrower(b, ALPHA_MAX);
+      // the optimum itself, before the offer rule
+      const q = quoteAt(b, optimalAlpha(b, ALPHA_MAX));
       const delta = Math.max(q.alpha * rel, 1e-6);
       const lower = quoteAt(b, q.alpha - delta);
       assert.ok(q.bankUtility > lower.bankUtility, `below: ${q.bankUtility} vs ${lower.bankUtility}`);
@@ -149,10 +151,67 @@ test("k > 0 gives α* = 0 and no loan, by the closed form and by Algorithm 1", (
       assert.ok(kOf(b) > 0);
       assert.equal(optimalAlpha(b, ALPHA_MAX), 0);
       const q = priceBorrower(b, ALPHA_MAX);
-      assert.deepEqual([q.offered, q.alpha, q.beta, q.R], [false, 0, 0, 0]);
-      assert.equal(scanBorrower(b, ALPHA_MAX, STEP).R, 0);
+      assert.deepEqual([q.offered, q.reason, q.alpha, q.beta, q.R], [false, "K_POSITIVE", 0, 0, 0]);
+      const scan = scanBorrower(b, ALPHA_MAX, STEP);
+      assert.deepEqual([scan.offered, scan.reason, scan.R], [false, "K_POSITIVE", 0]);
     }),
     { numRuns: 50, seed: 11 },
+  );
+});
+
+test("λ = 0.00336 (record s = 1, f = 297): R* < 0 at the optimum, so no loan, by both methods", () => {
+  const b = { ...example, lambda: 1 / 298 };
+  assert.ok(Math.abs(b.lambda - 0.00336) < 1e-5);
+  // the optimum before the offer rule: a negative loan, which used to be offered
+  const raw = quoteAt(b, optimalAlpha(b, ALPHA_MAX));
+  assert.ok(raw.R < 0, `R* ${raw.R}`);
+  const q = priceBorrower(b, ALPHA_MAX);
+  assert.deepEqual([q.offered, q.reason, q.R, q.alpha], [false, "NO_POSITIVE_AMOUNT", 0, 0]);
+  const scan = scanBorrower(b, ALPHA_MAX, STEP);
+  assert.deepEqual([scan.offered, scan.reason, scan.R], [false, "NO_POSITIVE_AMOUNT", 0]);
+  assert.match(NO_LOAN_REASONS.NO_POSITIVE_AMOUNT, /R\* ≤ 0/);
+});
+
+test("c = 0: no loan (ZERO_COST) from the closed form and from Algorithm 1 alike", () => {
+  const b = { ...example, c: 0 };
+  const q = priceBorrower(b, ALPHA_MAX);
+  const scan = scanBorrower(b, ALPHA_MAX, STEP);
+  assert.deepEqual([q.offered, q.reason], [false, "ZERO_COST"]);
+  assert.deepEqual([scan.offered, scan.reason, scan.R], [false, "ZERO_COST", 0]);
+  // why: along the best response the bank's utility falls in α, so no α > 0 is its optimum
+  assert.ok(quoteAt(b, STEP).bankUtility > quoteAt(b, 2 * STEP).bankUtility);
+});
+
+test("a cap below the break-even rate: the bank's utility at α_max is negative, so no loan", () => {
+  // margin per coin at α is α(γ/η + 1 − γ) − γtc: zero at α = 0.6 / (0.8/3.5 + 0.2) = 1.4
+  const q = priceBorrower(example, 0.5);
+  assert.deepEqual([q.offered, q.reason], [false, "NOT_PROFITABLE"]);
+  assert.ok(quoteAt(example, 0.5).R > 0 && quoteAt(example, 0.5).bankUtility < 0);
+  assert.equal(scanBorrower(example, 0.5, STEP).reason, "NOT_PROFITABLE");
+});
+
+test("an offered loan always has R* > 0 and a positive bank utility; both methods give the same reason", () => {
+  const anyLambda = fc.record({
+    base: tableII,
+    lambda: fc.double({ min: 0.0005, max: 1, noNaN: true }),
+    alphaMax: fc.constantFrom(0.5, 2, 10),
+  });
+  fc.assert(
+    fc.property(anyLambda, ({ base, lambda, alphaMax }) => {
+      const b = { ...toParams(base), lambda };
+      const q = priceBorrower(b, alphaMax);
+      const scan = scanBorrower(b, alphaMax, STEP);
+      if (q.offered) assert.ok(q.R > 0 && q.bankUtility > 0, JSON.stringify(q));
+      else assert.deepEqual([q.R, q.alpha], [0, 0]);
+      // α where the loan reaches 0 and α where the bank's margin reaches 0: where they lie within a
+      // scan step of each other, the grid may miss the narrow band of profitable loans
+      const h = b.lambda / b.eta + 1 - b.lambda;
+      const zeroLoan = (b.lambda * b.d) / (h * -kOf(b));
+      const zeroMargin = (b.gamma * b.t * b.c) / (b.gamma / b.eta + 1 - b.gamma);
+      const near = Math.abs(zeroLoan - zeroMargin) < 2 * STEP || Math.abs(zeroMargin - alphaMax) < 2 * STEP;
+      if (!near) assert.equal(scan.reason, q.reason, JSON.stringify({ b, alphaMax }));
+    }),
+    { numRuns: 150, seed: 5 },
   );
 });
 
@@ -175,6 +234,7 @@ test("bad parameters are refused with a typed error naming the field", () => {
     ["gamma", 0],
     ["eta", 1],
     ["t", 0],
+    ["t", 10.5],
     ["p", -1],
     ["d", Number.NaN],
   ] as const) {

@@ -117,7 +117,7 @@ test("four aggregator processes: agents at different homes trade, clear and sett
       credit: 2_000,
       amount: 5_000,
       boxKey: sam.cert.boxKey,
-      demand: { qMin: 1_000, price: 1 },
+      demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
     });
     await waitFor("the grant at sam", () => sam.grants.length > 0, 30_000);
     assert.equal(sam.results.get(req)?.ok, true, JSON.stringify(sam.results.get(req)));

@@ -34,11 +34,13 @@ function reading(agent: TestIdentity, seq: number, ts = Date.now()): Envelope {
 
 /** An MQTT client that logs in as `who` with a real login token (or the given password). */
 async function connectAs(url: string, who: TestIdentity, password?: string): Promise<MqttClient> {
-  const clientId = `test-${who.id}-${Math.random().toString(16).slice(2)}`;
+  const clientId = `${who.id}/test-${Math.random().toString(16).slice(2)}`;
   const client = mqtt.connect(url, {
     clientId,
     username: who.id,
-    password: password ?? loginToken(who.key, who.cert, clientId, seqBase++, Date.now()),
+    password:
+      password ??
+      loginToken(who.key, who.cert, { clientId, audience: "agg-1", seq: seqBase++, now: Date.now() }),
     reconnectPeriod: 0,
     protocolVersion: 4,
   });

@@ -261,7 +261,7 @@ test("four aggregators trade a signed scenario to one state hash; crash, restart
       credit: 2_000,
       amount: 5_000,
       boxKey: sam.cert.boxKey,
-      demand: { qMin: 1_000, price: 1 },
+      demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
     };
     assert.ok(nodes[1].submit(sam.sign("credit.request", request, k.now)));
     await until("loan granted everywhere", () =>

@@ -7,13 +7,12 @@ import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { systemDuties } from "../aggregator/node/duties.js";
 import { registerEnvelope, revocationsEnvelope, sysEnvelope } from "../aggregator/node/envelopes.js";
-import { isNodeError } from "../aggregator/node/errors.js";
+import { isNodeError, type LedgerRefusalCode } from "../aggregator/node/errors.js";
 import { createGenesis, loadGenesisFile, verifyGenesis } from "../aggregator/node/genesis.js";
-import { LedgerMachine } from "../aggregator/node/machine.js";
+import { type LedgerApplyResult, LedgerMachine } from "../aggregator/node/machine.js";
 import { AggregatorNode, LEDGER_MACHINE_NAME } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
-import type { ApplyResult } from "../aggregator/state/replicated.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../bench/harness/node-consortium.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
@@ -30,10 +29,17 @@ const alice = new TestAgent(c, "alice", "eag0", dir);
 const sam = new TestAgent(c, "sam", "eag1", dir);
 
 let height = 0;
-function run(m: LedgerMachine, tx: unknown, proposer = "eag0"): ApplyResult {
+function run(m: LedgerMachine, tx: unknown, proposer = "eag0"): LedgerApplyResult {
   return m.apply(tx, { time: now, height: height++, proposer });
 }
-const code = (r: ApplyResult) => (r.ok ? "ok" : r.code);
+const code = (r: LedgerApplyResult): LedgerRefusalCode | "ok" => (r.ok ? "ok" : r.code);
+
+test("refusal codes are a closed union: a misspelt code does not compile", () => {
+  const codes: LedgerRefusalCode[] = ["REPLAY", "UNKNOWN_SENDER", "OVERSPEND", "INTERNAL"];
+  // @ts-expect-error "REPLAYED" is not a refusal code of the ledger, the trading core or the credit bank
+  const typo: LedgerRefusalCode = "REPLAYED";
+  assert.deepEqual([...codes, typo].length, 5);
+});
 
 test("genesis: CA-signed, parameters validated, tampering and another CA refused", () => {
   assert.equal(c.genesis.trading.intervalMs, 60_000);
@@ -164,6 +170,34 @@ function eag2() {
   return c.members[2];
 }
 
+test("wallet hijack: an agent registering another agent's certified address is refused; the owner still can", () => {
+  const m = LedgerMachine.fromGenesis(c.genesis);
+  const as = (member: typeof eag0) => ({ id: member.id, seed: member.seed });
+  assert.equal(code(run(m, registerEnvelope(alice.cert, 1, now, as(eag0)))), "ok");
+  assert.equal(code(run(m, registerEnvelope(sam.cert, 2, now, as(eag1)))), "ok");
+  // alice's address is public: it is in her certificate. Sam tries to take it first.
+  const hijack = run(m, sam.sign("wallet.register", { wallet: alice.wallet }, now));
+  assert.equal(code(hijack), "WALLET_NOT_IN_CERTIFICATE");
+  assert.ok(!hijack.ok && hijack.message.includes(alice.wallet));
+  assert.equal(m.state.wallets.get(alice.wallet), undefined, "the refusal registered nothing");
+  // an address nobody's certificate lists is refused too
+  assert.equal(
+    code(run(m, sam.sign("wallet.register", { wallet: "gwunlisted000000" }, now))),
+    "WALLET_NOT_IN_CERTIFICATE",
+  );
+  // alice registers her own address, and trades from it
+  assert.equal(code(run(m, alice.sign("wallet.register", { wallet: alice.wallet }, now))), "ok");
+  assert.equal(m.state.wallets.get(alice.wallet)?.owner, "alice");
+  assert.equal(code(run(m, sam.sign("wallet.register", { wallet: sam.wallet }, now))), "ok");
+  // the registry's certified wallets survive a snapshot
+  const restored = LedgerMachine.restore(c.genesis, m.snapshot());
+  assert.equal(restored.stateHash(), m.stateHash());
+  assert.equal(
+    code(run(restored, sam.sign("wallet.register", { wallet: alice.wallet }, now))),
+    "WALLET_NOT_IN_CERTIFICATE",
+  );
+});
+
 test("one verification per envelope across validateTx and apply; verdicts do not depend on the cache", () => {
   const cache = new SignatureCache();
   const warm = LedgerMachine.fromGenesis(c.genesis, { cache });
@@ -187,9 +221,11 @@ test("one verification per envelope across validateTx and apply; verdicts do not
     assert.equal(code(r1), code(r2));
     if (tx === forged) assert.deepEqual([valid, code(r1)], [false, "BAD_SIGNATURE"]);
   }
-  pasted.sig = wallet.sig;
-  assert.equal(warm.validateTx(pasted), false);
-  assert.equal(code(run(warm, pasted)), "BAD_SIGNATURE");
+  // (block transactions are frozen once decoded: the paste makes a new object)
+  assert.ok(Object.isFrozen(pasted));
+  const repasted = { ...pasted, sig: wallet.sig };
+  assert.equal(warm.validateTx(repasted), false);
+  assert.equal(code(run(warm, repasted)), "BAD_SIGNATURE");
   assert.equal(warm.stateHash(), cold.stateHash());
 });
 

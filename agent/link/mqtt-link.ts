@@ -41,8 +41,8 @@ export interface AgentLinkOptions {
   inflight: number;
   /** an envelope unreceipted this long makes the link resend the whole outbox */
   receiptTimeoutMs: number;
-  /** a fresh login token for each connection attempt */
-  password: () => string;
+  /** a fresh login token for each connection attempt, for the aggregator named (its audience) */
+  password: (audience: string) => string;
   outbox: OutboxSource;
   /** retained messages published on every connect (Home Assistant discovery) */
   retained: () => RetainedMessage[];
@@ -135,7 +135,7 @@ export class AgentLink {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       username: this.o.agentId,
-      password: this.o.password(),
+      password: this.o.password(this.target.id),
       will: { topic: statusTopic, payload: Buffer.from(STATUS_OFFLINE), qos: 1, retain: true },
       ...this.o.tls,
     });
@@ -247,7 +247,7 @@ export class AgentLink {
         this.switchTo(d.switched.from, d.switched.reason);
         return;
       }
-      this.client.options.password = this.o.password();
+      this.client.options.password = this.o.password(this.target.id);
       this.client.reconnect();
     }, delay);
   }

@@ -13,7 +13,7 @@ const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => u
 /**
  * A second, subscribe-only MQTT session for the home aggregator's `market.announce` messages. The agent's
  * main link (agent/link/mqtt-link.ts) listens only on its down topic; this one uses its own client id
- * (`<clientId>-announce`, clean session: a missed announcement is replaced by the next) and its own login
+ * (`<clientId>/announce`, clean session: a missed announcement is replaced by the next) and its own login
  * token, and never publishes. When the main link fails over, this one follows (`follow`) to the same
  * aggregator's broker and its announcements.
  */
@@ -31,7 +31,8 @@ export class AnnounceLink {
       aggregator: Certificate;
       /** every aggregator the agent may fail over to; announcements from any of them verify */
       aggregators?: Certificate[] | undefined;
-      password: () => string;
+      /** a fresh login token for the client id `<clientId>/announce` at the aggregator named */
+      password: (audience: string) => string;
       tls?: TlsMaterial | undefined;
       onAnnounce: (env: Envelope) => void;
       log: Logger;
@@ -68,7 +69,7 @@ export class AnnounceLink {
 
   start(): void {
     const topic = topics.aggregatorAnnounce(this.aggregatorId);
-    const clientId = `${this.o.clientId}-announce`;
+    const clientId = `${this.o.clientId}/announce`;
     const client = mqtt.connect(this.url, {
       clientId,
       clean: true,
@@ -76,7 +77,7 @@ export class AnnounceLink {
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
       username: this.o.agentId,
-      password: this.o.password(),
+      password: this.o.password(this.aggregatorId),
       ...this.o.tls,
     });
     this.client = client;
@@ -87,7 +88,7 @@ export class AnnounceLink {
     });
     // Each reconnect presents a fresh login token (the broker refuses a reused sequence number).
     client.on("reconnect", () => {
-      client.options.password = this.o.password();
+      client.options.password = this.o.password(this.aggregatorId);
     });
     client.on("error", (err) => this.o.log.debug("announce link error", { error: err.message }));
     client.on("message", (t, payload) => {

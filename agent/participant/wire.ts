@@ -20,7 +20,7 @@ export function tradingHooks(o: {
   aggregators?: Certificate[] | undefined;
   store: AgentStore;
   mqtt: { url: string; clientId: string; tls?: TlsMaterial | undefined };
-  password: (clientId: string) => string;
+  password: (clientId: string, audience: string) => string;
   log: Logger;
   now: () => number;
 }) {
@@ -43,7 +43,7 @@ export function tradingHooks(o: {
       agentId: o.id,
       aggregator: o.aggregator,
       aggregators: o.aggregators,
-      password: () => o.password(`${o.mqtt.clientId}-announce`),
+      password: (audience) => o.password(`${o.mqtt.clientId}/announce`, audience),
       tls: o.mqtt.tls,
       onAnnounce: (env) => participant.onAnnounce(env),
       log,

@@ -17,6 +17,7 @@ import {
   MSG_RECEIPT,
   type ReadingBody,
   receiptBodySchema,
+  toMilli,
 } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import type { TlsMaterial } from "../../protocol/tls.js";
@@ -81,17 +82,18 @@ const PRUNE_BATCH = 10_000;
 /** Receipts are idempotent (they only delete outbox rows), so a replayed one is harmless: no seq check. */
 const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };
 
+/** The signed body of a reading: integers only, power, voltage, current and frequency in milli-units. */
 export function readingBody(r: MeterReading): ReadingBody {
   const body: ReadingBody = {
     meter: r.meter,
     ts: r.ts,
     importWh: r.importWh,
     exportWh: r.exportWh,
-    powerW: r.powerW,
+    powerMilliW: toMilli(r.powerW),
   };
-  if (r.voltageV !== undefined) body.voltageV = r.voltageV;
-  if (r.currentA !== undefined) body.currentA = r.currentA;
-  if (r.frequencyHz !== undefined) body.frequencyHz = r.frequencyHz;
+  if (r.voltageV !== undefined) body.voltageMilliV = toMilli(r.voltageV);
+  if (r.currentA !== undefined) body.currentMilliA = toMilli(r.currentA);
+  if (r.frequencyHz !== undefined) body.frequencyMilliHz = toMilli(r.frequencyHz);
   return body;
 }
 
@@ -156,8 +158,13 @@ export class AgentRuntime {
       homeRetryMs: opts.mqtt.homeRetryMs ?? 30_000,
       onSwitch: (to) => this.trading?.onSwitch?.(to),
       agentId: opts.id,
-      password: () =>
-        loginToken(identity.key, identity.cert, opts.mqtt.clientId, opts.store.allocateSeq(), this.now()),
+      password: (audience) =>
+        loginToken(identity.key, identity.cert, {
+          clientId: opts.mqtt.clientId,
+          audience,
+          seq: opts.store.allocateSeq(),
+          now: this.now(),
+        }),
       outbox: opts.store,
       retained: () =>
         opts.homeAssistant.enabled

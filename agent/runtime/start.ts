@@ -3,7 +3,7 @@ import { type Certificate, verifyCertificate } from "../../protocol/identity.js"
 import { readCertificateFile } from "../../protocol/keyfile.js";
 import { type LoadedIdentity, loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loginToken } from "../../protocol/login.js";
+import { loginToken, sessionClientId } from "../../protocol/login.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import { readTlsFiles } from "../../protocol/tls.js";
 import { startAgentHttp } from "../http/serve.js";
@@ -46,7 +46,7 @@ export async function startAgent(
   const ids = new Set(drivers.map((d) => d.id));
   if (ids.size !== drivers.length) throw new AgentRuntimeError("METER_CONFIG", "meter ids must be unique");
   const store = new AgentStore(config.store.path, config.id, () => now() * 1000);
-  const clientId = config.mqtt.clientId ?? `gridlet-${config.id}`;
+  const clientId = config.mqtt.clientId ?? sessionClientId(config.id);
   const tls = readTlsFiles(config.mqtt.tls);
   const runtime = new AgentRuntime({
     id: config.id,
@@ -71,7 +71,13 @@ export async function startAgent(
           aggregators: aggregators?.map((a) => a.cert),
           store,
           mqtt: { url: aggregators?.[0].url ?? config.mqtt.url, clientId, tls },
-          password: (cid) => loginToken(identity.key, identity.cert, cid, store.allocateSeq(), now()),
+          password: (cid, audience) =>
+            loginToken(identity.key, identity.cert, {
+              clientId: cid,
+              audience,
+              seq: store.allocateSeq(),
+              now: now(),
+            }),
           log: deps.log,
           now,
         })

@@ -1,33 +1,36 @@
-import { createServer, type Server } from "node:net";
-import { Aedes, type AuthenticateError, type Client } from "aedes";
-import { describeError, isGridletError } from "../../protocol/errors.js";
+import { createServer, type Server, type Socket } from "node:net";
+import { Aedes, type Client } from "aedes";
 import type { Logger } from "../../protocol/log.js";
-import { mayPublish, maySubscribe } from "./acl.js";
+import { BrokerError } from "./errors.js";
+import { BrokerGate } from "./gate.js";
+import { type BrokerLimits, DEFAULT_BROKER_LIMITS } from "./limits.js";
 import type { BrokerIdentity, LoginVerifier } from "./login.js";
 
 export interface EmbeddedBroker {
   port: number;
   /** publishes from inside the broker's process, with no client connection (QoS 1) */
   publish(topic: string, payload: Buffer | string, retain?: boolean): void;
-  /** refusals by reason: login codes, "PUBLISH_DENIED", "SUBSCRIBE_DENIED" */
+  /** refusals by code: login codes, "PUBLISH_DENIED", "PACKET_TOO_LARGE", "THROTTLED", ... */
   refusals(): Record<string, number>;
   /** the identities of the clients connected now (an agent may hold two: its link and its trading client) */
   connections(): BrokerIdentity[];
+  /** closes the connections of every logged-in identity that matches (a revoked one); returns how many */
+  disconnect(match: (who: BrokerIdentity) => boolean, reason: string): number;
   close(): Promise<void>;
 }
 
-const BAD_USERNAME_OR_PASSWORD = 4;
-
 /**
- * An Aedes broker on host:port whose hooks authenticate every client by its login token and keep each
- * agent to its own topics. In-memory persistence: the agents' outboxes, not the broker, are what make
- * delivery survive a restart.
+ * An Aedes broker on host:port whose hooks (aggregator/broker/gate.ts) bound every client before and
+ * after its login, authenticate it by its login token and keep each identity to its own topics.
+ * In-memory persistence: the agents' outboxes, not the broker, are what make delivery survive a restart.
  */
 export async function startEmbeddedBroker(opts: {
   host: string;
   port: number;
   login: LoginVerifier;
   log: Logger;
+  limits?: BrokerLimits;
+  now?: () => number;
   /** called once per refusal, for the aggregator's persistent counters */
   onRefusal?: (code: string) => void;
   /**
@@ -37,48 +40,39 @@ export async function startEmbeddedBroker(opts: {
   subscriptions?: { filter: string; onMessage: (topic: string, payload: Buffer) => void }[];
 }): Promise<EmbeddedBroker> {
   const { log } = opts;
-  const identities = new WeakMap<Client, BrokerIdentity>();
-  const refusals: Record<string, number> = {};
-  const refuse = (code: string, msg: string, fields: Record<string, unknown>) => {
-    refusals[code] = (refusals[code] ?? 0) + 1;
-    opts.onRefusal?.(code);
-    log.warn(msg, { code, ...fields });
-  };
-  const broker = await Aedes.createBroker({
-    id: "gridlet-embedded",
-    authenticate: (client, username, password, done) => {
-      try {
-        identities.set(client, opts.login.verify(username, password, client.id));
-        done(null, true);
-      } catch (e) {
-        refuse(isGridletError(e) ? e.code : "LOGIN_FAILED", "login refused", {
-          client: client.id,
-          username,
-          reason: describeError(e),
-        });
-        const err = new Error("login refused") as AuthenticateError;
-        err.returnCode = BAD_USERNAME_OR_PASSWORD;
-        done(err, false);
-      }
-    },
-    authorizePublish: (client, packet, done) => {
-      if (client === null) return done(null); // the broker's own messages
-      const who = identities.get(client);
-      if (who !== undefined && mayPublish(who, packet.topic)) return done(null);
-      refuse("PUBLISH_DENIED", "publish refused", { client: client.id, id: who?.id, topic: packet.topic });
-      done(new Error(`publish to ${packet.topic} not allowed`));
-    },
-    authorizeSubscribe: (client, sub, done) => {
-      const who = identities.get(client);
-      if (who !== undefined && maySubscribe(who, sub.topic)) return done(null, sub);
-      refuse("SUBSCRIBE_DENIED", "subscribe refused", { client: client.id, id: who?.id, topic: sub.topic });
-      // A null subscription makes Aedes answer 0x80 (failure) for this filter only [MQTT-3.9.3-2].
-      done(null, null);
-    },
+  const limits = opts.limits ?? DEFAULT_BROKER_LIMITS;
+  const gate = new BrokerGate({
+    limits,
+    login: opts.login,
+    log,
+    now: opts.now ?? Date.now,
+    onRefusal: opts.onRefusal,
   });
-  const connected = new Set<Client>();
-  broker.on("clientReady", (client) => connected.add(client));
-  broker.on("clientDisconnect", (client) => connected.delete(client));
+  let broker: Aedes;
+  const clientsById = (): Record<string, Client | undefined> =>
+    (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
+  broker = await Aedes.createBroker({
+    id: "gridlet-embedded",
+    connectTimeout: limits.connectTimeoutMs,
+    // Client ids are `<identity>` or `<identity>/<suffix>` (docs/SECURITY.md), longer than MQTT 3.1's 23.
+    maxClientsIdLength: 256,
+    authenticate: (client, username, password, done) =>
+      gate.authenticate(client, username, password, clientsById()[client.id], done),
+    authorizePublish: (client, packet, done) => gate.authorizePublish(client, packet, done),
+    authorizeSubscribe: (client, sub, done) => gate.authorizeSubscribe(client, sub, done),
+  });
+  broker.on("connectionError", (client, err) => {
+    if (err.message === "connect did not arrive in time") {
+      const remote = (client.conn as { remoteAddress?: string }).remoteAddress ?? "unknown";
+      gate.refuse("CONNECT_TIMEOUT", remote, "connection closed: no CONNECT in time", {
+        remote,
+        timeoutMs: limits.connectTimeoutMs,
+      });
+    } else log.debug("connection error", { error: err.message });
+  });
+  broker.on("clientError", (client, err) =>
+    log.debug("client error", { client: client.id, error: err.message }),
+  );
   for (const sub of opts.subscriptions ?? []) {
     await new Promise<void>((resolve) =>
       broker.subscribe(
@@ -94,11 +88,27 @@ export async function startEmbeddedBroker(opts: {
       ),
     );
   }
-  const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port, opts.host, () => resolve());
+  const server: Server = createServer((socket: Socket) => {
+    const conn = gate.accept(socket);
+    if (conn !== undefined) broker.handle(conn);
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (e) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE")
+      throw new BrokerError(
+        "ADDRESS_IN_USE",
+        `broker.embedded: ${opts.host}:${opts.port} is already in use (another aggregator with this configuration?)`,
+      );
+    throw new BrokerError(
+      "LISTEN_FAILED",
+      `broker.embedded: cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`,
+    );
+  }
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : opts.port;
   log.info("embedded broker listening", { host: opts.host, port });
@@ -111,17 +121,29 @@ export async function startEmbeddedBroker(opts: {
           if (err) log.warn("in-process publish failed", { topic, error: err.message });
         },
       ),
-    refusals: () => ({ ...refusals }),
-    connections: () =>
-      [...connected].flatMap((c) => {
-        const who = identities.get(c);
-        return who === undefined ? [] : [who];
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        broker.close(() => server.close(() => resolve()));
-        // Open client sockets keep server.close waiting; Aedes closed them, but do not hang on it.
-        setTimeout(resolve, 2000).unref();
-      }),
+    refusals: () => gate.refusals(),
+    connections: () => gate.connectedIdentities(),
+    disconnect: (match, reason) => {
+      const victims = gate.clientsWhere(match);
+      for (const c of victims) {
+        gate.refuse("REVOKED_CUT", c.id, "connection cut", { client: c.id, reason });
+        c.close();
+      }
+      return victims.length;
+    },
+    close: () => closeBroker(broker, server),
   };
+}
+
+/** Stops accepting, closes every client (each publishing its will), then the broker. */
+async function closeBroker(broker: Aedes, server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    // Open client sockets keep server.close waiting until Aedes has closed them below.
+    setImmediate(resolve);
+  });
+  await new Promise<void>((resolve) => {
+    broker.close(() => resolve());
+    setTimeout(resolve, 2000).unref();
+  });
 }

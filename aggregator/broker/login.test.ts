@@ -17,11 +17,14 @@ describe("login tokens from arbitrary input", () => {
   after(() => tmp.cleanup());
 
   it("any bytes as a password give a typed refusal, never a crash or an acceptance", () => {
-    const v = new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: Date.now }), Date.now);
+    const v = new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: Date.now }), {
+      audience: "agg-1",
+      now: Date.now,
+    });
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 2048 }), fc.string({ maxLength: 70 }), (bytes, user) => {
         assert.throws(
-          () => v.verify(user, Buffer.from(bytes), "c"),
+          () => v.verify(user, Buffer.from(bytes), user),
           (e) => isGridletError(e),
         );
       }),
@@ -31,15 +34,18 @@ describe("login tokens from arbitrary input", () => {
 
   it("a real token with any one character changed is refused with a typed error", () => {
     const a = pki.agents[0];
-    const token = loginToken(a.key, a.cert, "c", 1, Date.now());
-    const v = new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: Date.now }), Date.now);
+    const token = loginToken(a.key, a.cert, { clientId: a.id, audience: "agg-1", seq: 1, now: Date.now() });
+    const v = new LoginVerifier(new TrustStore(pki.ca.caCertificate(), { now: Date.now }), {
+      audience: "agg-1",
+      now: Date.now,
+    });
     fc.assert(
       fc.property(fc.nat({ max: token.length - 1 }), fc.integer({ min: 32, max: 126 }), (i, code) => {
         const ch = String.fromCharCode(code);
         fc.pre(token[i] !== ch);
         const forged = token.slice(0, i) + ch + token.slice(i + 1);
         try {
-          v.verify(a.id, Buffer.from(forged), "c");
+          v.verify(a.id, Buffer.from(forged), a.id);
         } catch (e) {
           assert.ok(isGridletError(e), String(e));
           return;

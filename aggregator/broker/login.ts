@@ -1,7 +1,14 @@
-import { decodeEnvelope, EnvelopeVerifier, MemorySequenceStore } from "../../protocol/envelope.js";
+import {
+  decodeEnvelope,
+  EnvelopeVerifier,
+  MemorySequenceStore,
+  type SequenceStore,
+} from "../../protocol/envelope.js";
 import { ProtocolError } from "../../protocol/errors.js";
 import { parseCertificate, type Role, type TrustStore } from "../../protocol/identity.js";
+import { LOGIN_TOKEN_SKEW_MS, ownsClientId } from "../../protocol/login.js";
 import { loginBodySchema, MSG_LOGIN } from "../../protocol/messages/readings.js";
+import { LoginError } from "./errors.js";
 
 export interface BrokerIdentity {
   id: string;
@@ -9,22 +16,30 @@ export interface BrokerIdentity {
 }
 
 /**
- * Checks an MQTT login: username = identity id, password = a login envelope (docs/AGENT.md, "Broker
- * login") signed by that identity, carrying its certificate, naming the MQTT client id, dated within
- * `maxAgeMs` and with a sequence number above the previous login of that identity. The certificate is
- * verified against the CA and added to the trust store, so that the identity's envelopes verify too.
+ * Checks an MQTT login (docs/PROTOCOL.md, "Login tokens"): username = identity id, password = a login
+ * envelope signed by that identity, carrying its certificate, naming this broker's aggregator as its
+ * audience and the MQTT client id, which must be the identity's own (`<id>` or `<id>/<suffix>`); dated
+ * within 30 s of now and with a sequence number above the previous login of that identity here (kept
+ * in `sequences`, which the aggregator persists). The certificate is verified against the CA and added
+ * to the trust store, so that the identity's envelopes verify too.
  */
 export class LoginVerifier {
   private readonly trust: TrustStore;
+  private readonly audience: string;
   private readonly verifier: EnvelopeVerifier;
 
-  constructor(trust: TrustStore, now: () => number, maxAgeMs = 5 * 60_000) {
+  constructor(
+    trust: TrustStore,
+    o: { audience: string; now: () => number; sequences?: SequenceStore; skewMs?: number },
+  ) {
     this.trust = trust;
+    this.audience = o.audience;
+    const skew = o.skewMs ?? LOGIN_TOKEN_SKEW_MS;
     this.verifier = new EnvelopeVerifier({
       directory: trust,
-      sequences: new MemorySequenceStore(),
-      freshness: { maxAgeMs: () => maxAgeMs, maxFutureMs: 60_000 },
-      now,
+      sequences: o.sequences ?? new MemorySequenceStore(),
+      freshness: { maxAgeMs: () => skew, maxFutureMs: skew },
+      now: o.now,
     });
   }
 
@@ -45,6 +60,18 @@ export class LoginVerifier {
     const body = loginBodySchema.safeParse(env.body);
     if (!body.success)
       throw new ProtocolError("MALFORMED", `login token body: ${body.error.issues[0].message}`);
+    if (body.data.audience !== this.audience) {
+      throw new LoginError(
+        "WRONG_AUDIENCE",
+        `login token is for aggregator "${body.data.audience}", this is "${this.audience}"`,
+      );
+    }
+    if (!ownsClientId(username, clientId)) {
+      throw new LoginError(
+        "CLIENT_ID_NOT_OWNED",
+        `client id "${clientId}" is not "${username}" or "${username}/..."; a session belongs to its identity`,
+      );
+    }
     if (body.data.clientId !== clientId) {
       throw new ProtocolError(
         "MALFORMED",

@@ -35,9 +35,9 @@ export const creditConfigSchema = z
       .number()
       .int()
       .min(1)
-      .max(3650)
+      .max(300)
       .default(30)
-      .describe("token validity t; t in months = days / 30"),
+      .describe("token validity t; t in months = days / 30, at most the seed's 10 months"),
     bufferDays: z.number().int().min(0).max(3650).default(7).describe("repayment buffer after the validity"),
     defaultLimitDays: z
       .number()

@@ -20,6 +20,14 @@ export type {
   CreditTxContext,
   IncomeRecord,
 } from "./ports.js";
-export { type BorrowerParams, priceBorrower, type Quote, scanBorrower } from "./pricing.js";
+export {
+  type BorrowerParams,
+  NO_LOAN_REASONS,
+  type NoLoanReason,
+  offerOrNot,
+  priceBorrower,
+  type Quote,
+  scanBorrower,
+} from "./pricing.js";
 export { type BankKeys, CreditBankService } from "./service.js";
 export { type BankInfo, type CreditState, createCreditState, type Loan, tokenOf } from "./state.js";

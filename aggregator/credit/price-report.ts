@@ -1,7 +1,13 @@
 import { z } from "zod";
 import { CreditError } from "./errors.js";
 import { gammaOfGrade, gradeIndex, repaymentAbility } from "./grades.js";
-import { type BorrowerParams, priceBorrower, scanBorrower } from "./pricing.js";
+import {
+  type BorrowerParams,
+  NO_LOAN_REASONS,
+  type NoLoanReason,
+  priceBorrower,
+  scanBorrower,
+} from "./pricing.js";
 
 /**
  * Input and output of `gridlet credit price`: borrowers' parameters in, each borrower's Stackelberg
@@ -14,7 +20,7 @@ const borrowerInputSchema = z
     theta: z.number().gt(0),
     qMin: z.number().min(0),
     p: z.number().gt(0),
-    t: z.number().gt(0).describe("months"),
+    t: z.number().gt(0).max(10).describe("months, the seed's range (0, 10]"),
     lambda: z.number().gt(0).max(1).optional(),
     s: z.number().int().min(0).optional(),
     f: z.number().int().min(0).optional(),
@@ -53,6 +59,9 @@ export interface PricedBorrower {
   id: string;
   k: number;
   offered: boolean;
+  /** why no loan is offered (null when one is), and the same in words */
+  reason: NoLoanReason | null;
+  why: string | null;
   /** R*, α*, β*: the equilibrium */
   R: number;
   alpha: number;
@@ -61,7 +70,14 @@ export interface PricedBorrower {
   borrowerUtility: number;
   lambda: number;
   gamma: number;
-  algorithm1: { alpha: number; R: number; bankUtility: number; agreesWithinStep: boolean };
+  algorithm1: {
+    offered: boolean;
+    reason: NoLoanReason | null;
+    alpha: number;
+    R: number;
+    bankUtility: number;
+    agreesWithinStep: boolean;
+  };
 }
 
 export interface PriceReport {
@@ -101,6 +117,8 @@ export function priceReport(raw: unknown): PriceReport {
       id: b.id ?? `borrower-${i + 1}`,
       k: q.k,
       offered: q.offered,
+      reason: q.reason,
+      why: q.reason === null ? null : NO_LOAN_REASONS[q.reason],
       R: q.R,
       alpha: q.alpha,
       beta: q.beta,
@@ -109,10 +127,13 @@ export function priceReport(raw: unknown): PriceReport {
       lambda: params.lambda,
       gamma: params.gamma,
       algorithm1: {
+        offered: scan.offered,
+        reason: scan.reason,
         alpha: scan.alpha,
         R: scan.R,
         bankUtility: scan.bankUtility,
-        agreesWithinStep: Math.abs(scan.alpha - q.alpha) <= input.scanStep * (1 + 1e-9),
+        agreesWithinStep:
+          scan.reason === q.reason && Math.abs(scan.alpha - q.alpha) <= input.scanStep * (1 + 1e-9),
       },
     };
   });

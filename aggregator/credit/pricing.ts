@@ -17,7 +17,7 @@ export interface BorrowerParams {
   qMin: number;
   /** energy price p_i > 0 (coins per unit of energy) */
   p: number;
-  /** loan duration t_i > 0, months */
+  /** loan duration t_i ∈ (0, 10] months (the seed's Table II range) */
   t: number;
   /** repayment ability λ_i ∈ (0, 1] */
   lambda: number;
@@ -29,11 +29,32 @@ export interface BorrowerParams {
   c: number;
 }
 
+/**
+ * Why the bank offers no loan, checked in this order:
+ * - `K_POSITIVE`: k > 0. The bank's utility rises without bound in α there; the seed's convention is
+ *   α* = 0, where the borrower's best response is unbounded, and its Algorithm 1 records R* = 0.
+ * - `ZERO_COST`: c = 0. The bank's utility then falls in α and its supremum is at α → 0, where the loan is
+ *   unbounded: no price is optimal.
+ * - `NO_POSITIVE_AMOUNT`: R* ≤ 0 at the optimum. α* is the geometric mean of the α where R reaches 0 and
+ *   the α where the bank's margin reaches 0; R* ≤ 0 means no α gives a positive loan with a positive margin.
+ * - `NOT_PROFITABLE`: the bank's utility at its (capped) optimum is not positive.
+ */
+export type NoLoanReason = "K_POSITIVE" | "ZERO_COST" | "NO_POSITIVE_AMOUNT" | "NOT_PROFITABLE";
+
+export const NO_LOAN_REASONS: Readonly<Record<NoLoanReason, string>> = {
+  K_POSITIVE: "k > 0: the seed's convention α* = 0 leaves the best response unbounded",
+  ZERO_COST: "c = 0: the bank's utility is highest as α → 0, where the loan is unbounded",
+  NO_POSITIVE_AMOUNT: "R* ≤ 0: no price gives a positive loan that pays the bank",
+  NOT_PROFITABLE: "the bank's utility at its optimum is not positive",
+};
+
 export interface Quote {
   /** k_i = Qmin_i p_i − θ_i p_i: the borrower's constraint is R > k */
   k: number;
-  /** whether the bank offers a loan at all (k ≤ 0) */
+  /** whether the bank offers a loan at all */
   offered: boolean;
+  /** why not, when it does not */
+  reason: NoLoanReason | null;
   /** penalty rate α* */
   alpha: number;
   /** interest rate β* = α* / (η t) */
@@ -57,7 +78,7 @@ export function checkBorrowerParams(b: BorrowerParams): void {
   if (b.theta <= 0) bad("theta", "> 0");
   if (b.qMin < 0) bad("qMin", "≥ 0");
   if (b.p <= 0) bad("p", "> 0");
-  if (b.t <= 0) bad("t", "> 0");
+  if (b.t <= 0 || b.t > 10) bad("t", "in (0, 10] months");
   if (b.lambda <= 0 || b.lambda > 1) bad("lambda", "in (0, 1]");
   if (b.gamma <= 0 || b.gamma > 1) bad("gamma", "in (0, 1]");
   if (b.eta <= 1) bad("eta", "> 1");
@@ -95,9 +116,9 @@ export function bankUtility(b: BorrowerParams, R: number, alpha: number, beta: n
 }
 
 /**
- * The leader's optimum in closed form (seed eq. 13): α* = 0 when k > 0; otherwise
- * α* = min(√(−λdγtcη² / ((λ + η − λη) k (γ + (1 − γ)η))), α_max). With k = 0 the bank's utility grows
- * without bound in α, so the cap decides.
+ * The leader's optimum in closed form (seed eq. 13): α* = 0 when k > 0 (the seed's convention: the
+ * utility actually rises with α there); otherwise α* = min(√(−λdγtcη² / ((λ + η − λη) k (γ + (1 − γ)η))),
+ * α_max). With k = 0 the bank's utility grows without bound in α, so the cap decides.
  */
 export function optimalAlpha(b: BorrowerParams, alphaMax: number): number {
   const k = kOf(b);
@@ -116,6 +137,7 @@ export function quoteAt(b: BorrowerParams, alpha: number): Quote {
   return {
     k,
     offered: true,
+    reason: null,
     alpha,
     beta,
     R,
@@ -124,27 +146,41 @@ export function quoteAt(b: BorrowerParams, alpha: number): Quote {
   };
 }
 
-function noLoan(k: number): Quote {
-  return { k, offered: false, alpha: 0, beta: 0, R: 0, bankUtility: 0, borrowerUtility: 0 };
+function noLoan(k: number, reason: NoLoanReason): Quote {
+  return { k, offered: false, reason, alpha: 0, beta: 0, R: 0, bankUtility: 0, borrowerUtility: 0 };
+}
+
+/** The reason that holds before any α is tried: the seed's k > 0 convention, or c = 0. */
+function reasonBeforePricing(b: BorrowerParams): NoLoanReason | null {
+  if (kOf(b) > 0) return "K_POSITIVE";
+  if (b.c === 0) return "ZERO_COST";
+  return null;
 }
 
 /**
- * The Stackelberg equilibrium by the closed form. k > 0 gives α* = 0, where the borrower's best
- * response is unbounded, so (as the seed's Algorithm 1 does) the bank offers no loan: R* = 0.
- * An α* of 0 can also come from a zero numerator (c = 0): no positive price helps the bank then either.
+ * The one rule deciding whether a priced optimum is offered, shared by the closed form and Algorithm 1:
+ * a loan only where R* > 0 and the bank's utility there is positive.
  */
+export function offerOrNot(q: Quote): Quote {
+  if (!(q.R > 0)) return noLoan(q.k, "NO_POSITIVE_AMOUNT");
+  if (!(q.bankUtility > 0)) return noLoan(q.k, "NOT_PROFITABLE");
+  return q;
+}
+
+/** The Stackelberg equilibrium by the closed form, or no loan with its reason. */
 export function priceBorrower(b: BorrowerParams, alphaMax: number): Quote {
   checkBorrowerParams(b);
   checkAlphaMax(alphaMax);
-  const alpha = optimalAlpha(b, alphaMax);
-  if (alpha <= 0) return noLoan(kOf(b));
-  return quoteAt(b, alpha);
+  const before = reasonBeforePricing(b);
+  if (before !== null) return noLoan(kOf(b), before);
+  return offerOrNot(quoteAt(b, optimalAlpha(b, alphaMax)));
 }
 
 /**
  * The seed's Algorithm 1 as an independent check: scan α over (0, α_max] in steps, let the borrower
- * respond, keep the α with the highest bank utility. Unlike the seed's listing it does not stop at the
- * first decrease, so it relies on nothing but the definitions of the two utilities.
+ * respond, keep the α with the highest bank utility, then apply the same offer rule. Unlike the seed's
+ * listing it does not stop at the first decrease, so it relies on nothing but the definitions of the two
+ * utilities.
  */
 export function scanBorrower(b: BorrowerParams, alphaMax: number, step: number): Quote {
   checkBorrowerParams(b);
@@ -152,15 +188,15 @@ export function scanBorrower(b: BorrowerParams, alphaMax: number, step: number):
   if (!(step > 0) || step > alphaMax) {
     throw new CreditError("BAD_PARAMETERS", "scan step must be in (0, alphaMax]", { step, alphaMax });
   }
-  const k = kOf(b);
-  if (k > 0) return noLoan(k);
+  const before = reasonBeforePricing(b);
+  if (before !== null) return noLoan(kOf(b), before);
   const n = Math.ceil(alphaMax / step);
-  let best: Quote | undefined;
-  for (let i = 1; i <= n; i++) {
+  let best = quoteAt(b, Math.min(step, alphaMax));
+  for (let i = 2; i <= n; i++) {
     const q = quoteAt(b, Math.min(i * step, alphaMax));
-    if (best === undefined || q.bankUtility > best.bankUtility) best = q;
+    if (q.bankUtility > best.bankUtility) best = q;
   }
-  return best ?? noLoan(k);
+  return offerOrNot(best);
 }
 
 function checkAlphaMax(alphaMax: number): void {

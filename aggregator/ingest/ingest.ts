@@ -1,16 +1,18 @@
 import type Database from "better-sqlite3";
+import { describeBodyError } from "../../protocol/body-error.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
   type Envelope,
   EnvelopeVerifier,
   type SequenceStore,
+  scanEnvelopeSeq,
 } from "../../protocol/envelope.js";
 import { describeError, isGridletError, isProtocolError } from "../../protocol/errors.js";
 import type { Logger } from "../../protocol/log.js";
 import { parseAgentTopic } from "../../protocol/topics.js";
 import type { ReceiptBatcher } from "./receipts.js";
-import type { Accepted, AggregatorStore } from "./store.js";
+import type { Accepted, AggregatorStore, Refusal } from "./store.js";
 
 /**
  * What ingest does with one envelope type. Later parts of the aggregator (orders, deposits, credit)
@@ -24,6 +26,11 @@ export interface MessageHandler<T = unknown> {
   parse(body: unknown): T;
   /** writes the message inside ingest's transaction */
   store(db: Database.Database, env: Envelope, body: T, raw: string): void;
+  /**
+   * Checks the message against what is stored, inside ingest's transaction and before `store`; a
+   * refusal is final (the agent is told to drop the envelope), e.g. a meter register running backwards.
+   */
+  refuse?(db: Database.Database, env: Envelope, body: T): Refusal | undefined;
 }
 
 /** Replays are caught by (sender, seq) uniqueness in the store, not by a running maximum: see AGGREGATOR.md. */
@@ -53,10 +60,16 @@ export class Ingest {
   private readonly handlers = new Map<string, MessageHandler>();
   private readonly verifier: EnvelopeVerifier;
   private pending: Accepted[] = [];
-  private pendingKeys = new Set<string>();
+  /** (sender, seq) → signature of the envelopes in the pending batch */
+  private pendingKeys = new Map<string, string>();
   private pendingRejections = new Map<string, number>();
   private flushScheduled = false;
-  readonly stats = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number> };
+  readonly stats = {
+    accepted: 0,
+    duplicates: 0,
+    equivocations: 0,
+    rejected: {} as Record<string, number>,
+  };
 
   constructor(opts: IngestOptions) {
     this.o = opts;
@@ -95,7 +108,13 @@ export class Ingest {
     try {
       env = decodeEnvelope(payload);
     } catch (e) {
-      this.reject("MALFORMED", describeError(e), { topic });
+      const reason = describeError(e);
+      // Only the agent may publish on its topic (broker ACL), so the topic names whom to tell; when a
+      // shallow scan finds the sequence number, the agent is told to drop the envelope instead of
+      // resending it for ever.
+      const seq = scanEnvelopeSeq(payload);
+      this.reject("MALFORMED", reason, { topic, seq });
+      if (seq !== undefined) this.o.receipts.reject(t.agentId, seq, "MALFORMED", reason);
       return;
     }
     const where = { topic, from: env.from, seq: env.seq, type: env.type };
@@ -115,7 +134,8 @@ export class Ingest {
     // Duplicates of committed envelopes are found by the store's (sender, seq) key at commit time, which
     // saves a lookup per envelope; duplicates within the pending batch are caught here.
     const key = `${env.from}\u0000${env.seq}`;
-    if (this.pendingKeys.has(key)) {
+    // Another signature under the same key goes on to the commit, which finds it an equivocation.
+    if (this.pendingKeys.get(key) === env.sig) {
       this.duplicate(where);
       return;
     }
@@ -129,14 +149,34 @@ export class Ingest {
     try {
       body = handler.parse(env.body);
     } catch (e) {
-      const reason = describeError(e).split("\n")[0];
+      const reason = describeBodyError(e);
       this.reject("BAD_BODY", reason, where);
       this.o.receipts.reject(env.from, env.seq, "BAD_BODY", reason);
       return;
     }
-    this.pending.push({ env, raw: payload.toString("utf8"), body, store: handler.store });
-    this.pendingKeys.add(key);
+    this.pending.push({
+      env,
+      raw: payload.toString("utf8"),
+      body,
+      store: handler.store,
+      refuse: handler.refuse,
+    });
+    if (!this.pendingKeys.has(key)) this.pendingKeys.set(key, env.sig);
     this.scheduleFlush();
+  }
+
+  /**
+   * The same (sender, seq) with another signature: the sender signed two messages under one sequence
+   * number (a store rolled back, or a hostile sender). The first one stored stands; the other is
+   * refused, logged, counted and reported to the sender with the highest sequence stored from it, above
+   * which it re-signs what it still holds.
+   */
+  private equivocation(env: Envelope, where: Record<string, unknown>): void {
+    this.stats.equivocations += 1;
+    const highest = this.o.store.highestSeq(env.from);
+    const reason = `seq ${env.seq} is already stored with other content; highest stored ${highest ?? "none"}`;
+    this.reject("EQUIVOCATION", reason, where);
+    this.o.receipts.reject(env.from, env.seq, "EQUIVOCATION", reason, highest);
   }
 
   private check(env: Envelope): void {
@@ -166,14 +206,24 @@ export class Ingest {
     const batch = this.pending;
     const rejections = this.pendingRejections;
     this.pending = [];
-    this.pendingKeys = new Set();
+    this.pendingKeys = new Map();
     this.pendingRejections = new Map();
-    const fresh = new Set(this.o.store.commit(batch, rejections, this.o.now()));
-    this.stats.accepted += fresh.size;
-    for (const a of batch) {
-      if (!fresh.has(a)) this.duplicate({ from: a.env.from, seq: a.env.seq, type: a.env.type });
+    const r = this.o.store.commit(batch, rejections, this.o.now());
+    // Receipts only from here on: the commit has returned, so what they acknowledge is on disk.
+    this.stats.accepted += r.fresh.length;
+    const where = (a: Accepted) => ({ from: a.env.from, seq: a.env.seq, type: a.env.type });
+    for (const a of r.fresh) this.o.receipts.ack(a.env.from, a.env.seq);
+    for (const a of r.duplicates) {
+      this.duplicate(where(a));
       this.o.receipts.ack(a.env.from, a.env.seq);
     }
+    for (const a of r.equivocations) this.equivocation(a.env, where(a));
+    for (const { a, refusal } of r.refused) this.refused(a, refusal);
+  }
+
+  private refused(a: Accepted, refusal: Refusal): void {
+    this.reject(refusal.code, refusal.reason, { from: a.env.from, seq: a.env.seq, type: a.env.type });
+    this.o.receipts.reject(a.env.from, a.env.seq, refusal.code, refusal.reason);
   }
 
   /** A resent envelope: stored once already, so only receipted again (its sender lost the receipt). */

@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 /** Codes of the ledger: block structure, hash chain, certificates, the store, re-execution. */
 export type LedgerErrorCode =
@@ -12,8 +12,5 @@ export type LedgerErrorCode =
   | "STATE_MISMATCH"
   | "STORE";
 
-export class LedgerError extends GridletError<LedgerErrorCode> {}
-
-export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerError {
-  return e instanceof LedgerError && (code === undefined || e.code === code);
-}
+export const { Error: LedgerError, is: isLedgerError } = errorFamily<LedgerErrorCode>("LedgerError");
+export type LedgerError = FamilyError<LedgerErrorCode>;

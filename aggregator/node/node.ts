@@ -11,9 +11,9 @@ import type { CreditBankService, PreparedGrant } from "../credit/service.js";
 import type { LedgerEntry } from "../ledger/block.js";
 import { ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
 import { type BlockStore, initLedgerMeta } from "../ledger/store.js";
+import { agentsOfEvent, type LedgerEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
 import { fillsFromEvents } from "../state/messages.js";
-import type { TradingEvent } from "../state/types.js";
 import { type AgentView, agentView } from "../state/views.js";
 import { systemDuties } from "./duties.js";
 import { type EnvelopeSigner, registerEnvelope, revocationsEnvelope, sysEnvelope } from "./envelopes.js";
@@ -327,17 +327,14 @@ export class AggregatorNode {
   private report(entry: LedgerEntry, applied: AppliedTx[]): CommitOutput {
     const registry = this.machine.registry;
     const own = (agent: string) => registry.agent(agent)?.home === this.self;
-    const events: TradingEvent[] = [];
+    const events: LedgerEvent[] = [];
     const touched = new Set<string>();
     for (const a of applied) {
       if (own(a.from)) touched.add(a.from);
       if (!a.result.ok) continue;
-      for (const e of (a.result.events ?? []) as TradingEvent[]) {
+      for (const e of a.result.events) {
         events.push(e);
-        for (const k of ["agent", "buyer", "seller", "borrower", "owner"]) {
-          const v = e[k];
-          if (typeof v === "string" && own(v)) touched.add(v);
-        }
+        for (const agent of agentsOfEvent(e, this.machine.subjects)) if (own(agent)) touched.add(agent);
       }
     }
     const views: AgentView[] = [];

@@ -7,13 +7,14 @@ import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loginToken } from "../../protocol/login.js";
+import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
+import { SqliteLoginSequences } from "../broker/login-sequences.js";
 import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
@@ -184,7 +185,12 @@ export async function startAggregator(
   if (config.broker.embedded !== undefined) {
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
-      login: new LoginVerifier(trust, now),
+      now,
+      login: new LoginVerifier(trust, {
+        audience: config.id,
+        now,
+        sequences: new SqliteLoginSequences(store.db),
+      }),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
       subscriptions: [
@@ -205,14 +211,19 @@ export async function startAggregator(
     embedded.publish(statusTopic, STATUS_ONLINE, true);
   } else {
     url = config.broker.url!;
-    const clientId = config.broker.clientId ?? `gridlet-agg-${config.id}`;
+    const clientId = config.broker.clientId ?? sessionClientId(config.id);
     link = await externalBrokerLink({
       url,
       clientId,
       username: config.broker.username ?? config.id,
       password: () =>
         config.broker.password ??
-        loginToken(identity.key, identity.cert, clientId, store.allocateSeq(), now()),
+        loginToken(identity.key, identity.cert, {
+          clientId,
+          audience: config.id,
+          seq: store.allocateSeq(),
+          now: now(),
+        }),
       statusTopic,
       subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),

@@ -37,7 +37,10 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
   const broker = await startEmbeddedBroker({
     host: "127.0.0.1",
     port,
-    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), Date.now),
+    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), {
+      audience: "eag0",
+      now: Date.now,
+    }),
     log: silentLogger,
   });
   const consortium = {
@@ -114,11 +117,16 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
     assert.equal(link1.refused.get("MALFORMED"), 1);
 
     // an agent may log in, but not listen to consensus traffic
-    const clientId = "mallory-1";
+    const clientId = "mallory/1";
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
       clientId,
       username: "mallory",
-      password: loginToken(mallory.key, mallory.cert, clientId, 1, Date.now()),
+      password: loginToken(mallory.key, mallory.cert, {
+        clientId,
+        audience: "eag0",
+        seq: 1,
+        now: Date.now(),
+      }),
       reconnectPeriod: 0,
     });
     // the broker answers 0x80 for the filter, which the client reports as a failed subscription

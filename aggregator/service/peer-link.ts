@@ -3,7 +3,7 @@ import { fromHex } from "../../protocol/bytes.js";
 import type { Ed25519 } from "../../protocol/crypto/index.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loginToken } from "../../protocol/login.js";
+import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { TOPIC_ROOT } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
 import type { Message } from "../consensus/messages.js";
@@ -53,8 +53,9 @@ export class PeerLink implements Link {
     this.keys = new Map(o.consortium.members.map((m) => [m.id, fromHex(m.publicKey)!]));
     for (const m of o.consortium.members) {
       if (m.id === o.self) continue;
-      const clientId = `gridlet-peer-${o.self}-${m.id}`;
-      const token = () => loginToken(o.key, o.cert, clientId, o.nextLoginSeq(), o.now());
+      const clientId = sessionClientId(o.self, "peer");
+      const token = () =>
+        loginToken(o.key, o.cert, { clientId, audience: m.id, seq: o.nextLoginSeq(), now: o.now() });
       const c = mqtt.connect(m.broker, {
         clientId,
         clean: true,

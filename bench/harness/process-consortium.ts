@@ -136,12 +136,17 @@ export class RawAgent {
   /** Connects (or reconnects) to an aggregator's broker and sends what is not receipted yet. */
   async connect(url: string, aggregator: string): Promise<void> {
     await this.close();
-    const clientId = `gridlet-${this.id}-${++this.loginSeq}`;
+    const clientId = `${this.id}/${++this.loginSeq}`;
     const box = boxKeyPairFromSecret(this.key.boxSecret);
     const c = mqtt.connect(url, {
       clientId,
       username: this.id,
-      password: loginToken(this.key, this.cert, clientId, ++this.loginSeq, Date.now()),
+      password: loginToken(this.key, this.cert, {
+        clientId,
+        audience: aggregator,
+        seq: ++this.loginSeq,
+        now: Date.now(),
+      }),
       reconnectPeriod: 0,
       connectTimeout: 5000,
     });

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { describeError, GridletError } from "../errors.js";
+import { describeError, errorFamily, type FamilyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isLoopbackHost } from "./loopback.js";
 
@@ -13,7 +13,8 @@ import { isLoopbackHost } from "./loopback.js";
  */
 
 export type HttpErrorCode = "HTTP_TOKEN_REQUIRED" | "HTTP_LISTEN_FAILED" | "HTTP_FILES_MISSING";
-export class HttpError extends GridletError<HttpErrorCode> {}
+export const { Error: HttpError } = errorFamily<HttpErrorCode>("HttpError");
+export type HttpError = FamilyError<HttpErrorCode>;
 
 export interface HttpRequest {
   path: string;

@@ -11,6 +11,7 @@ import {
   type Verifier,
 } from "../../ledger/signing.js";
 import type { CheckpointRecord } from "../../ledger/store.js";
+import type { ReplicatedStateMachine } from "../../state/replicated.js";
 import type { Message } from "../messages.js";
 import { type PowConfig, PowReplica } from "../pow/replica.js";
 import { Replica } from "../replica.js";
@@ -36,7 +37,13 @@ export interface NetworkFaults {
   maxDelayMs: number;
 }
 
-export interface SimOptions {
+/** The state machine a replica executes, and the check its consensus core runs on proposed transactions. */
+export interface SimMachine<M extends ReplicatedStateMachine> {
+  machine: M;
+  validateTx?: (tx: unknown) => boolean;
+}
+
+export interface SimOptions<M extends ReplicatedStateMachine = KvMachine> {
   seed: number;
   n: number;
   /** "sim" uses keyed hashes (fast, for many seeds); "ed25519" real signatures */
@@ -47,6 +54,14 @@ export interface SimOptions {
   /** "pbft" (default) or seed 000's proof-of-work mode */
   mode?: "pbft" | "pow";
   pow?: Partial<Omit<PowConfig, "members" | "self">>;
+  /**
+   * Each replica's state machine, made afresh at the start and on every restart (a restart re-executes
+   * what the replica kept). The counter machine (KvMachine) unless given: the ledger scenarios pass the
+   * real LedgerMachine here.
+   */
+  machine?: (id: string) => SimMachine<M>;
+  /** simulated clock at the start, ms since epoch (blocks carry it as their time); 0 unless given */
+  startTime?: number;
 }
 
 /** What the simulator drives: either consensus core. */
@@ -54,11 +69,11 @@ export interface Core {
   step(input: Input, now: number): Output[];
 }
 
-interface SimReplica {
+interface SimReplica<M> {
   id: string;
   signer: Signer;
   core: Core;
-  machine: KvMachine;
+  machine: M;
   alive: boolean;
   /** what the shell persisted: decided blocks in order */
   store: LedgerEntry[];
@@ -86,14 +101,14 @@ export interface Violation {
  * reordering, crashes and restarts (with persisted state or empty plus catch-up), partitions, and at most
  * one Byzantine member. Safety is checked on every commit and checkpoint of the honest replicas.
  */
-export class Simulation {
+export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
   readonly members: string[];
   readonly rng: Rng;
   readonly violations: Violation[] = [];
   readonly faults: { kind: string; member: string; by: string }[] = [];
   now = 0;
   private readonly queue = new EventQueue<Event>();
-  private readonly replicas = new Map<string, SimReplica>();
+  private readonly replicas = new Map<string, SimReplica<M>>();
   private readonly decisions = new Map<number, string>();
   private readonly checkpointHashes = new Map<number, string>();
   private readonly net: NetworkFaults;
@@ -108,8 +123,9 @@ export class Simulation {
   /** a targeted fault on top of the random ones: messages for which it returns true are lost */
   dropIf: ((from: string, to: string, msg: Message) => boolean) | undefined;
 
-  constructor(readonly options: SimOptions) {
+  constructor(readonly options: SimOptions<M>) {
     this.rng = new Rng(options.seed);
+    this.now = options.startTime ?? 0;
     this.members = Array.from({ length: options.n }, (_, i) => `eag${i}`);
     this.net = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 10, ...options.net };
     this.config = { ...DEFAULT_CONFIG, batchDelayMs: 2, slotTimeoutMs: 60, maxBatch: 16, ...options.config };
@@ -134,10 +150,11 @@ export class Simulation {
     return this.members.filter((m) => m !== this.options.byzantine?.id);
   }
 
-  private fresh(id: string): SimReplica {
-    const machine = new KvMachine();
+  private fresh(id: string): SimReplica<M> {
+    const made = this.options.machine?.(id) ?? { machine: new KvMachine() as unknown as M };
+    const machine = made.machine;
     const signer = this.signers.get(id)!;
-    const deps = { signer, verifier: this.verifier, machine };
+    const deps = { signer, verifier: this.verifier, machine, validateTx: made.validateTx };
     const core: Core =
       this.options.mode === "pow"
         ? new PowReplica({ ...DEFAULT_POW, ...this.options.pow, members: this.members, self: id }, deps)
@@ -159,7 +176,7 @@ export class Simulation {
 
   replica(id: string): {
     core: Core;
-    machine: KvMachine;
+    machine: M;
     alive: boolean;
     store: readonly LedgerEntry[];
     stable: readonly CheckpointRecord[];
@@ -172,7 +189,7 @@ export class Simulation {
     this.queue.push(at, { kind: "action", run });
   }
 
-  submit(id: string, tx: KvTx): void {
+  submit(id: string, tx: M extends KvMachine ? KvTx : unknown): void {
     this.input(this.replicas.get(id)!, { type: "submit", tx });
   }
 
@@ -189,7 +206,7 @@ export class Simulation {
    */
   restart(id: string, mode: "persisted" | "empty"): void {
     const old = this.replicas.get(id)!;
-    const r: SimReplica = { ...this.fresh(id), epoch: old.epoch + 1 };
+    const r: SimReplica<M> = { ...this.fresh(id), epoch: old.epoch + 1 };
     this.replicas.set(id, r);
     r.alive = true;
     if (mode === "persisted") {
@@ -216,7 +233,7 @@ export class Simulation {
     return this.partition.some((g) => g.includes(a) && g.includes(b));
   }
 
-  private input(r: SimReplica, input: Input): void {
+  private input(r: SimReplica<M>, input: Input): void {
     if (!r.alive) return;
     let outputs = r.core.step(input, this.now);
     const byz = this.options.byzantine;
@@ -225,7 +242,7 @@ export class Simulation {
     for (const o of outputs) this.handle(r, o);
   }
 
-  private handle(r: SimReplica, o: Output): void {
+  private handle(r: SimReplica<M>, o: Output): void {
     switch (o.type) {
       case "send":
         if (o.to === "*") {
@@ -270,7 +287,7 @@ export class Simulation {
     return id !== this.options.byzantine?.id;
   }
 
-  private noteCommit(r: SimReplica, entry: LedgerEntry, hash: string): void {
+  private noteCommit(r: SimReplica<M>, entry: LedgerEntry, hash: string): void {
     if (entry.seq !== r.store.length) {
       this.violations.push({
         what: "order",
@@ -289,7 +306,7 @@ export class Simulation {
     }
   }
 
-  private noteCheckpoint(r: SimReplica, round: number, stateHash: string): void {
+  private noteCheckpoint(r: SimReplica<M>, round: number, stateHash: string): void {
     r.ownCheckpoints.set(round, stateHash);
     if (!this.isHonest(r.id)) return;
     const known = this.checkpointHashes.get(round);
