@@ -139,7 +139,7 @@ describe("retention at the aggregator", () => {
             from: a.id,
             seq,
             ts,
-            body: { meter: "m", ts, importWh: seq, exportWh: 0, powerW: 1 },
+            body: { meter: "m", ts, importWh: seq, exportWh: 0, powerMilliW: 1000 },
           },
           a.key.seed,
         ),
