@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { REPO_ROOT } from "../bench/harness/procs.js";
@@ -105,5 +105,29 @@ describe("release tarball", { timeout: 600_000 }, () => {
     assert.equal(c.status, 0, c.stderr);
     assert.match(c.stdout, /valid agent configuration/);
     assert.match(c.stdout, /valid aggregator configuration/);
+  });
+
+  it("prepare without TypeScript (npm ci --omit=dev in a checkout) keeps dist/ and does not fail", () => {
+    const dir = join(tmp.dir, "checkout");
+    mkdirSync(join(dir, "scripts"), { recursive: true });
+    copyFileSync(join(REPO_ROOT, "scripts", "prepare.mjs"), join(dir, "scripts", "prepare.mjs"));
+    const prepare = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, ["scripts/prepare.mjs"], {
+        cwd: dir,
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+      });
+    const bare = prepare({ npm_command: "ci" });
+    assert.equal(bare.status, 0, bare.stderr);
+    assert.match(bare.stderr, /no TypeScript compiler .* and no dist\/: install the release tarball/);
+    mkdirSync(join(dir, "dist", "cli"), { recursive: true });
+    writeFileSync(join(dir, "dist", "cli", "main.js"), "");
+    const built = prepare({ npm_command: "ci" });
+    assert.equal(built.status, 0);
+    assert.match(built.stderr, /keeping the existing dist\//);
+    assert.ok(existsSync(join(dir, "dist", "cli", "main.js")));
+    const pack = prepare({ npm_command: "pack" });
+    assert.equal(pack.status, 1, "a pack without a compiler must not ship a stale dist/");
+    assert.match(pack.stderr, /TypeScript is not installed/);
   });
 });
