@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
@@ -235,9 +235,18 @@ function report(layout: DemoLayout): void {
   }
   console.log("\nWhere to look:");
   console.log(
-    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --genesis ${layout.genesisFile}`,
+    `  ${gridletCommand()} ledger verify --db ${layout.aggregators[0].ledgerDb} --genesis ${layout.genesisFile}`,
   );
-  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} | head`);
-  console.log(`  npx gridlet agent status --config ${layout.agents[0].config}`);
+  console.log(`  ${gridletCommand()} ledger export --db ${layout.aggregators[0].ledgerDb} | head`);
+  console.log(`  ${gridletCommand()} agent status --config ${layout.agents[0].config}`);
   if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
+}
+
+/**
+ * How the user runs gridlet: `npx gridlet` in a checkout (its bin is linked into node_modules/.bin), plain
+ * `gridlet` from an installed release, where `npx gridlet` would look for a package of that name in the
+ * registry instead.
+ */
+function gridletCommand(): string {
+  return existsSync(join(process.cwd(), "node_modules", ".bin", "gridlet")) ? "npx gridlet" : "gridlet";
 }
