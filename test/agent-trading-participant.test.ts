@@ -25,6 +25,7 @@ import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, signEnvelope } from "../protocol/envelope.js";
 import { type KeyMaterial, newKeyMaterial } from "../protocol/identity.js";
 import { createLogger } from "../protocol/log.js";
+import { merkleRoot } from "../protocol/merkle.js";
 import type { Fill } from "../protocol/messages/trading.js";
 import { sampleCreditToken, testCertificate } from "./helpers/fixtures.js";
 
@@ -101,7 +102,7 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
   const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
   store.appendReadings(
     [reading(980_000, 1000), reading(990_000, 1500), reading(1_000_000, 2000)],
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
   p.onAnnounce(s.down("market.announce", { ...announce, interval: 101 }, 1));
   p.step();
@@ -152,9 +153,17 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
   // interval 101 passes with 300 Wh imported: summary and a confirmation of 300 of the 400 Wh bought
   store.appendReadings([reading(1_010_000, 2000), reading(1_020_000, 2300)], (_r, seq) => ({
     type: "reading",
-    payload: `r${seq}`,
+    payload: JSON.stringify({ reading: seq }),
   }));
+  // a summary waits for its readings' receipts: it must match what the aggregator stored
   s.setNow(1_020_600);
+  p.step();
+  assert.ok(!types().includes("meter.summary"), "no summary while readings await their receipt");
+  const readingSeqs = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type === "reading")
+    .map((r) => r.seq);
+  store.acknowledge(readingSeqs, 1_020_600);
   p.step();
   const sent = store
     .outboxAfter(0, 100)
@@ -166,9 +175,24 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
     [{ tradeId: "tr-1", receivedWh: 300 }],
   );
   const summaries = sent.filter((e) => e.type === "meter.summary").map((e) => e.body);
+  // the summary commits to the signed readings at the interval's edges and to all in between
   assert.deepEqual(
     summaries.find((b) => b.interval === 101),
-    { interval: 101, importWh: 300, exportWh: 0, readings: 1 },
+    {
+      interval: 101,
+      importWh: 300,
+      exportWh: 0,
+      readings: 2,
+      meters: [
+        {
+          meter: "m1",
+          count: 2,
+          root: merkleRoot([{ reading: 7 }, { reading: 8 }]),
+          first: { seq: 7, ts: 1_010_000, importWh: 2000, exportWh: 0 },
+          last: { seq: 8, ts: 1_020_000, importWh: 2300, exportWh: 0 },
+        },
+      ],
+    },
   );
   const before = store.outboxAfter(0, 1000).length;
   // all sequence numbers distinct and increasing, readings and trading on one counter
@@ -203,7 +227,7 @@ test("participant credit: a shortfall asks the bank, the grant's key signs a pay
   const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
   store.appendReadings([reading(990_000, 0), reading(1_000_000, 10_000)], (_r, seq) => ({
     type: "reading",
-    payload: `r${seq}`,
+    payload: JSON.stringify({ reading: seq }),
   }));
   p.onAnnounce(s.down("market.announce", announce, 1));
   const view = (availableMc: number) =>
@@ -323,7 +347,7 @@ test("participant credit: a refused request is logged with its code and closes t
       { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
       { meter: "m1", ts: 1_000_000, importWh: 10_000, exportWh: 0, powerW: 0 },
     ],
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
   p.onAnnounce(s.down("market.announce", announce, 1));
   p.onDown(
@@ -371,7 +395,14 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
       { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
       { meter: "m1", ts: 1_000_000, importWh: 800, exportWh: 0, powerW: 0 },
     ],
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
+  );
+  store.acknowledge(
+    store
+      .outboxAfter(0, 100)
+      .filter((r) => r.type === "reading")
+      .map((r) => r.seq),
+    1_000_400,
   );
   p.onAnnounce(s.down("market.announce", announce, 3));
   p.step();

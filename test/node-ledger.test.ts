@@ -13,6 +13,7 @@ import { type LedgerApplyResult, LedgerMachine } from "../aggregator/node/machin
 import { AggregatorNode, LEDGER_MACHINE_NAME } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
+import { summaryBody } from "../bench/harness/metering.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../bench/harness/node-consortium.js";
 import { signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
@@ -120,7 +121,7 @@ test("ledger machine: identities, signatures, revocation, system transactions; t
   // the same system transaction from another aggregator is a harmless replay
   assert.equal(code(run(m, sysEnvelope({ ...alloc, sender: "eag1" }, ++seq, now, as(eag1)))), "REPLAY");
   // a re-delivered agent envelope is a replay in the trading core
-  const env = alice.sign("meter.summary", { interval: 1, importWh: 0, exportWh: 0, readings: 1 }, now);
+  const env = alice.sign("meter.summary", summaryBody(1, 0, 0), now);
   assert.equal(code(run(m, env)), "ok");
   assert.equal(code(run(m, env)), "REPLAY");
   // an agent's envelope with a changed body no longer matches its signature
@@ -205,12 +206,12 @@ test("one verification per envelope across validateTx and apply; verdicts do not
   const register = registerEnvelope(alice.cert, 1, now, { id: eag0.id, seed: eag0.seed });
   const wallet = alice.sign("wallet.register", { wallet: alice.wallet }, now);
   const forged = {
-    ...alice.sign("meter.summary", { interval: 3, importWh: 5, exportWh: 0, readings: 1 }, now),
+    ...alice.sign("meter.summary", summaryBody(3, 5, 0), now),
   };
-  forged.body = { interval: 3, importWh: 500, exportWh: 0, readings: 1 };
+  forged.body = summaryBody(3, 500, 0);
   // a valid signature pasted onto another envelope is not taken from the cache
   const pasted = {
-    ...alice.sign("meter.summary", { interval: 4, importWh: 1, exportWh: 0, readings: 1 }, now),
+    ...alice.sign("meter.summary", summaryBody(4, 1, 0), now),
   };
   for (const tx of [register, wallet, forged, pasted]) {
     const before = cache.misses;

@@ -49,6 +49,7 @@ describe("release tarball", { timeout: 600_000 }, () => {
       "config/aggregator.example.yaml",
       "docs/OPERATIONS.md",
       "aggregator/http/dashboard/index.html",
+      "tools/verify_ledger.py",
       "README.md",
     ])
       assert.ok(files.includes(f), `${f} missing`);

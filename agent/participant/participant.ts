@@ -160,10 +160,13 @@ export class Participant {
     const first = this.state.meta<number>("first_interval") ?? 0;
     const done = this.state.summarisedSince(first);
     for (const interval of intervalsToSummarise(now, this.terms, this.o.config.settleDelayMs, first, done)) {
-      const e = this.energyOf(interval);
-      // no summary of an interval the meter did not see: "0 Wh imported" would be evidence against a seller
-      if (e === null || e.readings === 0) continue;
-      const body = meterSummary(interval, e);
+      const start = interval * this.terms.intervalMs;
+      const [from, to] = [start - this.terms.intervalMs, start + this.terms.intervalMs];
+      // the summary must match what the aggregator stored: wait for every reading's receipt (or refusal)
+      if (this.state.unreceiptedReadings(from, to) > 0) continue;
+      const readings = this.state.evidenceReadings(from, to);
+      const body = meterSummary(interval, readings, this.terms);
+      if (body === null) continue;
       this.send([{ type: MSG_METER_SUMMARY, body }], ([r]) => this.state.summarySent(interval, r.seq, body));
     }
   }

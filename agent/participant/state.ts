@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { EvidenceReading } from "../../protocol/evidence.js";
 import type { AgentView } from "../../protocol/messages/account-view.js";
 import type { TxResultBody } from "../../protocol/messages/downlink.js";
 import type { Announcement, Fill, OrderBody } from "../../protocol/messages/trading.js";
@@ -69,6 +70,15 @@ export class TradingState {
       putLoan: db.prepare("INSERT OR REPLACE INTO tp_loans (request_seq, record) VALUES (?, ?)"),
       readings: db.prepare<[number, number], MeterReading>(
         "SELECT meter, ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? ORDER BY ts",
+      ),
+      evidence: db.prepare<
+        [number, number],
+        { seq: number; meter: string; ts: number; importWh: number; exportWh: number; payload: string }
+      >(
+        "SELECT r.seq, r.meter, r.ts, r.import_wh AS importWh, r.export_wh AS exportWh, e.payload FROM readings r JOIN reading_envelopes e ON e.seq = r.seq WHERE r.ts >= ? AND r.ts <= ? AND r.seq NOT IN (SELECT seq FROM dead) ORDER BY r.ts, r.seq",
+      ),
+      unreceipted: db.prepare<[number, number], { n: number }>(
+        "SELECT count(*) AS n FROM readings r JOIN outbox o ON o.seq = r.seq WHERE r.ts >= ? AND r.ts <= ?",
       ),
       lastBefore: db.prepare<[number, number], MeterReading>(
         "SELECT meter, max(ts) AS ts, import_wh AS importWh, export_wh AS exportWh, power_w AS powerW FROM readings WHERE ts > ? AND ts <= ? GROUP BY meter",
@@ -165,6 +175,19 @@ export class TradingState {
    */
   readingsFor(fromMs: number, toMs: number): MeterReading[] {
     return [...this.q.lastBefore.all(fromMs - (toMs - fromMs), fromMs), ...this.q.readings.all(fromMs, toMs)];
+  }
+
+  /** The agent's signed readings with reading time in [fromMs, toMs], for a summary's evidence. */
+  evidenceReadings(fromMs: number, toMs: number): EvidenceReading[] {
+    // a reading the aggregator refused for good (dead letter) is not evidence of anything
+    return this.q.evidence
+      .all(fromMs, toMs)
+      .map(({ payload, ...r }) => ({ ...r, envelope: JSON.parse(payload) }));
+  }
+
+  /** How many of the readings with reading time in [fromMs, toMs] await their receipt. */
+  unreceiptedReadings(fromMs: number, toMs: number): number {
+    return this.q.unreceipted.get(fromMs, toMs)!.n;
   }
 
   transaction<T>(fn: () => T): T {

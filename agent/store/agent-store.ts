@@ -64,6 +64,8 @@ export class AgentStore {
         seq INTEGER PRIMARY KEY, meter TEXT NOT NULL, ts INTEGER NOT NULL,
         import_wh INTEGER NOT NULL, export_wh INTEGER NOT NULL, power_w REAL NOT NULL, extra TEXT);
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL);
+      -- the signed envelope of every reading, kept after its receipt: a meter summary commits to them
+      CREATE TABLE IF NOT EXISTS reading_envelopes (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS dead (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
         code TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
     `);
@@ -104,6 +106,7 @@ export class AgentStore {
         "INSERT INTO readings (seq, meter, ts, import_wh, export_wh, power_w, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
       insertOutbox: this.db.prepare("INSERT INTO outbox (seq, type, payload) VALUES (?, ?, ?)"),
+      insertReadingEnvelope: this.db.prepare("INSERT INTO reading_envelopes (seq, payload) VALUES (?, ?)"),
       outboxAfter: this.db.prepare<[number, number], OutboxRow>(
         "SELECT seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
       ),
@@ -153,6 +156,7 @@ export class AgentStore {
           Object.keys(extra).length > 0 ? JSON.stringify(extra) : null,
         );
         this.stmts.insertOutbox.run(seq, signed.type, signed.payload);
+        this.stmts.insertReadingEnvelope.run(seq, signed.payload);
         rows.push({ seq, ...signed });
         seq += 1;
       }

@@ -7,10 +7,12 @@ export type LedgerErrorCode =
   | "BAD_CHAIN"
   | "BAD_PROPOSER_SIGNATURE"
   | "BAD_CERTIFICATE"
+  | "WRONG_LEADER"
   | "UNKNOWN_SIGNER"
   | "GAP"
   | "STATE_MISMATCH"
-  | "STORE";
+  | "STORE"
+  | "BAD_EXPORT";
 
 export const { Error: LedgerError, is: isLedgerError } = errorFamily<LedgerErrorCode>("LedgerError");
 export type LedgerError = FamilyError<LedgerErrorCode>;

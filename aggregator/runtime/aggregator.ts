@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
+import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
 import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { type RevocationList, TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
@@ -114,7 +115,9 @@ export async function startAggregator(
     maxFutureMs: config.ingest.maxFutureMs,
     log: log.child("ingest"),
   });
-  ingest.registerHandler(MSG_READING, readingsHandler(store.db, config.ingest.readingMaxAgeMs));
+  const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
+  ingest.registerHandler(MSG_READING, readings);
+  ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
   const keepMs = config.store.keepReadingsDays * 86_400_000;
   if (keepMs > 0) {
     const retention = new IngestRetention(store.db);
@@ -136,6 +139,7 @@ export async function startAggregator(
           store,
           storePath: config.store.path,
           ingest,
+          evidence: readings.evidence,
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
           clock,

@@ -5,8 +5,10 @@ import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import type { TrustStore } from "../../protocol/identity.js";
 import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loadConsortiumFile } from "../consensus/consortium.js";
+import { type MeterSummaryBody, MSG_METER_SUMMARY } from "../../protocol/messages/trading.js";
+import { loadConsortiumDocument } from "../consensus/consortium.js";
 import { CreditBankService } from "../credit/service.js";
+import type { MeterEvidenceStore } from "../ingest/evidence.js";
 import type { Ingest } from "../ingest/ingest.js";
 import type { AggregatorStore } from "../ingest/store.js";
 import { BlockStore } from "../ledger/store.js";
@@ -24,6 +26,7 @@ import { LedgerOutbox } from "./outbox.js";
 import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
 import { IdentityRegistrar } from "./registrar.js";
+import { TxQuota } from "./tx-quota.js";
 
 export interface LedgerServiceDeps {
   config: LedgerServiceConfig;
@@ -33,6 +36,8 @@ export interface LedgerServiceDeps {
   store: AggregatorStore;
   storePath: string;
   ingest: Ingest;
+  /** the readings ingested here: a meter summary is checked against them before it enters the ledger */
+  evidence: MeterEvidenceStore;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
   log: Logger;
@@ -61,7 +66,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
   const now = d.now ?? Date.now;
   const { config, self, identity, log } = d;
   const caKey = fromHex(identity.ca.publicKey)!;
-  const consortium = loadConsortiumFile(config.consortium.file, caKey, crypto);
+  const { consortium, file: consortiumFile } = loadConsortiumDocument(config.consortium.file, caKey, crypto);
   const me = consortium.members.find((m) => m.id === self);
   if (me === undefined)
     throw new LedgerServiceError("NOT_A_MEMBER", `${self} is not a member of ${config.consortium.file}`);
@@ -145,6 +150,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     seed: identity.key.seed,
     genesis,
     store: blockStore,
+    consortiumFile,
     link,
     consensus: config.consensus,
     bank,
@@ -183,12 +189,23 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     resubmitMs,
     log,
   });
-  registerLedgerHandlers(d.ingest, outbox, (env) => {
-    if (homeOf(env.from) !== self) guests.add(env.from);
-    pump.schedule();
-  });
-
   const intervalMs = genesis.trading.intervalMs;
+  const quota = new TxQuota(config.consortium.txQuotaPerInterval, intervalMs);
+  registerLedgerHandlers(
+    d.ingest,
+    outbox,
+    (env) => {
+      if (homeOf(env.from) !== self) guests.add(env.from);
+      pump.schedule();
+    },
+    (env) => (d.store.isStored(env.from, env.seq) ? undefined : quota.admit(env.from, now())),
+    {
+      // energy enters the ledger only as the readings ingested here prove it
+      [MSG_METER_SUMMARY]: (env, body) =>
+        d.evidence.checkSummary(env.from, body as MeterSummaryBody, genesis.trading.intervalMs),
+    },
+  );
+
   let announced = 0;
   return {
     node: running,

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
 import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
@@ -235,9 +235,12 @@ function report(layout: DemoLayout): void {
   }
   console.log("\nWhere to look:");
   console.log(
-    `  ${gridletCommand()} ledger verify --db ${layout.aggregators[0].ledgerDb} --genesis ${layout.genesisFile}`,
+    `  ${gridletCommand()} ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
   );
-  console.log(`  ${gridletCommand()} ledger export --db ${layout.aggregators[0].ledgerDb} | head`);
+  console.log(
+    `  ${gridletCommand()} ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`,
+  );
+  console.log(`  python3 ${verifierPath()} --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
   console.log(`  ${gridletCommand()} agent status --config ${layout.agents[0].config}`);
   if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
 }
@@ -249,4 +252,11 @@ function report(layout: DemoLayout): void {
  */
 function gridletCommand(): string {
   return existsSync(join(process.cwd(), "node_modules", ".bin", "gridlet")) ? "npx gridlet" : "gridlet";
+}
+
+/** The independent Python verifier shipped in tools/: relative from the checkout's root, else absolute. */
+function verifierPath(): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tools", "verify_ledger.py");
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
 }
