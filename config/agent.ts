@@ -6,8 +6,14 @@ import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/con
 import { ownsClientId } from "../protocol/login.js";
 import { identitySchema, keepReadingsDays, mqttSchema } from "./common.js";
 
-/** A week of one-second readings of one meter is about 50 MB of SQLite (docs/OPERATIONS.md, "Retention"). */
-export const DEFAULT_AGENT_KEEP_DAYS = 7;
+/**
+ * Eight days: a trading agent's meter summaries, accepted up to 7 days old, are built from its readings
+ * and their signed envelopes. About 44 MB per meter-day at one reading a second (docs/OPERATIONS.md,
+ * "Retention").
+ */
+export const DEFAULT_AGENT_KEEP_DAYS = 8;
+/** the least retention of a trading agent: last week's summaries still find their readings */
+const MIN_TRADING_KEEP_DAYS = 8;
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
 
@@ -78,6 +84,13 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    const keep = c.store.keepReadingsDays;
+    if (c.trading.enabled && keep !== 0 && keep < MIN_TRADING_KEEP_DAYS)
+      ctx.addIssue({
+        code: "custom",
+        message: `0 (keep for ever) or at least ${MIN_TRADING_KEEP_DAYS} days when trading is enabled (a meter summary of last week is built from its readings)`,
+        path: ["store", "keepReadingsDays"],
+      });
     if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
       ctx.addIssue({
         code: "custom",

@@ -61,6 +61,7 @@ describe("retention at the agent", () => {
       .prepare<[], { seq: number; ts: number }>("SELECT seq, ts FROM readings ORDER BY seq")
       .all();
     const outbox = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox").get()!.n;
+    const envelopes = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM reading_envelopes").get()!.n;
     db.close();
     // the first 3 days are 72 readings, 10 of them unreceipted
     assert.equal(removed, 62);
@@ -71,6 +72,7 @@ describe("retention at the agent", () => {
     );
     assert.equal(left.filter((r) => r.ts < now - 7 * DAY).length, 10, "unreceipted old readings stay");
     assert.equal(outbox, unreceipted.size, "the outbox is untouched");
+    assert.equal(envelopes, left.length, "the envelope copies go with their readings");
     const reopened = new AgentStore(path, "agent-1", () => 1);
     assert.equal(reopened.counters().nextSeq, nextSeq, "sequence numbers never go back");
     assert.equal(reopened.pruneReceipted(now - 7 * DAY, 100_000), 0, "a second prune finds nothing");
@@ -211,10 +213,10 @@ identity: { key: k, cert: c, ca: ca }
 broker: { embedded: { port: 1883 } }
 `;
 
-  it("defaults: 7 days at the agent, 90 at the aggregator; 0 keeps for ever", () => {
+  it("defaults: 8 days at the agent, 90 at the aggregator; 0 keeps for ever", () => {
     assert.equal(
       parseConfigText(agentConfigSchema, `${agentBase}store: { path: s }\n`, "a").store.keepReadingsDays,
-      7,
+      8,
     );
     assert.equal(
       parseConfigText(aggregatorConfigSchema, `${aggBase}store: { path: s }\n`, "g").store.keepReadingsDays,
@@ -225,6 +227,28 @@ broker: { embedded: { port: 1883 } }
         .store.keepReadingsDays,
       0,
     );
+  });
+
+  it("a trading agent keeps at least 8 days (its summaries are built from them); a metering one may keep 1", () => {
+    assert.throws(
+      () =>
+        parseConfigText(
+          agentConfigSchema,
+          `${agentBase}store: { path: s, keepReadingsDays: 2 }\ntrading: { enabled: true }\n`,
+          "a.yaml",
+        ),
+      (e) =>
+        e instanceof ConfigError &&
+        e.problems.some((p) =>
+          /^store\.keepReadingsDays: got 2, expected .*at least 8 days when trading/.test(p),
+        ),
+    );
+    const c = parseConfigText(
+      agentConfigSchema,
+      `${agentBase}store: { path: s, keepReadingsDays: 1 }\n`,
+      "a.yaml",
+    );
+    assert.equal(c.store.keepReadingsDays, 1);
   });
 
   it("the aggregator refuses to prune readings it would still accept a copy of", () => {
@@ -238,6 +262,18 @@ broker: { embedded: { port: 1883 } }
       (e) =>
         e instanceof ConfigError &&
         e.problems.some((p) => /^store\.keepReadingsDays: got 10, expected .*readingMaxAgeMs/.test(p)),
+    );
+    // a week's meter summaries are still checked against their readings
+    assert.throws(
+      () =>
+        parseConfigText(
+          aggregatorConfigSchema,
+          `${aggBase}store: { path: s, keepReadingsDays: 3 }\ningest: { readingMaxAgeMs: 86400000 }\n`,
+          "g.yaml",
+        ),
+      (e) =>
+        e instanceof ConfigError &&
+        e.problems.some((p) => /keepReadingsDays: got 3, expected .*at least 8 days/.test(p)),
     );
     // with a shorter acceptance window, a shorter retention is fine
     const c = parseConfigText(

@@ -123,6 +123,7 @@ export class AgentStore {
         "SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
       ),
       deleteReading: this.db.prepare<[number]>("DELETE FROM readings WHERE seq = ?"),
+      deleteReadingEnvelope: this.db.prepare<[number]>("DELETE FROM reading_envelopes WHERE seq = ?"),
     };
   }
 
@@ -235,8 +236,9 @@ export class AgentStore {
   }
 
   /**
-   * Retention: deletes up to `maxRows` readings older than `cutoffTs` whose envelope has left the outbox
-   * (receipted by an aggregator, or refused for good and kept in `dead`); returns how many. Readings are
+   * Retention: deletes up to `maxRows` readings older than `cutoffTs`, with the copy of their signed
+   * envelope, once the envelope has left the outbox (receipted by an aggregator, or refused for good and
+   * kept in `dead`); returns how many. Readings are
    * walked oldest first by sequence number, which follows the clock, and the walk stops at the first one
    * not older than the cutoff, so a store with nothing to prune costs one row read. Readings still waiting
    * for their receipt are kept whatever their age.
@@ -256,6 +258,7 @@ export class AgentStore {
           examined += 1;
           if (this.stmts.outboxRow.get(r.seq) !== undefined) continue;
           this.stmts.deleteReading.run(r.seq);
+          this.stmts.deleteReadingEnvelope.run(r.seq);
           if (++removed >= maxRows) return removed;
         }
       }
