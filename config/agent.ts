@@ -4,7 +4,7 @@ import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
-import { identitySchema, keepReadingsDays, mqttSchema } from "./common.js";
+import { identitySchema, keepReadingsDays, mqttSchema, tlsSchema } from "./common.js";
 
 /**
  * Eight days: a trading agent's meter summaries, accepted up to 7 days old, are built from its readings
@@ -38,6 +38,22 @@ const failoverAggregatorSchema = z
   })
   .strict();
 
+/** The operator's broker for Home Assistant: plain MQTT credentials, nothing of the agent's identity. */
+const haBrokerSchema = z
+  .object({
+    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    /** default gridlet-ha-<id> */
+    clientId: z.string().min(1).max(128).optional(),
+    tls: tlsSchema.optional(),
+  })
+  .strict()
+  .refine((b) => b.password === undefined || b.username !== undefined, {
+    message: "a password needs a username",
+    path: ["username"],
+  });
+
 let profileNames: string[] | undefined;
 /** The names of the shipped meter profiles, read once: an unknown one is a configuration error (exit 2). */
 function knownProfiles(): string[] {
@@ -64,15 +80,20 @@ export const agentConfigSchema = z
       .strict(),
     /** one read of every meter per interval */
     intervalMs: z.number().int().min(100).max(3_600_000).default(1000),
+    /** Home Assistant discovery, state and availability (docs/AGENT.md, "Home Assistant") */
     homeAssistant: z
       .object({
         enabled: z.boolean().default(true),
         prefix: z.string().min(1).default("homeassistant"),
-        /** the retained state message is refreshed at most this often (HA needs no 1 s energy totals) */
-        stateIntervalMs: z.number().int().min(0).default(10_000),
+        /** a meter's retained state is published at most this often; 0: on every reading */
+        stateIntervalMs: z.number().int().min(0).default(0),
+        /** origin.support_url of the discovery messages (where the operator gets help); omitted when unset */
+        supportUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** the operator's own broker, the one Home Assistant reads; absent: the aggregator's broker */
+        broker: haBrokerSchema.optional(),
       })
       .strict()
-      .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
+      .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 0 }),
     /** /metrics, /api/status, /healthz (docs/AGENT.md, "HTTP"); absent: no HTTP server */
     http: httpSectionSchema(DEFAULT_AGENT_HTTP_PORT).optional(),
     /** the agent's trading behaviour (agent/participant/config.ts, docs/AGENT-TRADING.md); off by default */

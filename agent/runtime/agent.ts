@@ -21,7 +21,7 @@ import {
 } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import type { TlsMaterial } from "../../protocol/tls.js";
-import { discoveryMessages, haStatePayload, haStateTopic } from "../link/home-assistant.js";
+import { type HaMessage, type HaMeter, HaPublisher } from "../link/home-assistant.js";
 import { AgentLink } from "../link/mqtt-link.js";
 import type { MeterDriver, MeterReading } from "../meters/types.js";
 import type { AgentStore } from "../store/agent-store.js";
@@ -55,7 +55,21 @@ export interface AgentRuntimeOptions {
     homeRetryMs?: number;
     tls?: TlsMaterial;
   };
-  homeAssistant: { enabled: boolean; prefix: string; stateIntervalMs: number };
+  homeAssistant: {
+    enabled: boolean;
+    prefix: string;
+    /** a meter's state is published at most this often; 0: on every reading */
+    stateIntervalMs: number;
+    supportUrl?: string;
+    /** the meters as HA devices (model names); default: the driver ids */
+    meters?: HaMeter[];
+    swVersion?: string;
+  };
+  /**
+   * The connection to the operator's own broker, where Home Assistant reads: given what to publish on
+   * each connect. Absent: Home Assistant's messages go to the aggregator's broker.
+   */
+  homeAssistantMirror?: (onConnect: () => HaMessage[]) => HomeAssistantSink;
   notifier: ServiceNotifier;
   log: Logger;
   now?: () => number;
@@ -78,6 +92,14 @@ export interface TradingHooks {
  */
 const PRUNE_EVERY_MS = 60_000;
 const PRUNE_BATCH = 10_000;
+
+/** Where Home Assistant's messages go when the operator's broker is configured (agent/link/home-assistant-mirror.ts). */
+export interface HomeAssistantSink {
+  readonly url: string;
+  readonly connected: boolean;
+  publish(messages: readonly HaMessage[]): void;
+  stop(): Promise<void>;
+}
 
 /** Receipts are idempotent (they only delete outbox rows), so a replayed one is harmless: no seq check. */
 const noSequenceCheck: SequenceStore = { last: () => undefined, advance: () => undefined };
@@ -111,10 +133,11 @@ export class AgentRuntime {
   private readonly timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private lastStoredAt = 0;
+  private readonly ha: HaPublisher | undefined;
+  private readonly haMirror: HomeAssistantSink | undefined;
   private readonly startedAt: number;
   /** per meter, since the process started: readings stored, reads failed, when it last stored */
   private readonly perMeter = new Map<string, { readings: number; failures: number; lastStoredAt: number }>();
-  private lastStateAt = 0;
   private stopped = false;
   private readonly trading: TradingHooks | undefined;
   readonly counters = {
@@ -151,6 +174,22 @@ export class AgentRuntime {
       now: this.now,
     });
     const { identity } = opts;
+    const ha = opts.homeAssistant;
+    this.ha = !ha.enabled
+      ? undefined
+      : new HaPublisher({
+          agentId: opts.id,
+          meters: ha.meters ?? opts.drivers.map((d) => ({ id: d.id, model: "meter" })),
+          prefix: ha.prefix,
+          swVersion: ha.swVersion ?? "unknown",
+          ...(ha.supportUrl === undefined ? {} : { supportUrl: ha.supportUrl }),
+          stateIntervalMs: ha.stateIntervalMs,
+        });
+    const publisher = this.ha;
+    this.haMirror =
+      publisher === undefined || opts.homeAssistantMirror === undefined
+        ? undefined
+        : opts.homeAssistantMirror(() => publisher.onConnect());
     this.link = new AgentLink({
       ...opts.mqtt,
       brokers: aggregators.map((a) => ({ id: a.cert.id, url: a.url })),
@@ -166,14 +205,8 @@ export class AgentRuntime {
           now: this.now(),
         }),
       outbox: opts.store,
-      retained: () =>
-        opts.homeAssistant.enabled
-          ? discoveryMessages(
-              opts.id,
-              opts.drivers.map((d) => d.id),
-              opts.homeAssistant.prefix,
-            )
-          : [],
+      // Without a broker of its own, Home Assistant reads the aggregator's (an external Mosquitto).
+      retained: () => (this.haMirror === undefined ? (this.ha?.onConnect() ?? []) : []),
       onDown: (payload) => this.receiveDown(payload),
       log: opts.log.child("link"),
     });
@@ -259,6 +292,7 @@ export class AgentRuntime {
       // Log a failure when it starts or changes, not on every tick of a long outage.
       if (this.readTrouble.enter(meter, code))
         this.o.log.warn("meter read failed", { meter, code, error: describeError(r.reason) });
+      if (this.ha !== undefined) this.toHomeAssistant(this.ha.failure(meter));
     });
     if (ok.length === 0 || this.stopped) return;
     const signedAt = this.now();
@@ -279,12 +313,16 @@ export class AgentRuntime {
       m.lastStoredAt = this.lastStoredAt;
     }
     this.o.log.debug("readings stored", { count: rows.length, firstSeq: rows[0].seq });
-    const ha = this.o.homeAssistant;
-    if (ha.enabled && this.lastStoredAt - this.lastStateAt >= ha.stateIntervalMs) {
-      this.lastStateAt = this.lastStoredAt;
-      this.link.publishRetained(haStateTopic(this.o.id), haStatePayload(this.latest));
-    }
+    // Home Assistant gets each reading once it is stored (docs/AGENT.md, "Home Assistant").
+    if (this.ha !== undefined)
+      for (const r of ok) this.toHomeAssistant(this.ha.reading(r, this.lastStoredAt));
     this.link.kick();
+  }
+
+  private toHomeAssistant(messages: HaMessage[]): void {
+    if (messages.length === 0) return;
+    if (this.haMirror !== undefined) this.haMirror.publish(messages);
+    else for (const m of messages) this.link.publishRetained(m.topic, m.payload);
   }
 
   /**
@@ -357,7 +395,11 @@ export class AgentRuntime {
       runtime: { ...this.counters },
       outbox: this.o.store.queueCounts(),
       link: { ...this.link.stats(), home: this.o.aggregator.id },
-      homeAssistant: { enabled: this.o.homeAssistant.enabled, mirror: null },
+      homeAssistant: {
+        enabled: this.o.homeAssistant.enabled,
+        mirror:
+          this.haMirror === undefined ? null : { url: this.haMirror.url, connected: this.haMirror.connected },
+      },
     };
   }
 
@@ -373,6 +415,7 @@ export class AgentRuntime {
     await this.ticking;
     await this.trading?.stop();
     await this.link.stop();
+    await this.haMirror?.stop();
     await Promise.allSettled(this.o.drivers.map((d) => d.close()));
     this.o.store.close();
     await Promise.allSettled(this.closers.map((c) => c()));

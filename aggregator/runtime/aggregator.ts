@@ -22,6 +22,7 @@ import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
 import { IngestRetention } from "../ingest/retention.js";
 import { AggregatorStore } from "../ingest/store.js";
+import { SignatureCache } from "../node/sig-cache.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
 import { DutyClock } from "./clock.js";
@@ -106,7 +107,11 @@ export async function startAggregator(
     maxPerReceipt: 2000,
     sender: { send: (topic, payload) => link?.publish(topic, payload) },
   });
+  // One verification per envelope: ingest checks signatures through the ledger's cache, so the
+  // ledger's check of the same envelope at proposal and execution is a lookup.
+  const signatures = new SignatureCache();
   const ingest = new Ingest({
+    checkSignature: (env, publicKeyHex) => signatures.verify(env, publicKeyHex),
     store,
     directory: trust,
     refreshSender: () => scanCertDir(),
@@ -143,6 +148,7 @@ export async function startAggregator(
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
           clock,
+          signatures,
           now,
         });
 
