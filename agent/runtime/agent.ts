@@ -42,6 +42,8 @@ export interface AgentRuntimeOptions {
   aggregators?: { cert: Certificate; url: string }[];
   drivers: MeterDriver[];
   store: AgentStore;
+  /** receipted readings older than `keepMs` are pruned every `everyMs` (default 1 min); absent or 0: never */
+  retention?: { keepMs: number; everyMs?: number };
   mqtt: {
     url: string;
     clientId: string;
@@ -86,6 +88,13 @@ export interface TradingHooks {
   onResequenced?(moved: ReadonlyMap<number, number>): void;
   stop(): Promise<void>;
 }
+
+/**
+ * Retention runs this often and deletes at most this many readings each time: a short pause of the event
+ * loop (about 25 ms per 1000 rows on a loaded x86 core), up to 14 million readings a day.
+ */
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_BATCH = 10_000;
 
 /** Where Home Assistant's messages go when the operator's broker is configured (agent/link/home-assistant-mirror.ts). */
 export interface HomeAssistantSink {
@@ -211,6 +220,11 @@ export class AgentRuntime {
   start(): void {
     this.link.start();
     this.timers.push(setInterval(() => this.tickOnce(), this.o.intervalMs));
+    const keep = this.o.retention?.keepMs ?? 0;
+    if (keep > 0) {
+      this.prune(keep);
+      this.timers.push(setInterval(() => this.prune(keep), this.o.retention?.everyMs ?? PRUNE_EVERY_MS));
+    }
     const wd = this.o.notifier.watchdogMs;
     if (wd !== undefined) {
       // Pinging at half the period; a ping only goes out while readings are being stored, so a hung
@@ -231,6 +245,18 @@ export class AgentRuntime {
       meters: this.o.drivers.map((d) => d.id),
       intervalMs: this.o.intervalMs,
     });
+  }
+
+  /** Retention: receipted readings older than `keepMs` leave the store, a bounded batch at a time. */
+  private prune(keepMs: number): void {
+    if (this.stopped) return;
+    try {
+      const removed = this.o.store.pruneReceipted(this.now() - keepMs, PRUNE_BATCH);
+      if (removed > 0)
+        this.o.log.info("old readings pruned", { removed, olderThanDays: keepMs / 86_400_000 });
+    } catch (e) {
+      this.o.log.warn("pruning old readings failed", { error: describeError(e) });
+    }
   }
 
   private tickOnce(): void {

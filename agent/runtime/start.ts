@@ -58,6 +58,7 @@ export async function startAgent(
     ...(aggregators === undefined ? {} : { aggregators }),
     drivers,
     store,
+    retention: { keepMs: config.store.keepReadingsDays * 86_400_000 },
     mqtt: { ...config.mqtt, clientId, tls },
     ...homeAssistantOptions(config, deps.log),
     notifier: deps.notifier,

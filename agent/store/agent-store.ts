@@ -118,6 +118,11 @@ export class AgentStore {
       countOutbox: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox"),
       countDead: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM dead"),
       lastReading: this.db.prepare<[], { ts: number | null }>("SELECT max(ts) AS ts FROM readings"),
+      oldestReadings: this.db.prepare<[number, number], { seq: number; ts: number }>(
+        "SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
+      ),
+      deleteReading: this.db.prepare<[number]>("DELETE FROM readings WHERE seq = ?"),
+      deleteReadingEnvelope: this.db.prepare<[number]>("DELETE FROM reading_envelopes WHERE seq = ?"),
     };
   }
 
@@ -280,6 +285,37 @@ export class AgentStore {
         moved += 1;
       }
       return moved;
+    })();
+  }
+
+  /**
+   * Retention: deletes up to `maxRows` readings older than `cutoffTs`, with the copy of their signed
+   * envelope, once the envelope has left the outbox (receipted by an aggregator, or refused for good and
+   * kept in `dead`); returns how many. Readings are
+   * walked oldest first by sequence number, which follows the clock, and the walk stops at the first one
+   * not older than the cutoff, so a store with nothing to prune costs one row read. Readings still waiting
+   * for their receipt are kept whatever their age.
+   */
+  pruneReceipted(cutoffTs: number, maxRows: number): number {
+    return this.db.transaction(() => {
+      let removed = 0;
+      let after = -1;
+      // unreceipted old readings (a long outage) are stepped over; this bounds the walk over them
+      let examined = 0;
+      while (removed < maxRows && examined < 10 * maxRows) {
+        const rows = this.stmts.oldestReadings.all(after, 500);
+        if (rows.length === 0) return removed;
+        for (const r of rows) {
+          if (r.ts >= cutoffTs) return removed;
+          after = r.seq;
+          examined += 1;
+          if (this.stmts.outboxRow.get(r.seq) !== undefined) continue;
+          this.stmts.deleteReading.run(r.seq);
+          this.stmts.deleteReadingEnvelope.run(r.seq);
+          if (++removed >= maxRows) return removed;
+        }
+      }
+      return removed;
     })();
   }
 

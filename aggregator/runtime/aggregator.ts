@@ -21,6 +21,7 @@ import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
+import { IngestRetention } from "../ingest/retention.js";
 import { AggregatorStore } from "../ingest/store.js";
 import { SignatureCache } from "../node/sig-cache.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
@@ -41,6 +42,13 @@ export interface RunningAggregator {
   http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
+
+/**
+ * Retention (docs/OPERATIONS.md): every 30 s, at most this many rows of each kind, so that a run pauses
+ * the process (consensus included) for tens of milliseconds, not seconds; up to 14 million a day.
+ */
+const RETENTION_EVERY_MS = 30_000;
+const RETENTION_BATCH = 5_000;
 
 /**
  * The aggregator's composition root: identity and trust store, SQLite store, the one DutyClock, the
@@ -116,6 +124,15 @@ export async function startAggregator(
   const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
   ingest.registerHandler(MSG_READING, readings);
   ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
+  const keepMs = config.store.keepReadingsDays * 86_400_000;
+  if (keepMs > 0) {
+    const retention = new IngestRetention(store.db);
+    clock.every("retention", RETENTION_EVERY_MS, (t) => {
+      const removed = retention.prune(t - keepMs, RETENTION_BATCH);
+      if (removed.readings + removed.envelopes > 0)
+        log.info("old readings pruned", { ...removed, olderThanDays: config.store.keepReadingsDays });
+    });
+  }
   // The ledger's message types are registered before agents can connect.
   const ledger =
     config.consortium === undefined || config.genesis === undefined
