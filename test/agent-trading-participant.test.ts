@@ -164,6 +164,7 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
     .filter((r) => r.type === "reading")
     .map((r) => r.seq);
   store.acknowledge(readingSeqs, 1_020_600);
+  store.recordReadingReceipts(readingSeqs, "agg-1");
   p.step();
   const sent = store
     .outboxAfter(0, 100)
@@ -397,13 +398,12 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
     ],
     (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
-  store.acknowledge(
-    store
-      .outboxAfter(0, 100)
-      .filter((r) => r.type === "reading")
-      .map((r) => r.seq),
-    1_000_400,
-  );
+  const readingSeqs = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type === "reading")
+    .map((r) => r.seq);
+  store.acknowledge(readingSeqs, 1_000_400);
+  store.recordReadingReceipts(readingSeqs, "agg-1");
   p.onAnnounce(s.down("market.announce", announce, 3));
   p.step();
   const types = () => store.outboxAfter(0, 100).map((r) => r.type);
