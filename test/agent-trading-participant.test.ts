@@ -432,3 +432,54 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
   assert.ok(!summaries.some((r) => JSON.parse(r.payload).body.interval === 100));
   store.close();
 });
+
+test("participant: a summary is proven where it is sent; after a fail-over the readings go there first", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-evidence-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  const rows = store.appendReadings(
+    [reading(1_000_000, 100), reading(1_005_000, 150), reading(1_010_000, 200)],
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
+  );
+  const seqs = rows.map((r) => r.seq);
+  // the home receipted them; the link then fails over to agg-2 before interval 100 is summarised
+  store.acknowledge(seqs, 1_010_100);
+  store.recordReadingReceipts(seqs, "agg-1");
+  p.onSwitch("agg-2");
+  s.setNow(1_010_600);
+  p.step();
+  const out = () =>
+    store.outboxAfter(0, 100).filter((r) => r.type === "reading" || r.type === "meter.summary");
+  assert.deepEqual(
+    out().map((r) => [r.seq, r.type]),
+    seqs.map((q) => [q, "reading"]),
+    "the readings are queued again under their own numbers, and no summary yet",
+  );
+  assert.deepEqual(
+    out().map((r) => r.payload),
+    rows.map((r) => r.payload),
+    "the same signed envelopes",
+  );
+  // agg-2 receipts them: the summary follows, proven by them
+  store.acknowledge(seqs, 1_010_700);
+  store.recordReadingReceipts(seqs, "agg-2");
+  p.step();
+  const summary = out().find((r) => r.type === "meter.summary");
+  assert.ok(summary, "summary sent once agg-2 holds the readings");
+  const body = JSON.parse(summary.payload).body;
+  assert.equal(body.importWh, 100);
+  assert.equal(body.meters[0].root, merkleRoot(seqs.map((q) => ({ reading: q }))));
+  // a switch back while that summary awaits its receipt: agg-1 already holds the readings, nothing to do
+  p.onSwitch("agg-1");
+  assert.equal(out().filter((r) => r.type === "reading").length, 0);
+  // to a third aggregator: the readings go again, ahead of the summary still in flight
+  p.onSwitch("agg-3");
+  const again = out();
+  assert.deepEqual(
+    again.map((r) => r.type),
+    ["reading", "reading", "reading", "meter.summary"],
+  );
+  store.close();
+});
