@@ -10,7 +10,7 @@ Trusts nothing but the CA certificate: member keys come from the CA-signed conso
 export's header; the genesis must be CA-signed and match. Checks every block (shape, Merkle root,
 proposer signature, leader rule, quorum certificate, hash chain) and every checkpoint (signatures and
 link). With readings lines in the export (gridlet ledger export --readings), also recomputes the energy
-of every meter summary from the agents' signed readings (docs/PROTOCOL-BLOCKS.md, "Metered evidence").
+of every meter summary from the agents' signed readings (docs/PROTOCOL.md, "Metered evidence").
 
 Exit codes: 0 the ledger verifies, 1 it does not (the first fault is printed), 2 usage error.
 """
