@@ -12,6 +12,7 @@ import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
  */
 const COMMANDS: Record<string, () => Promise<unknown>> = {
   ca: async () => (await import("./commands/ca.js")).caCommand,
+  config: async () => (await import("./commands/config.js")).configCommand,
   agent: async () => (await import("./commands/agent.js")).agentCommand,
   aggregator: async () => (await import("./commands/aggregator.js")).aggregatorCommand,
   demo: async () => (await import("./commands/demo.js")).demoCommand,
@@ -43,7 +44,20 @@ const USAGE_CODES = new Set([
   "ADDRESS_IN_USE",
 ]);
 
+/**
+ * A reader that stops reading (`gridlet ledger export ... | head`) closes the pipe: that is not a failure.
+ * Exit 0 at once and quietly, as cat and grep do, instead of an unhandled EPIPE stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   const badLogSetting = checkLogEnv(process.env);
   if (badLogSetting !== undefined) {
     process.stderr.write(`gridlet: ${badLogSetting}\n`);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
+import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
@@ -27,6 +28,13 @@ const failoverAggregatorSchema = z
     cert: z.string().min(1).describe("path of the aggregator's certificate"),
   })
   .strict();
+
+let profileNames: string[] | undefined;
+/** The names of the shipped meter profiles, read once: an unknown one is a configuration error (exit 2). */
+function knownProfiles(): string[] {
+  profileNames ??= [...loadProfiles().keys()].sort();
+  return profileNames;
+}
 
 export const agentConfigSchema = z
   .object({
@@ -67,6 +75,16 @@ export const agentConfigSchema = z
         message: `"${c.id}" or "${c.id}/<suffix>" (a session belongs to its identity)`,
         path: ["mqtt", "clientId"],
       });
+    c.meters.forEach((m, i) => {
+      if (!("profile" in m)) return;
+      const known = knownProfiles();
+      if (!known.includes(m.profile))
+        ctx.addIssue({
+          code: "custom",
+          message: `a meter profile of hardware/profiles (${known.join(", ")})`,
+          path: ["meters", i, "profile"],
+        });
+    });
     if (c.aggregators === undefined) return;
     const seen = new Set<string>();
     c.aggregators.forEach((a, i) => {

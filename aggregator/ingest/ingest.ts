@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { describeBodyError } from "../../protocol/body-error.js";
+import { BurstLog } from "../../protocol/burst-log.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
@@ -24,6 +25,11 @@ export interface MessageHandler<T = unknown> {
   maxAgeMs?: number;
   /** validates the body; throwing rejects the envelope for good (BAD_BODY) */
   parse(body: unknown): T;
+  /**
+   * Called once the body parsed, before the envelope is queued for commit: a refusal (a quota, say) is
+   * final, counted and receipted as rejected with its code, so its sender stops resending it.
+   */
+  admit?(env: Envelope): { code: string; reason: string } | undefined;
   /** writes the message inside ingest's transaction */
   store(db: Database.Database, env: Envelope, body: T, raw: string): void;
   /**
@@ -64,6 +70,7 @@ export class Ingest {
   private pendingKeys = new Map<string, string>();
   private pendingRejections = new Map<string, number>();
   private flushScheduled = false;
+  private readonly bursts = new BurstLog();
   readonly stats = {
     accepted: 0,
     duplicates: 0,
@@ -89,9 +96,21 @@ export class Ingest {
     this.handlers.set(type, handler as MessageHandler);
   }
 
+  /**
+   * Counts every rejection; logs the first of a burst of one code from one sender (or topic), so that
+   * a flood of junk costs a counter, not a log line per message.
+   */
   private reject(code: string, reason: string, fields: Record<string, unknown>): void {
     this.count(code);
-    this.o.log.warn("envelope rejected", { code, reason, ...fields });
+    const source = String(fields.from ?? fields.topic ?? "");
+    const burst = this.bursts.note(`${code}\u0000${source}`, this.o.now());
+    if (burst === undefined) return;
+    this.o.log.warn("envelope rejected", {
+      code,
+      reason,
+      ...fields,
+      ...(burst.previous > 1 ? { previousBurst: burst.previous } : {}),
+    });
   }
 
   /** Counts a refusal by code in the persistent counters (the broker's refusals land here too). */
@@ -152,6 +171,12 @@ export class Ingest {
       const reason = describeBodyError(e);
       this.reject("BAD_BODY", reason, where);
       this.o.receipts.reject(env.from, env.seq, "BAD_BODY", reason);
+      return;
+    }
+    const refusal = handler.admit?.(env);
+    if (refusal !== undefined) {
+      this.reject(refusal.code, refusal.reason, where);
+      this.o.receipts.reject(env.from, env.seq, refusal.code, refusal.reason);
       return;
     }
     this.pending.push({

@@ -7,9 +7,11 @@ import type { Fill } from "../../protocol/messages/trading.js";
 import { type ConsensusConfig, consensusConfigSchema, createCore } from "../consensus/config.js";
 import type { Message } from "../consensus/messages.js";
 import { type Link, ReplicaHost } from "../consensus/transport/host.js";
+import { HostStats } from "../consensus/transport/host-stats.js";
+import { ConsensusWatch } from "../consensus/transport/watch.js";
 import type { CreditBankService, PreparedGrant } from "../credit/service.js";
 import type { LedgerEntry } from "../ledger/block.js";
-import { ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
+import { countingVerifier, ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
 import { type BlockStore, initLedgerMeta } from "../ledger/store.js";
 import { agentsOfEvent, type LedgerEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
@@ -94,6 +96,8 @@ export interface ExecutedBlock {
 export class AggregatorNode {
   readonly self: string;
   readonly host: ReplicaHost;
+  /** rate-limited consensus progress lines, checked on every tick */
+  readonly consensusWatch: ConsensusWatch;
   readonly machine: LedgerMachine;
   private readonly o: AggregatorNodeOptions;
   private readonly signer: EnvelopeSigner;
@@ -127,9 +131,12 @@ export class AggregatorNode {
     this.bindStore(consensus.mode);
     this.machine = LedgerMachine.fromGenesis(o.genesis, { crypto, journal: true });
     const keys = new Map(o.genesis.authorities.map((a) => [a.id, Buffer.from(a.publicKey, "hex")]));
+    const stats = new HostStats(this.members.length);
     const core = createCore(consensus, this.members, o.self, {
       signer: ed25519Signer(o.self, o.seed, crypto),
-      verifier: ed25519Verifier(keys, crypto),
+      verifier: countingVerifier(ed25519Verifier(keys, crypto), () => {
+        stats.signatureChecks++;
+      }),
       machine: this.machine,
       validateTx: (tx) => this.machine.validateTx(tx),
     });
@@ -139,6 +146,19 @@ export class AggregatorNode {
       o.store,
       { commit: (e, _hash, at) => this.onCommit(e, at) },
       this.clock,
+      stats,
+    );
+    const link = o.link;
+    this.consensusWatch = new ConsensusWatch(
+      {
+        self: o.self,
+        members: this.members,
+        stats,
+        height: () => this.committed,
+        waiting: () => this.host.waitingSlots(),
+        ...(link.connectedPeers === undefined ? {} : { connected: () => link.connectedPeers?.() ?? [] }),
+      },
+      createLogger("consensus:watch"),
     );
   }
 
@@ -239,6 +259,7 @@ export class AggregatorNode {
   /** Sends what is due: scheduled system transactions, allocations, grants, and retries. */
   tick(): void {
     const now = this.clock();
+    this.consensusWatch.check(now);
     const state = this.machine.state;
     const wanted = systemDuties(state, this.machine.registry, this.o.genesis, this.machine.credit(), now, {
       members: this.members,

@@ -27,12 +27,15 @@ export function registerLedgerHandlers(
   ingest: Ingest,
   outbox: LedgerOutbox,
   accepted: (env: Envelope, kind: PendingKind) => void,
+  /** a quota on new ledger transactions per sender (a resent one already stored is not counted) */
+  admit?: (env: Envelope) => { code: string; reason: string } | undefined,
   /** per type, a check against what is stored that may refuse the envelope (e.g. SUMMARY_MISMATCH) */
   checks: Readonly<Record<string, (env: Envelope, body: unknown) => Refusal | undefined>> = {},
 ): void {
   const handler = (kind: PendingKind, parse: (body: unknown) => unknown) => ({
     maxAgeMs: LEDGER_MAX_AGE_MS,
     parse,
+    ...(admit === undefined ? {} : { admit }),
     refuse: (_db: unknown, env: Envelope, body: unknown) => checks[env.type]?.(env, body),
     store: (_db: unknown, env: Envelope, _body: unknown, raw: string) => {
       outbox.add(envelopeKey(env), env.from, kind, raw);

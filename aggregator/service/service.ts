@@ -26,6 +26,7 @@ import { LedgerOutbox } from "./outbox.js";
 import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
 import { IdentityRegistrar } from "./registrar.js";
+import { TxQuota } from "./tx-quota.js";
 
 export interface LedgerServiceDeps {
   config: LedgerServiceConfig;
@@ -188,6 +189,8 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     resubmitMs,
     log,
   });
+  const intervalMs = genesis.trading.intervalMs;
+  const quota = new TxQuota(config.consortium.txQuotaPerInterval, intervalMs);
   registerLedgerHandlers(
     d.ingest,
     outbox,
@@ -195,6 +198,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       if (homeOf(env.from) !== self) guests.add(env.from);
       pump.schedule();
     },
+    (env) => (d.store.isStored(env.from, env.seq) ? undefined : quota.admit(env.from, now())),
     {
       // energy enters the ledger only as the readings ingested here prove it
       [MSG_METER_SUMMARY]: (env, body) =>
@@ -202,7 +206,6 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     },
   );
 
-  const intervalMs = genesis.trading.intervalMs;
   let announced = 0;
   return {
     node: running,

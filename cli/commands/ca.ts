@@ -14,6 +14,22 @@ import { EXIT_RUNTIME, UsageError } from "../exit.js";
 
 const DEFAULT_DIR = process.env.GRIDLET_CA_DIR ?? "./gridlet-ca";
 
+/**
+ * Validity in days: a whole number from 1 up to `max` (a certificate valid for 1e12 days, or for minus
+ * one day, is a typing mistake, not a policy).
+ */
+function checkDays(days: unknown, max: number): true {
+  if (typeof days !== "number" || !Number.isInteger(days) || days < 1 || days > max)
+    throw new UsageError(
+      "USAGE",
+      `--days: got ${String(days)}, expected a whole number of days from 1 to ${max}`,
+    );
+  return true;
+}
+/** 100 years for the CA; 10 for the identities it issues (they are re-issued, the CA is not). */
+export const MAX_CA_DAYS = 36_500;
+export const MAX_IDENTITY_DAYS = 3_650;
+
 const withDir = <T>(y: Argv<T>) =>
   y
     .strict()
@@ -25,7 +41,8 @@ const init: CommandModule = {
   builder: (y) =>
     withDir(y)
       .option("id", { type: "string", default: "gridlet-ca", describe: "id of the CA" })
-      .option("days", { type: "number", default: 3650, describe: "validity in days" })
+      .option("days", { type: "number", default: 3650, describe: `validity in days (1..${MAX_CA_DAYS})` })
+      .check((a) => checkDays(a.days, MAX_CA_DAYS))
       .example("$0 ca init --dir /etc/gridlet/ca", "create a CA in /etc/gridlet/ca"),
   handler: (a) => {
     const ca = new CaDirectory(String(a.dir));
@@ -46,7 +63,12 @@ const issue: CommandModule = {
       .option("id", { type: "string", demandOption: true, describe: "identity, e.g. agent-07" })
       .option("home", { type: "string", describe: "home aggregator of an agent" })
       .option("wallets", { type: "number", describe: "number of wallet addresses of an agent (default 2)" })
-      .option("days", { type: "number", default: 365, describe: "validity in days" })
+      .option("days", {
+        type: "number",
+        default: 365,
+        describe: `validity in days (1..${MAX_IDENTITY_DAYS})`,
+      })
+      .check((a) => checkDays(a.days, MAX_IDENTITY_DAYS))
       .option("out", {
         type: "string",
         describe: "where to write ID.key and ID.cert.json (default DIR/identities)",

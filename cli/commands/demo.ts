@@ -5,6 +5,7 @@ import type { CommandModule } from "yargs";
 import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
 import { type DemoLayout, writeDemoLayout } from "../demo/setup.js";
 import { type Child, Supervisor } from "../demo/supervisor.js";
+import { prepareDemoDir } from "../demo/workdir.js";
 import { UsageError } from "../exit.js";
 
 const LOGS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "hardware", "logs");
@@ -72,7 +73,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     "run a whole local consortium: CA, aggregators with embedded brokers, agents replaying meter logs",
   builder: (y) =>
     y
-      .option("dir", { type: "string", default: "./gridlet-demo", describe: "working directory (recreated)" })
+      .option("dir", {
+        type: "string",
+        default: "./gridlet-demo",
+        describe: "working directory: new, empty, or made by an earlier demo (recreated)",
+      })
       .option("aggregators", { type: "number", default: 4, describe: "aggregators in the consortium" })
       .option("agents-per", { type: "number", default: 2, describe: "agents per aggregator" })
       .option("duration", {
@@ -109,6 +114,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .example("$0 demo --duration 0", "until Ctrl-C: open the dashboards it prints") as never,
   handler: async (a) => {
     const dir = resolve(a.dir);
+    prepareDemoDir(dir);
     mkdirSync(join(dir, "data"), { recursive: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
     const layout = await writeDemoLayout({

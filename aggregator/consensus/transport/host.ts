@@ -12,6 +12,8 @@ const log = createLogger("consensus:host");
 export interface Link {
   send(to: string, msg: Message): void;
   broadcast(msg: Message): void;
+  /** the peers reachable now, when the carrier knows */
+  connectedPeers?(): string[];
 }
 
 /** Where decided blocks go; BlockStore (SQLite) implements it, MemoryLog for benches and tests. */
@@ -79,8 +81,10 @@ export class ReplicaHost {
     private readonly decided: DecidedLog,
     private readonly events: HostEvents = {},
     private readonly clock: () => number = Date.now,
+    /** given when the owner counts signature checks into it (countingVerifier) */
+    stats?: HostStats,
   ) {
-    this.stats = new HostStats(core.config.members.length);
+    this.stats = stats ?? new HostStats(core.config.members.length);
   }
 
   get id(): string {
@@ -122,6 +126,13 @@ export class ReplicaHost {
     this.apply(this.core.step({ type: "restart" }, this.clock()), "start");
   }
 
+  /** Slots waiting for a decision (their timers run): work outstanding, whether or not it moves. */
+  waitingSlots(): number {
+    let n = 0;
+    for (const key of this.timers.keys()) if (key.startsWith("slot:")) n++;
+    return n;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
@@ -129,7 +140,7 @@ export class ReplicaHost {
   }
 
   private apply(outputs: Output[], cause: StepCause): void {
-    this.stats.outputs(outputs, cause);
+    this.stats.outputs(outputs, cause, this.clock());
     for (const o of outputs) {
       switch (o.type) {
         case "send":
