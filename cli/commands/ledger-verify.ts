@@ -4,9 +4,10 @@ import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
 import { BlockStore, type LedgerMember } from "../../aggregator/ledger/store.js";
 import { type LedgerSource, type VerifyReport, verifyLedger } from "../../aggregator/ledger/verify.js";
 import { NodeError } from "../../aggregator/node/errors.js";
-import { verifyGenesis } from "../../aggregator/node/genesis.js";
+import { type LedgerGenesis, verifyGenesis } from "../../aggregator/node/genesis.js";
 import { LedgerMachine } from "../../aggregator/node/machine.js";
 import { anchorToCa, LEDGER_MACHINE_NAME, type SelfDescription } from "../../aggregator/node/verify.js";
+import { type EvidenceReport, verifyEvidence } from "../../aggregator/node/verify-evidence.js";
 import type { ReplicatedStateMachine } from "../../aggregator/state/replicated.js";
 import { fromHex } from "../../protocol/bytes.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
@@ -32,6 +33,8 @@ interface Opened {
   mode: "pbft" | "pow";
   consortium: unknown;
   genesis: unknown;
+  /** lines of the export besides the ledger: the readings export */
+  others: readonly Record<string, unknown>[];
   close(): void;
 }
 
@@ -53,6 +56,7 @@ function open(a: VerifyArgs): Opened {
       mode: store.getMeta<"pbft" | "pow">("mode") ?? "pbft",
       consortium: store.getMeta("consortiumFile"),
       genesis: store.getMeta("genesisFile"),
+      others: [],
       close: () => store.close(),
     };
   }
@@ -73,6 +77,7 @@ function open(a: VerifyArgs): Opened {
     mode: m.mode ?? "pbft",
     consortium: x.header.consortium,
     genesis: x.header.genesis,
+    others: x.others,
     close: () => {},
   };
 }
@@ -93,7 +98,9 @@ function keysOf(members: readonly LedgerMember[]): Map<string, Uint8Array> {
  * parameters from the CA-signed genesis (both carried by the ledger, or named); without it, from what the
  * ledger says about itself, which only shows that the file is internally consistent.
  */
-export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; consortium?: string } {
+export function runVerify(
+  a: VerifyArgs,
+): VerifyReport & { anchored: boolean; consortium?: string; evidence?: EvidenceReport } {
   const l = open(a);
   try {
     const consortiumDoc =
@@ -103,6 +110,7 @@ export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; co
     let members: readonly LedgerMember[];
     let make: (() => ReplicatedStateMachine) | undefined;
     let consortiumName: string | undefined;
+    let genesis: LedgerGenesis | undefined;
     if (a.ca !== undefined) {
       const anchor = anchorToCa(
         readJsonFile(a.ca, "CA certificate"),
@@ -111,6 +119,7 @@ export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; co
       );
       members = anchor.members;
       consortiumName = anchor.consortium.name;
+      genesis = anchor.genesis;
       if (name === LEDGER_MACHINE_NAME) make = () => LedgerMachine.fromGenesis(anchor.genesis);
     } else {
       if (!Array.isArray(l.self.members) || l.self.members.length === 0)
@@ -122,13 +131,14 @@ export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; co
             "USAGE",
             `${l.name} holds a trading ledger: name its genesis file with --genesis FILE`,
           );
-        const genesis = verifyGenesis(genesisDoc, { members });
-        if (l.self.genesis && l.self.genesis !== genesis.hash)
+        const g = verifyGenesis(genesisDoc, { members });
+        if (l.self.genesis && l.self.genesis !== g.hash)
           throw new NodeError(
             "STORE_MISMATCH",
-            `the ledger was written under genesis ${l.self.genesis.slice(0, 16)}…, not this one (${genesis.hash.slice(0, 16)}…)`,
+            `the ledger was written under genesis ${l.self.genesis.slice(0, 16)}…, not this one (${g.hash.slice(0, 16)}…)`,
           );
-        make = () => LedgerMachine.fromGenesis(genesis);
+        genesis = g;
+        make = () => LedgerMachine.fromGenesis(g);
       }
     }
     if (name !== undefined && name !== LEDGER_MACHINE_NAME) {
@@ -145,7 +155,12 @@ export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; co
       machine: make?.(),
       mode: l.mode,
     });
-    return { ...report, anchored: a.ca !== undefined, consortium: consortiumName };
+    // with the readings export: every meter summary rebuilt from the signed readings
+    const evidence =
+      genesis !== undefined && l.others.some((x) => x.kind === "reading")
+        ? verifyEvidence(l.source.iterate(), l.others, genesis)
+        : undefined;
+    return { ...report, anchored: a.ca !== undefined, consortium: consortiumName, evidence };
   } finally {
     l.close();
   }

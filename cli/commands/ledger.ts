@@ -75,7 +75,10 @@ const verify: CommandModule<object, VerifyArgs> = {
         `\nhead link ${report.lastLink}\n` +
         (report.anchored
           ? `member keys from the CA-signed consortium file "${report.consortium}"\n`
-          : "member keys from the ledger's own metadata: NOT anchored to a CA (pass --ca CA_CERT)\n"),
+          : "member keys from the ledger's own metadata: NOT anchored to a CA (pass --ca CA_CERT)\n") +
+        (report.evidence === undefined
+          ? ""
+          : `meter summaries: ${report.evidence.summariesChecked} proven by ${report.evidence.readings} signed readings (${report.evidence.provenImportWh} Wh import, ${report.evidence.provenExportWh} Wh export)\n`),
     );
   },
 };
