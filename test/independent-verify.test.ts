@@ -200,6 +200,17 @@ describe("audit of a ledger export from the CA certificate alone", () => {
     assert.equal(report.consortium, "test");
     assert.ok(report.stateHash, "re-executed from the CA-signed genesis");
     assert.equal(report.checkpointsChecked, checkpoints.length);
+    // a CA certificate that is missing, or not a CA's, is a usage error; so is naming no ledger
+    const usage = [
+      ["ledger", "verify", "--export", exportFile, "--ca", join(dir, "missing.json")],
+      ["ledger", "verify", "--export", exportFile, "--ca", join(dir, "agents", "alice.cert.json")],
+      ["ledger", "verify", "--ca", L.caCertFile],
+    ];
+    for (const args of usage) {
+      const r = gridletRun(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /--ca|--db FILE or --export FILE/);
+    }
     const fromDb = gridletRun(["ledger", "verify", "--db", L.dbs[1], "--ca", L.caCertFile, "--json"]);
     assert.equal(fromDb.code, 0, fromDb.stderr);
     assert.equal(JSON.parse(fromDb.stdout).anchored, true);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { LedgerExport } from "../../aggregator/ledger/export.js";
 import { machineFactory, machineNames } from "../../aggregator/ledger/machines.js";
 import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
@@ -11,7 +12,7 @@ import { type EvidenceReport, verifyEvidence } from "../../aggregator/node/verif
 import type { ReplicatedStateMachine } from "../../aggregator/state/replicated.js";
 import { fromHex } from "../../protocol/bytes.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
-import { readJsonFile } from "../../protocol/keyfile.js";
+import { parseCertificate } from "../../protocol/identity.js";
 import { UsageError } from "../exit.js";
 
 export interface VerifyArgs {
@@ -82,6 +83,15 @@ function open(a: VerifyArgs): Opened {
   };
 }
 
+/** A JSON file named on the command line: unreadable or not JSON is a usage error (exit 2). */
+export function readArgJson(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UsageError("USAGE", `${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
 function keysOf(members: readonly LedgerMember[]): Map<string, Uint8Array> {
   const keys = new Map<string, Uint8Array>();
   for (const m of members) {
@@ -104,19 +114,22 @@ export function runVerify(
   const l = open(a);
   try {
     const consortiumDoc =
-      a.consortium === undefined ? l.consortium : readJsonFile(a.consortium, "consortium file");
-    const genesisDoc = a.genesis === undefined ? l.genesis : readJsonFile(a.genesis, "genesis file");
+      a.consortium === undefined ? l.consortium : readArgJson(a.consortium, "--consortium");
+    const genesisDoc = a.genesis === undefined ? l.genesis : readArgJson(a.genesis, "--genesis");
     const name = a.machine ?? l.machine;
     let members: readonly LedgerMember[];
     let make: (() => ReplicatedStateMachine) | undefined;
     let consortiumName: string | undefined;
     let genesis: LedgerGenesis | undefined;
     if (a.ca !== undefined) {
-      const anchor = anchorToCa(
-        readJsonFile(a.ca, "CA certificate"),
-        { consortium: consortiumDoc, genesis: genesisDoc },
-        l.self,
-      );
+      const caCert = readArgJson(a.ca, "--ca");
+      try {
+        const c = parseCertificate(caCert);
+        if (c.role !== "ca") throw new Error(`"${c.id}" has role ${c.role}, not ca`);
+      } catch (e) {
+        throw new UsageError("USAGE", `--ca ${a.ca} is not a CA certificate: ${(e as Error).message}`);
+      }
+      const anchor = anchorToCa(caCert, { consortium: consortiumDoc, genesis: genesisDoc }, l.self);
       members = anchor.members;
       consortiumName = anchor.consortium.name;
       genesis = anchor.genesis;
