@@ -141,7 +141,7 @@ describe("audit of a ledger export from the CA certificate alone", () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   const pyRun = (file: string) => {
-    const r = spawnSync("python3", [python, "--ca", L.caCertFile, file, "--json"], {
+    const r = spawnSync("python3", ["-B", python, "--ca", L.caCertFile, file, "--json"], {
       encoding: "utf8",
       timeout: 300_000,
     });
