@@ -176,7 +176,7 @@ test("phantom energy: a summary its readings do not show is refused; no sale, no
     assert.equal(JSON.parse(ts.stdout).evidence.provenExportWh, 5_000);
     const py = spawnSync(
       "python3",
-      [join(REPO_ROOT, "tools", "verify_ledger.py"), "--ca", k.ca.certPath, file, "--json"],
+      ["-B", join(REPO_ROOT, "tools", "verify_ledger.py"), "--ca", k.ca.certPath, file, "--json"],
       {
         encoding: "utf8",
       },
