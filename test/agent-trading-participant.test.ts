@@ -483,3 +483,39 @@ test("participant: a summary is proven where it is sent; after a fail-over the r
   );
   store.close();
 });
+
+test("participant: after a signed meter replacement a summary counts the new meter's registers only", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-replace-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  const sign = (r: unknown, seq: number) => ({
+    type: "reading",
+    payload: JSON.stringify({ reading: seq, r }),
+  });
+  const old = store.appendReadings([reading(1_000_000, 5_000)], sign);
+  const rep = store.replaceMeter("m1", 1_005_000, "swapped", (body, seq) => ({
+    type: "meter.replace",
+    payload: JSON.stringify({ seq, body }),
+  }));
+  const fresh = store.appendReadings([reading(1_005_000, 0), reading(1_010_000, 40)], sign);
+  assert.deepEqual([...store.meterReplacements()], [["m1", [1_005_000]]]);
+  assert.ok(
+    rep > old[0].seq && rep < fresh[0].seq,
+    "the replacement goes out between the two meters' readings",
+  );
+  const seqs = [...old, ...fresh].map((r) => r.seq);
+  store.acknowledge([...seqs, rep], 1_010_100);
+  store.recordReadingReceipts(seqs, "agg-1");
+  s.setNow(1_010_600);
+  p.step();
+  const summary = store.outboxAfter(0, 100).find((r) => r.type === "meter.summary");
+  const body = JSON.parse(summary!.payload).body;
+  assert.equal(body.importWh, 40, "not 0 − 5000: the old meter's registers do not count");
+  assert.deepEqual(
+    [body.meters[0].first.seq, body.meters[0].last.seq],
+    fresh.map((r) => r.seq),
+  );
+  store.close();
+});

@@ -180,7 +180,7 @@ export class Participant {
         continue;
       }
       const readings = this.state.evidenceReadings(from, to);
-      const body = meterSummary(interval, readings, this.terms);
+      const body = meterSummary(interval, readings, this.terms, this.o.store.meterReplacements());
       if (body === null) continue;
       this.send([{ type: MSG_METER_SUMMARY, body }], ([r]) => this.state.summarySent(interval, r.seq, body));
     }
