@@ -74,8 +74,11 @@ export interface AgentRuntimeOptions {
   notifier: ServiceNotifier;
   log: Logger;
   now?: () => number;
-  /** the trading behaviour (agent/participant), given the link's kick for its outbox rows */
-  trading?: (kick: () => void) => TradingHooks;
+  /**
+   * the trading behaviour (agent/participant), given the link's kick for its outbox rows (with a
+   * sequence number: rows from there on were queued again, send them)
+   */
+  trading?: (kick: (rewindTo?: number) => void) => TradingHooks;
 }
 
 /** What the runtime calls of the trading behaviour: a step after each tick, the other down messages. */
@@ -214,7 +217,9 @@ export class AgentRuntime {
       onDown: (payload) => this.receiveDown(payload),
       log: opts.log.child("link"),
     });
-    this.trading = opts.trading?.(() => this.link.kick());
+    this.trading = opts.trading?.((rewindTo) =>
+      rewindTo === undefined ? this.link.kick() : this.link.rewind(rewindTo),
+    );
   }
 
   start(): void {
@@ -364,6 +369,8 @@ export class AgentRuntime {
     this.counters.receipts += 1;
     const at = this.now();
     this.counters.acked += this.o.store.acknowledge(acks, at);
+    // which aggregator holds which reading: a meter summary must be proven where it is sent
+    this.o.store.recordReadingReceipts(acks, env.from);
     const final = rejected.filter((r) => r.code !== "EQUIVOCATION");
     if (final.length > 0) {
       this.counters.deadLettered += this.o.store.deadLetter(final, at);

@@ -68,6 +68,12 @@ export class AgentStore {
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL);
       -- the signed envelope of every reading, kept after its receipt: a meter summary commits to them
       CREATE TABLE IF NOT EXISTS reading_envelopes (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
+      -- meters replaced (signed meter.replace sent): from ts on, the meter's registers start again
+      CREATE TABLE IF NOT EXISTS meter_replacements (meter TEXT NOT NULL, ts INTEGER NOT NULL,
+        seq INTEGER NOT NULL, PRIMARY KEY (meter, ts)) WITHOUT ROWID;
+      -- the aggregators that receipted each reading (a summary is checked against one aggregator's)
+      CREATE TABLE IF NOT EXISTS reading_receipts (seq INTEGER NOT NULL, aggregator TEXT NOT NULL,
+        PRIMARY KEY (seq, aggregator)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS dead (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
         code TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
     `);
@@ -105,6 +111,12 @@ export class AgentStore {
       ),
       insertOutbox: this.db.prepare("INSERT INTO outbox (seq, type, payload) VALUES (?, ?, ?)"),
       insertReadingEnvelope: this.db.prepare("INSERT INTO reading_envelopes (seq, payload) VALUES (?, ?)"),
+      recordReadingReceipt: this.db.prepare<[string, number]>(
+        "INSERT OR IGNORE INTO reading_receipts (seq, aggregator) SELECT seq, ? FROM reading_envelopes WHERE seq = ?",
+      ),
+      resendReading: this.db.prepare<[number]>(
+        "INSERT OR IGNORE INTO outbox (seq, type, payload) SELECT seq, 'reading', payload FROM reading_envelopes WHERE seq = ?",
+      ),
       outboxAfter: this.db.prepare<[number, number], OutboxRow>(
         "SELECT seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
       ),
@@ -261,6 +273,56 @@ export class AgentStore {
   /** Outbox rows with seq above `afterSeq`, oldest first. */
   outboxAfter(afterSeq: number, limit: number): OutboxRow[] {
     return this.stmts.outboxAfter.all(afterSeq, limit);
+  }
+
+  /** Records which aggregator receipted these envelopes, for those that are readings. */
+  recordReadingReceipts(seqs: readonly number[], aggregator: string): void {
+    this.db.transaction(() => {
+      for (const s of seqs) this.stmts.recordReadingReceipt.run(aggregator, s);
+    })();
+  }
+
+  /**
+   * Puts already receipted readings back in the outbox under their own sequence numbers and signatures
+   * (another aggregator needs them to check a meter summary; the one that has them receipts them again).
+   */
+  resendReadings(seqs: readonly number[]): number {
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const s of seqs) n += this.stmts.resendReading.run(s).changes;
+      return n;
+    })();
+  }
+
+  /**
+   * Records a meter replacement and puts its signed `meter.replace` in the outbox, in one transaction
+   * (docs/PROTOCOL.md, "Metered evidence"). Returns the envelope's sequence number.
+   */
+  replaceMeter(
+    meter: string,
+    ts: number,
+    reason: string,
+    sign: (
+      body: { meter: string; ts: number; reason: string },
+      seq: number,
+    ) => { type: string; payload: string },
+  ): number {
+    const [row] = this.appendMessages([{ meter, ts, reason }], sign, ([r]) => {
+      this.db
+        .prepare("INSERT OR REPLACE INTO meter_replacements (meter, ts, seq) VALUES (?, ?, ?)")
+        .run(meter, ts, r.seq);
+    });
+    return row.seq;
+  }
+
+  /** The replacement times of each meter. */
+  meterReplacements(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const r of this.db
+      .prepare<[], { meter: string; ts: number }>("SELECT meter, ts FROM meter_replacements")
+      .all())
+      out.set(r.meter, [...(out.get(r.meter) ?? []), r.ts]);
+    return out;
   }
 
   /** Removes receipted envelopes; returns how many were still in the outbox. */
