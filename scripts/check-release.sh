@@ -29,7 +29,7 @@ fi
 for f in dist/cli/main.js dist/agent/runtime/main.js hardware/profiles/sdm630.json hardware/logs/h1-pv-family.csv \
   hardware/udev/99-gridlet-serial.rules systemd/gridlet-agent.service systemd/gridlet-aggregator.service \
   config/agent.example.yaml config/aggregator.example.yaml docs/OPERATIONS.md aggregator/http/dashboard/index.html \
-  tools/verify_ledger.py; do
+  tools/verify_ledger.py tools/gridlet_common.py tools/gridlet_evidence.py; do
   grep -qx "$f" "$work/files" || fail "$f missing from the tarball"
 done
 

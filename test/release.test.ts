@@ -50,6 +50,8 @@ describe("release tarball", { timeout: 600_000 }, () => {
       "docs/OPERATIONS.md",
       "aggregator/http/dashboard/index.html",
       "tools/verify_ledger.py",
+      "tools/gridlet_common.py",
+      "tools/gridlet_evidence.py",
       "README.md",
     ])
       assert.ok(files.includes(f), `${f} missing`);
