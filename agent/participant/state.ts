@@ -175,6 +175,33 @@ export class TradingState {
   }
 
   /**
+   * Sent messages were re-signed under new sequence numbers (the aggregator held other content under
+   * the old ones): what remembers a message by its number follows it, so that its ledger result
+   * (`<agent>:<seq>`) is still recognised. Runs inside the agent store's transaction.
+   */
+  resequenced(moved: ReadonlyMap<number, number>): void {
+    for (const [old, seq] of moved) {
+      for (const table of ["tp_wallets", "tp_orders", "tp_summaries"])
+        this.db.prepare(`UPDATE ${table} SET seq = ? WHERE seq = ?`).run(seq, old);
+      this.db.prepare("UPDATE tp_fills SET confirm_seq = ? WHERE confirm_seq = ?").run(seq, old);
+    }
+    const loans = this.db.prepare<[], { record: string }>("SELECT record FROM tp_loans").all();
+    for (const { record } of loans) {
+      const loan = JSON.parse(record) as LoanRecord;
+      const requestSeq = moved.get(loan.requestSeq);
+      const repaySeq = loan.repaySeq === null ? undefined : moved.get(loan.repaySeq);
+      if (requestSeq === undefined && repaySeq === undefined) continue;
+      const next = {
+        ...loan,
+        requestSeq: requestSeq ?? loan.requestSeq,
+        repaySeq: repaySeq ?? loan.repaySeq,
+      };
+      this.db.prepare("DELETE FROM tp_loans WHERE request_seq = ?").run(loan.requestSeq);
+      this.putLoan(next);
+    }
+  }
+
+  /**
    * The agent's own readings around an interval: per meter the last one at or before its start (looked
    * for within one interval's length before it: a meter silent longer starts from its first reading
    * inside), and those inside.

@@ -59,6 +59,7 @@ export function tradingHooks(o: {
         participant.onSwitch(to.id);
         announce.follow(to.url, to.id);
       },
+      onResequenced: (moved: ReadonlyMap<number, number>) => participant.state.resequenced(moved),
       stop: () => announce.stop(),
     };
   };
