@@ -4,7 +4,7 @@ import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
 import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
 import type { RunningHttpServer } from "../../protocol/http/server.js";
-import { type RevocationList, TrustStore } from "../../protocol/identity.js";
+import { TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
@@ -28,6 +28,7 @@ import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
 import { DutyClock } from "./clock.js";
 import { AggregatorRuntimeError } from "./errors.js";
+import { RevocationFeed } from "./revocations.js";
 
 export interface RunningAggregator {
   ingest: Ingest;
@@ -147,6 +148,7 @@ export async function startAggregator(
           ingest,
           evidence: readings.evidence,
           publish: (topic, payload) => link?.publish(topic, payload),
+          onRevocations: (peer, payload) => revocations.offer(payload, `peer ${peer}`),
           log: log.child("ledger"),
           clock,
           signatures,
@@ -155,28 +157,18 @@ export async function startAggregator(
 
   const statusTopic = topics.aggregatorStatus(config.id);
   const agentsUp = `${TOPIC_ROOT}/agent/+/up`;
-  // A revoked identity must stop being able to log in or be believed as soon as the CA says so: the
-  // CA's signed list arrives retained on its topic or as a newer file, and is installed if newer.
-  const applyRevocations = (list: unknown, source: string) => {
-    try {
-      if (trust.setRevocations(list as RevocationList)) {
-        const l = list as RevocationList;
-        log.info("revocation list installed", { source, version: l.version, revoked: l.revoked.length });
-      }
-    } catch (e) {
-      ingest.count("BAD_REVOCATION_LIST");
-      log.warn("revocation list refused", { source, error: describeError(e) });
-    }
-  };
+  // A revoked identity must stop being able to log in, be believed or stay connected as soon as the CA
+  // says so: the CA's signed list arrives on its topic (here or at a peer) or as a newer file.
+  const revocations = new RevocationFeed({
+    trust,
+    cut: (revoked) => broker?.disconnect((who) => revoked(who.id), "certificate revoked") ?? 0,
+    republish: (payload) => link?.publish(topics.revocations(), payload, true),
+    count: (code) => ingest.count(code),
+    log,
+  });
   const route = (topic: string, payload: Buffer) => {
     if (topic !== topics.revocations()) return ingest.receive(topic, payload);
-    let list: unknown;
-    try {
-      list = JSON.parse(payload.toString("utf8"));
-    } catch {
-      list = undefined;
-    }
-    applyRevocations(list, topic);
+    revocations.offer(payload, topic);
   };
   const revocationsFile = config.identity.revocations;
   if (revocationsFile !== undefined)
@@ -189,7 +181,7 @@ export async function startAggregator(
         log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
         return;
       }
-      applyRevocations(list, revocationsFile);
+      revocations.offer(list, revocationsFile);
     });
   let broker: EmbeddedBroker | undefined;
   let url: string;
@@ -204,6 +196,8 @@ export async function startAggregator(
       }),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
+      checkPublish: (topic, payload) =>
+        topic === topics.revocations() ? revocations.refusal(payload) : undefined,
       subscriptions: [
         { filter: agentsUp, onMessage: route },
         { filter: topics.revocations(), onMessage: route },
