@@ -111,6 +111,7 @@ export class AgentStore {
       ),
       insertOutbox: this.db.prepare("INSERT INTO outbox (seq, type, payload) VALUES (?, ?, ?)"),
       insertReadingEnvelope: this.db.prepare("INSERT INTO reading_envelopes (seq, payload) VALUES (?, ?)"),
+      dropReadingEnvelope: this.db.prepare<[number]>("DELETE FROM reading_envelopes WHERE seq = ?"),
       recordReadingReceipt: this.db.prepare<[string, number]>(
         "INSERT OR IGNORE INTO reading_receipts (seq, aggregator) SELECT seq, ? FROM reading_envelopes WHERE seq = ?",
       ),
@@ -261,6 +262,9 @@ export class AgentStore {
         this.stmts.deleteOutbox.run(old);
         this.stmts.insertOutbox.run(next, signed.type, signed.payload);
         this.stmts.moveReading.run(next, old);
+        // the reading's evidence is the envelope under its new number (what the aggregator will store)
+        this.stmts.dropReadingEnvelope.run(old);
+        if (row.type === "reading") this.stmts.insertReadingEnvelope.run(next, signed.payload);
         moved.set(old, next);
         next += 1;
       }

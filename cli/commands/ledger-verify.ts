@@ -122,6 +122,10 @@ export function runVerify(
     let consortiumName: string | undefined;
     let genesis: LedgerGenesis | undefined;
     if (a.ca !== undefined) {
+      if (consortiumDoc === undefined || consortiumDoc === null)
+        throw new UsageError("USAGE", `${l.name} carries no consortium file: name it with --consortium FILE`);
+      if (genesisDoc === undefined || genesisDoc === null)
+        throw new UsageError("USAGE", `${l.name} carries no genesis file: name it with --genesis FILE`);
       const caCert = readArgJson(a.ca, "--ca");
       try {
         const c = parseCertificate(caCert);
