@@ -4,6 +4,7 @@ import { hideBin } from "yargs/helpers";
 import { describeError, GridletError } from "../protocol/errors.js";
 import { describeFatal, exitCodeFor, installFatalHandlers } from "../protocol/exit-codes.js";
 import { checkLogEnv } from "../protocol/log.js";
+import { gridletVersion } from "../protocol/version.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
 
 /**
@@ -69,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError("USAGE", `${msg}\n\nRun "gridlet --help" for the commands.`);
     })
     .help()
-    .version();
+    .version(gridletVersion());
   try {
     for (const c of await commandsFor(argv)) parser = parser.command(c);
     await parser.parseAsync();

@@ -29,10 +29,18 @@ const policy: PricePolicy = {
 const limits = { sellAboveWh: 100, buyAboveWh: 100, maxSellWh: 5000, maxBuyWh: 5000 };
 
 /** Cumulative readings every minute: `impW`/`expW` average power during [fromTs, toTs). */
-function readings(fromTs: number, toTs: number, impW: number, expW: number): MeterReading[] {
-  const out: MeterReading[] = [];
+/** A meter's log, each reading with the sequence number and (stand-in) envelope a summary commits to. */
+function readings(
+  fromTs: number,
+  toTs: number,
+  impW: number,
+  expW: number,
+): (MeterReading & { seq: number; envelope: unknown })[] {
+  const out: (MeterReading & { seq: number; envelope: unknown })[] = [];
   for (let ts = fromTs, k = 0; ts <= toTs; ts += 60_000, k++)
     out.push({
+      seq: k,
+      envelope: { reading: k, ts },
       meter: "m1",
       ts,
       importWh: Math.floor((impW * k) / 60),

@@ -13,8 +13,10 @@ import { type LedgerApplyResult, LedgerMachine } from "../aggregator/node/machin
 import { AggregatorNode, LEDGER_MACHINE_NAME } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
+import { summaryBody } from "../bench/harness/metering.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../bench/harness/node-consortium.js";
-import { signEnvelope } from "../protocol/envelope.js";
+import { fromHex, toHex } from "../protocol/bytes.js";
+import { EnvelopeVerifier, encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gridlet-node-ledger-"));
@@ -120,7 +122,7 @@ test("ledger machine: identities, signatures, revocation, system transactions; t
   // the same system transaction from another aggregator is a harmless replay
   assert.equal(code(run(m, sysEnvelope({ ...alloc, sender: "eag1" }, ++seq, now, as(eag1)))), "REPLAY");
   // a re-delivered agent envelope is a replay in the trading core
-  const env = alice.sign("meter.summary", { interval: 1, importWh: 0, exportWh: 0, readings: 1 }, now);
+  const env = alice.sign("meter.summary", summaryBody(1, 0, 0), now);
   assert.equal(code(run(m, env)), "ok");
   assert.equal(code(run(m, env)), "REPLAY");
   // an agent's envelope with a changed body no longer matches its signature
@@ -205,12 +207,12 @@ test("one verification per envelope across validateTx and apply; verdicts do not
   const register = registerEnvelope(alice.cert, 1, now, { id: eag0.id, seed: eag0.seed });
   const wallet = alice.sign("wallet.register", { wallet: alice.wallet }, now);
   const forged = {
-    ...alice.sign("meter.summary", { interval: 3, importWh: 5, exportWh: 0, readings: 1 }, now),
+    ...alice.sign("meter.summary", summaryBody(3, 5, 0), now),
   };
-  forged.body = { interval: 3, importWh: 500, exportWh: 0, readings: 1 };
+  forged.body = summaryBody(3, 500, 0);
   // a valid signature pasted onto another envelope is not taken from the cache
   const pasted = {
-    ...alice.sign("meter.summary", { interval: 4, importWh: 1, exportWh: 0, readings: 1 }, now),
+    ...alice.sign("meter.summary", summaryBody(4, 1, 0), now),
   };
   for (const tx of [register, wallet, forged, pasted]) {
     const before = cache.misses;
@@ -316,4 +318,29 @@ test("a proof-of-work reward counts only as the proposer's own at its own height
   assert.equal(m.state.wallets.get("reward-eag1")?.balance, 2_000);
   // never inside a PBFT proposal: it is not a signed envelope
   assert.equal(m.validateTx(reward("eag1", 7)), false);
+});
+
+test("one verification per envelope from ingest to execution: ingest checks through the ledger's cache", () => {
+  const cache = new SignatureCache();
+  const m = LedgerMachine.fromGenesis(c.genesis, { cache });
+  run(m, registerEnvelope(alice.cert, 50, now, { id: eag0.id, seed: eag0.seed }));
+  const key = fromHex(alice.cert.publicKey)!;
+  // what aggregator/runtime wires: ingest's verifier checks signatures through the same cache
+  const verifier = new EnvelopeVerifier({
+    directory: { lookup: (id) => (id === alice.id ? { publicKey: key, revoked: false } : undefined) },
+    checkSignature: (e, pk) => cache.verify(e, toHex(pk)),
+    now: clock,
+  });
+  const wire = encodeEnvelope(alice.sign("wallet.register", { wallet: alice.wallet }, now));
+  const before = cache.misses;
+  const env = verifier.verify(wire);
+  assert.equal(cache.misses, before + 1, "ingest verifies once");
+  // the ledger gets its own copy (the outbox row, then the block), checked at proposal and execution
+  const copy = JSON.parse(JSON.stringify(env));
+  assert.equal(m.validateTx(copy), true);
+  assert.equal(code(run(m, copy)), "ok");
+  assert.equal(cache.misses, before + 1, "no second ed25519 verification");
+  // a forged copy is still refused: the cache is keyed by content
+  const forged = { ...JSON.parse(JSON.stringify(env)), body: { wallet: "gwforged0001" } };
+  assert.equal(m.validateTx(forged), false);
 });

@@ -138,7 +138,7 @@ export async function startEmbeddedBroker(opts: {
         },
       ),
     refusals: () => gate.refusals(),
-    connections: () => gate.connectedIdentities(),
+    connections: () => gate.connected(),
     disconnect: (match, reason) => {
       const victims = gate.clientsWhere(match);
       for (const c of victims) {

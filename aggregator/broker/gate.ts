@@ -286,8 +286,8 @@ export class BrokerGate {
     done(null, null);
   }
 
-  /** The identities of the clients logged in now (an agent may hold two: its link and its trading client). */
-  connectedIdentities(): BrokerIdentity[] {
+  /** The identities of the clients logged in now, one entry per connection. */
+  connected(): BrokerIdentity[] {
     const out: BrokerIdentity[] = [];
     for (const c of this.live) {
       const who = this.identities.get(c);

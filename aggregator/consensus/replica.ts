@@ -24,6 +24,9 @@ const MAX_BUFFERED = 20_000;
  * owns no clock, timer, socket or file; `now` is only used to stamp the blocks this replica proposes.
  */
 export class Replica extends ReplicaCore {
+  /** positions decided from a peer's certificate rather than our own quorum, until executed */
+  private readonly adopted = new Set<number>();
+
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     super(config, deps);
   }
@@ -343,6 +346,7 @@ export class Replica extends ReplicaCore {
       return;
     }
     const s = this.active(block.header.round) ? this.slot(block.header.round, block.header.index) : undefined;
+    this.adopted.add(at);
     this.decide(at, { hash, block, qc }, s);
   }
 
@@ -395,7 +399,14 @@ export class Replica extends ReplicaCore {
       const link = linkHash(seq, this.prevLink, d.hash);
       const entry: LedgerEntry = { seq, prev: this.prevLink, link, block: d.block, qc: d.qc };
       this.prevLink = link;
-      this.emit({ type: "commit", entry, hash: d.hash, results });
+      const adopted = this.adopted.delete(seq);
+      this.emit({
+        type: "commit",
+        entry,
+        hash: d.hash,
+        results,
+        ...(adopted ? { adopted: true as const } : {}),
+      });
       this.recent.set(seq, entry);
       this.proposers.set(seq, h.proposer);
       const mine = this.myProposals.get(seq);

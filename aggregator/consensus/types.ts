@@ -69,7 +69,8 @@ export type Output =
   | { type: "send"; to: string; msg: Message }
   /** deliver { type: "timer", key } after delayMs; re-arming a key replaces its earlier deadline */
   | { type: "timer"; key: string; delayMs: number }
-  | { type: "commit"; entry: LedgerEntry; hash: string; results: ApplyResult[] }
+  /** `adopted`: decided from a peer's certificate (catch-up), not from this member's own quorum of votes */
+  | { type: "commit"; entry: LedgerEntry; hash: string; results: ApplyResult[]; adopted?: true }
   | { type: "checkpoint"; record: CheckpointRecord }
   /** persist before sending what follows it in the same output list */
   | { type: "vote"; record: VoteRecord }

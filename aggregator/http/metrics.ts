@@ -67,6 +67,55 @@ export function aggregatorMetrics(snap: () => AggregatorSnapshot): {
     ["cause"],
     () => ledger((l) => byLabel("cause", l.viewChanges)) ?? none,
   );
+  const consensus = <T>(f: (c: LedgerSnapshot["consensus"]) => T) => ledger((l) => f(l.consensus));
+  m.counter(
+    "gridlet_consensus_rounds_total",
+    "rounds fully executed while running",
+    [],
+    () => consensus((c) => c.rounds) ?? 0,
+  );
+  m.gauge("gridlet_consensus_rounds_per_second", "rounds executed per second over the last 10 s", [], () =>
+    consensus((c) => c.roundsPerSec),
+  );
+  m.counter(
+    "gridlet_consensus_catchup_requests_total",
+    "requests for decided blocks sent to peers (this member was behind)",
+    [],
+    () => consensus((c) => c.catchUpRequests) ?? 0,
+  );
+  m.counter(
+    "gridlet_consensus_catchup_blocks_total",
+    "blocks executed from a peer's certificate rather than this member's own quorum",
+    [],
+    () => consensus((c) => c.catchUpBlocks) ?? 0,
+  );
+  m.counter(
+    "gridlet_consensus_signature_checks_total",
+    "consensus signatures checked (proposals, votes, certificates, checkpoints)",
+    [],
+    () => consensus((c) => c.signatureChecks) ?? 0,
+  );
+  m.gauge("gridlet_consensus_peers_heard", "peers a consensus message came from in the last 10 s", [], () =>
+    consensus((c) => c.heardFrom),
+  );
+  m.gauge(
+    "gridlet_consensus_members_lagging",
+    "peers whose messages show them 4 rounds or more behind",
+    [],
+    () => consensus((c) => c.lagging),
+  );
+  m.gauge("gridlet_consensus_waiting_slots", "slots waiting for a decision", [], () =>
+    consensus((c) => c.waitingSlots),
+  );
+  m.counter(
+    "gridlet_consensus_peer_messages_total",
+    "consensus messages received, by peer",
+    ["member"],
+    () =>
+      ledger((l) =>
+        l.members.filter((x) => x.state !== "self").map((x): Sample => [{ member: x.id }, x.messages]),
+      ) ?? none,
+  );
   m.counter(
     "gridlet_consensus_faults_total",
     "Byzantine faults detected, by kind",

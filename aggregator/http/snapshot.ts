@@ -19,9 +19,7 @@ export interface AggregatorSources {
   ledger?: RunningLedger;
 }
 
-/** A peer is "silent" when nothing came from it for this long, "lagging" when this many rounds behind. */
-export const SILENT_AFTER_MS = 10_000;
-export const LAGGING_ROUNDS = 4;
+export { LAGGING_ROUNDS, SILENT_AFTER_MS } from "../consensus/transport/host-stats.js";
 
 export type MemberState = "self" | "in-step" | "lagging" | "silent" | "unreachable";
 
@@ -31,6 +29,25 @@ export interface MemberSnapshot {
   /** own: blocks executed; peer: the highest ledger position its messages showed */
   height: number;
   lastMessageAgeMs: number | null;
+  /** consensus messages received from the peer */
+  messages: number;
+}
+
+/** Consensus progress (aggregator/consensus/transport/host-stats.ts), for /metrics and the status. */
+export interface ConsensusSnapshot {
+  /** rounds fully executed while running */
+  rounds: number;
+  /** rounds per second over the last 10 s */
+  roundsPerSec: number;
+  catchUpRequests: number;
+  /** blocks executed from a peer's certificate rather than this member's own quorum */
+  catchUpBlocks: number;
+  signatureChecks: number;
+  /** peers a message came from in the last 10 s */
+  heardFrom: number;
+  lagging: number;
+  /** slots waiting for a decision */
+  waitingSlots: number;
 }
 
 export interface LedgerSnapshot {
@@ -41,6 +58,7 @@ export interface LedgerSnapshot {
   /** members reachable now, this one included */
   reachable: number;
   viewChanges: Record<string, number>;
+  consensus: ConsensusSnapshot;
   faults: Record<string, number>;
   rejectedMessages: number;
   liveBlocks: number;
@@ -120,16 +138,12 @@ function ledgerSnapshot(self: string, l: RunningLedger, a: LedgerActivity, now: 
   const hostStats = node.host.stats;
   const height = node.height;
   const members = ids.map((id): MemberSnapshot => {
-    if (id === self) return { id, state: "self", height, lastMessageAgeMs: 0 };
+    if (id === self) return { id, state: "self", height, lastMessageAgeMs: 0, messages: 0 };
     const p = hostStats.peers.get(id);
     const age = p === undefined ? null : now - p.lastAt;
     const position = p?.position ?? 0;
-    let state: MemberState;
-    if (!connected.has(id)) state = "unreachable";
-    else if (age === null || age > SILENT_AFTER_MS) state = "silent";
-    else if (height - position > LAGGING_ROUNDS * n) state = "lagging";
-    else state = "in-step";
-    return { id, state, height: position, lastMessageAgeMs: age };
+    const state: MemberState = connected.has(id) ? hostStats.peerState(id, now, height) : "unreachable";
+    return { id, state, height: position, lastMessageAgeMs: age, messages: p?.messages ?? 0 };
   });
   const state = node.machine.state;
   const byStatus: Record<string, number> = {};
@@ -145,6 +159,16 @@ function ledgerSnapshot(self: string, l: RunningLedger, a: LedgerActivity, now: 
     quorum: faultTolerance(n).quorum,
     reachable: 1 + ids.filter((id) => id !== self && connected.has(id)).length,
     viewChanges: { ...hostStats.viewChanges },
+    consensus: {
+      rounds: hostStats.rounds,
+      roundsPerSec: hostStats.roundRate(now),
+      catchUpRequests: hostStats.catchUp.requests,
+      catchUpBlocks: hostStats.catchUp.blocks,
+      signatureChecks: hostStats.signatureChecks,
+      heardFrom: hostStats.heardFrom(now).length,
+      lagging: members.filter((m) => m.state === "lagging").length,
+      waitingSlots: node.host.waitingSlots(),
+    },
     faults: { ...hostStats.faults },
     rejectedMessages: hostStats.rejected,
     liveBlocks: a.liveBlocks,

@@ -28,6 +28,16 @@ export function ed25519Verifier(publicKeys: ReadonlyMap<string, Uint8Array>, cry
   };
 }
 
+/** Counts every check `inner` makes (the consensus metrics' signature checks), valid or not. */
+export function countingVerifier(inner: Verifier, onCheck: () => void): Verifier {
+  return {
+    verify(member, bytes, sig) {
+      onCheck();
+      return inner.verify(member, bytes, sig);
+    },
+  };
+}
+
 /*
  * A keyed-hash stand-in for signatures, for simulator runs over thousands of seeds where ed25519 would
  * dominate the time. It is only sound inside one process where each replica's secret stays in its own

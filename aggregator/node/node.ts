@@ -7,9 +7,11 @@ import type { Fill } from "../../protocol/messages/trading.js";
 import { type ConsensusConfig, consensusConfigSchema, createCore } from "../consensus/config.js";
 import type { Message } from "../consensus/messages.js";
 import { type Link, ReplicaHost } from "../consensus/transport/host.js";
+import { HostStats } from "../consensus/transport/host-stats.js";
+import { ConsensusWatch } from "../consensus/transport/watch.js";
 import type { CreditBankService, PreparedGrant } from "../credit/service.js";
 import type { LedgerEntry } from "../ledger/block.js";
-import { ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
+import { countingVerifier, ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
 import { type BlockStore, initLedgerMeta } from "../ledger/store.js";
 import { agentsOfEvent, type LedgerEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
@@ -20,6 +22,7 @@ import { type EnvelopeSigner, registerEnvelope, revocationsEnvelope, sysEnvelope
 import { NodeError } from "./errors.js";
 import type { LedgerGenesis } from "./genesis.js";
 import { type AppliedTx, LedgerMachine } from "./machine.js";
+import type { SignatureCache } from "./sig-cache.js";
 import { LEDGER_MACHINE_NAME } from "./verify.js";
 
 const log = createLogger("aggregator:node");
@@ -35,6 +38,8 @@ export interface AggregatorNodeOptions {
   genesis: LedgerGenesis;
   /** opened by the caller; the node records the members, machine and genesis in its meta */
   store: BlockStore;
+  /** the CA-signed consortium file, recorded in the store's meta so that `ledger export` carries it */
+  consortiumFile?: unknown;
   /** MqttLink in production (deliver incoming messages to `node.deliver`), MemoryNetwork in tests */
   link: Link;
   consensus?: NodeConsensusOptions;
@@ -42,6 +47,8 @@ export interface AggregatorNodeOptions {
   bank?: CreditBankService;
   clock?: () => number;
   crypto?: Ed25519;
+  /** the process's signature cache, shared with ingest (one verification per envelope) */
+  signatures?: SignatureCache;
   /** how often due system transactions are looked for; 0: the owner calls `tick()` (its DutyClock) */
   tickMs?: number;
   /** a duty designated to another member is taken over once it is this late */
@@ -92,6 +99,8 @@ export interface ExecutedBlock {
 export class AggregatorNode {
   readonly self: string;
   readonly host: ReplicaHost;
+  /** rate-limited consensus progress lines, checked on every tick */
+  readonly consensusWatch: ConsensusWatch;
   readonly machine: LedgerMachine;
   private readonly o: AggregatorNodeOptions;
   private readonly signer: EnvelopeSigner;
@@ -123,11 +132,18 @@ export class AggregatorNode {
     }
     const consensus = parsed.data;
     this.bindStore(consensus.mode);
-    this.machine = LedgerMachine.fromGenesis(o.genesis, { crypto, journal: true });
+    this.machine = LedgerMachine.fromGenesis(o.genesis, {
+      crypto,
+      journal: true,
+      ...(o.signatures === undefined ? {} : { cache: o.signatures }),
+    });
     const keys = new Map(o.genesis.authorities.map((a) => [a.id, Buffer.from(a.publicKey, "hex")]));
+    const stats = new HostStats(this.members.length);
     const core = createCore(consensus, this.members, o.self, {
       signer: ed25519Signer(o.self, o.seed, crypto),
-      verifier: ed25519Verifier(keys, crypto),
+      verifier: countingVerifier(ed25519Verifier(keys, crypto), () => {
+        stats.signatureChecks++;
+      }),
       machine: this.machine,
       validateTx: (tx) => this.machine.validateTx(tx),
     });
@@ -137,6 +153,19 @@ export class AggregatorNode {
       o.store,
       { commit: (e, _hash, at) => this.onCommit(e, at) },
       this.clock,
+      stats,
+    );
+    const link = o.link;
+    this.consensusWatch = new ConsensusWatch(
+      {
+        self: o.self,
+        members: this.members,
+        stats,
+        height: () => this.committed,
+        waiting: () => this.host.waitingSlots(),
+        ...(link.connectedPeers === undefined ? {} : { connected: () => link.connectedPeers?.() ?? [] }),
+      },
+      createLogger("consensus:watch"),
     );
   }
 
@@ -237,6 +266,7 @@ export class AggregatorNode {
   /** Sends what is due: scheduled system transactions, allocations, grants, and retries. */
   tick(): void {
     const now = this.clock();
+    this.consensusWatch.check(now);
     const state = this.machine.state;
     const wanted = systemDuties(state, this.machine.registry, this.o.genesis, this.machine.credit(), now, {
       members: this.members,
@@ -373,6 +403,9 @@ export class AggregatorNode {
       mode,
     });
     store.setMeta("genesis", this.o.genesis.hash);
+    // the signed documents an auditor anchors to the CA (`gridlet ledger verify --ca`)
+    store.setMeta("genesisFile", this.o.genesis.signed);
+    if (this.o.consortiumFile !== undefined) store.setMeta("consortiumFile", this.o.consortiumFile);
   }
 
   /** Envelope sequence numbers follow the clock, so they keep rising across restarts. */

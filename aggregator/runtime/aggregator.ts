@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
+import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
 import type { RunningHttpServer } from "../../protocol/http/server.js";
 import { TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
@@ -10,6 +11,7 @@ import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
+import { seqFloor } from "../../protocol/sequence.js";
 import { readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
@@ -19,7 +21,9 @@ import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
+import { IngestRetention } from "../ingest/retention.js";
 import { AggregatorStore } from "../ingest/store.js";
+import { SignatureCache } from "../node/sig-cache.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
 import { DutyClock } from "./clock.js";
@@ -39,6 +43,13 @@ export interface RunningAggregator {
   http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
+
+/**
+ * Retention (docs/OPERATIONS.md): every 30 s, at most this many rows of each kind, so that a run pauses
+ * the process (consensus included) for tens of milliseconds, not seconds; up to 14 million a day.
+ */
+const RETENTION_EVERY_MS = 30_000;
+const RETENTION_BATCH = 5_000;
 
 /**
  * The aggregator's composition root: identity and trust store, SQLite store, the one DutyClock, the
@@ -83,7 +94,7 @@ export async function startAggregator(
   };
   scanCertDir();
 
-  const store = new AggregatorStore(config.store.path, config.id, () => now() * 1000);
+  const store = new AggregatorStore(config.store.path, config.id, () => seqFloor(now()));
   // The process's one timer: every periodic duty below and in the ledger service is registered on it.
   const clock = new DutyClock(now, log);
   // The link and ingest need each other (receipts go out through the link, messages come in to
@@ -98,7 +109,11 @@ export async function startAggregator(
     maxPerReceipt: 2000,
     sender: { send: (topic, payload) => link?.publish(topic, payload) },
   });
+  // One verification per envelope: ingest checks signatures through the ledger's cache, so the
+  // ledger's check of the same envelope at proposal and execution is a lookup.
+  const signatures = new SignatureCache();
   const ingest = new Ingest({
+    checkSignature: (env, publicKeyHex) => signatures.verify(env, publicKeyHex),
     store,
     directory: trust,
     refreshSender: () => scanCertDir(),
@@ -107,7 +122,18 @@ export async function startAggregator(
     maxFutureMs: config.ingest.maxFutureMs,
     log: log.child("ingest"),
   });
-  ingest.registerHandler(MSG_READING, readingsHandler(store.db, config.ingest.readingMaxAgeMs));
+  const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
+  ingest.registerHandler(MSG_READING, readings);
+  ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
+  const keepMs = config.store.keepReadingsDays * 86_400_000;
+  if (keepMs > 0) {
+    const retention = new IngestRetention(store.db);
+    clock.every("retention", RETENTION_EVERY_MS, (t) => {
+      const removed = retention.prune(t - keepMs, RETENTION_BATCH);
+      if (removed.readings + removed.envelopes > 0)
+        log.info("old readings pruned", { ...removed, olderThanDays: config.store.keepReadingsDays });
+    });
+  }
   // The ledger's message types are registered before agents can connect.
   const ledger =
     config.consortium === undefined || config.genesis === undefined
@@ -120,10 +146,12 @@ export async function startAggregator(
           store,
           storePath: config.store.path,
           ingest,
+          evidence: readings.evidence,
           publish: (topic, payload) => link?.publish(topic, payload),
           onRevocations: (peer, payload) => revocations.offer(payload, `peer ${peer}`),
           log: log.child("ledger"),
           clock,
+          signatures,
           now,
         });
 
@@ -198,7 +226,7 @@ export async function startAggregator(
         loginToken(identity.key, identity.cert, {
           clientId,
           audience: config.id,
-          seq: store.allocateSeq(),
+          seq: store.nextLoginSeq(),
           now: now(),
         }),
       statusTopic,

@@ -2,6 +2,7 @@ import type { Envelope } from "../../protocol/envelope.js";
 import { creditBillSchema } from "../../protocol/messages/credit.js";
 import { agentTxId, MSG_CREDIT_BILL } from "../../protocol/messages/downlink.js";
 import type { Ingest } from "../ingest/ingest.js";
+import type { Refusal } from "../ingest/store.js";
 import { agentLedgerMessages } from "../state/messages.js";
 import type { LedgerOutbox, PendingKind } from "./outbox.js";
 
@@ -20,6 +21,7 @@ export function envelopeKey(env: { from: string; seq: number }): string {
  * Registers the ledger message types on ingest: each accepted envelope is written to the ledger outbox
  * inside ingest's batch transaction (so the receipt follows its durable storage), and `accepted` then
  * submits it. A bill's signature is the seller's; `credit.bill` must come from the seller it names.
+ * A `checks` entry runs first, inside the same transaction, and may refuse the envelope for good.
  */
 export function registerLedgerHandlers(
   ingest: Ingest,
@@ -27,11 +29,14 @@ export function registerLedgerHandlers(
   accepted: (env: Envelope, kind: PendingKind) => void,
   /** a quota on new ledger transactions per sender (a resent one already stored is not counted) */
   admit?: (env: Envelope) => { code: string; reason: string } | undefined,
+  /** per type, a check against what is stored that may refuse the envelope (e.g. SUMMARY_MISMATCH) */
+  checks: Readonly<Record<string, (env: Envelope, body: unknown) => Refusal | undefined>> = {},
 ): void {
   const handler = (kind: PendingKind, parse: (body: unknown) => unknown) => ({
     maxAgeMs: LEDGER_MAX_AGE_MS,
     parse,
     ...(admit === undefined ? {} : { admit }),
+    refuse: (_db: unknown, env: Envelope, body: unknown) => checks[env.type]?.(env, body),
     store: (_db: unknown, env: Envelope, _body: unknown, raw: string) => {
       outbox.add(envelopeKey(env), env.from, kind, raw);
       // after the transaction commits

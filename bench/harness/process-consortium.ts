@@ -18,6 +18,7 @@ import type { CreditGrantBody, SealedDownlink, TxResultBody } from "../../protoc
 import { MSG_RECEIPT, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { type Fill, requiredDepositMc } from "../../protocol/messages/trading.js";
 import { topics } from "../../protocol/topics.js";
+import { MeterLog } from "./metering.js";
 import { freePort } from "./net.js";
 
 /**
@@ -31,27 +32,47 @@ export interface ProcessConsortium {
   ca: CaDirectory;
   ids: string[];
   ports: number[];
+  /** where clients reach each member's broker */
+  urls: string[];
+  /** each member's HTTP endpoint (`http` given) */
+  httpUrls: string[];
   configs: string[];
   ledgerDbs: string[];
   genesisFile: string;
   consortiumFile: string;
 }
 
+export interface ProcessConsortiumOptions {
+  n: number;
+  trading: unknown;
+  credit?: unknown;
+  consensus?: Record<string, unknown>;
+  /** where each member's broker listens (default 127.0.0.1 on a free port) */
+  listen?: { host: string; port: number }[];
+  /** the broker URL the consortium file gives peers (default: the listen address), e.g. a delay relay */
+  advertise?: string[];
+  /** an HTTP endpoint per member (/api/status, /metrics); a token is needed off loopback */
+  http?: { listen: { host: string; port: number }[]; token?: string };
+}
+
 export async function makeProcessConsortium(
   dir: string,
-  o: { n: number; trading: unknown; credit?: unknown; consensus?: Record<string, unknown> },
+  o: ProcessConsortiumOptions,
 ): Promise<ProcessConsortium> {
   const ca = new CaDirectory(join(dir, "ca"));
   ca.init("test-ca");
   const out = join(dir, "identities");
   const ids = Array.from({ length: o.n }, (_, i) => `eag${i}`);
   const issued = ids.map((id) => ca.issue({ role: "aggregator", id }, out));
-  const ports: number[] = [];
-  for (const _ of ids) ports.push(await freePort());
+  const listen: { host: string; port: number }[] = o.listen ?? [];
+  for (let i = listen.length; i < ids.length; i++) listen.push({ host: "127.0.0.1", port: await freePort() });
+  const ports = listen.map((l) => l.port);
+  const urls = listen.map((l) => `mqtt://${l.host}:${l.port}`);
+  const httpUrls = (o.http?.listen ?? []).map((l) => `http://${l.host}:${l.port}`);
   const members = issued.map((x, i) => ({
     id: x.cert.id,
     publicKey: x.cert.publicKey,
-    broker: `mqtt://127.0.0.1:${ports[i]}`,
+    broker: o.advertise?.[i] ?? urls[i],
   }));
   const caSeed = readKeyFile(ca.keyPath).seed;
   const consortiumFile = join(dir, "consortium.json");
@@ -82,17 +103,25 @@ export async function makeProcessConsortium(
         version: 1,
         id: x.cert.id,
         identity: { key: x.keyPath, cert: x.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
-        broker: { embedded: { host: "127.0.0.1", port: ports[i] } },
+        broker: { embedded: listen[i] },
         store: { path: join(dir, `${x.cert.id}.sqlite`) },
         trust: { certDir: join(dir, "ca", "certs") },
         consortium: { file: consortiumFile, ledgerDb, resubmitMs: 3000, announceLeadMs: 500 },
         genesis: { file: genesisFile },
         consensus: { slotTimeoutMs: 1500, checkpointInterval: 4, ...o.consensus },
+        ...(o.http === undefined
+          ? {}
+          : {
+              http: {
+                ...o.http.listen[i],
+                ...(o.http.token === undefined ? {} : { token: o.http.token }),
+              },
+            }),
       }),
     );
     configs.push(path);
   });
-  return { dir, ca, ids, ports, configs, ledgerDbs, genesisFile, consortiumFile };
+  return { dir, ca, ids, ports, urls, httpUrls, configs, ledgerDbs, genesisFile, consortiumFile };
 }
 
 /** An agent driven from the test: a raw MQTT client signing its own envelopes, as the agent would. */
@@ -111,6 +140,13 @@ export class RawAgent {
   readonly downFrom = new Set<string>();
   readonly announcements: unknown[] = [];
   readonly grants: CreditGrantBody[] = [];
+  /** receipt refusals by sequence number: code and reason */
+  readonly refused = new Map<number, { code: string; reason: string }>();
+  /** the agent's signed readings (sent as they are signed) and the summaries they prove */
+  readonly meters = new MeterLog((type, body, signedAt) => {
+    this.send(type, body, signedAt);
+    return this.sent[this.sent.length - 1];
+  });
   /** when each receipt and result arrived (ms since epoch), for latency measurements */
   readonly receiptedAt = new Map<number, number>();
   readonly resultAt = new Map<string, number>();
@@ -163,7 +199,10 @@ export class RawAgent {
           this.unreceipted.delete(s);
           this.receiptedAt.set(s, Date.now());
         }
-        for (const r of (env.body as ReceiptBody).rejected) this.unreceipted.delete(r.seq);
+        for (const r of (env.body as ReceiptBody).rejected) {
+          this.unreceipted.delete(r.seq);
+          this.refused.set(r.seq, { code: r.code, reason: r.reason });
+        }
       } else if (env.type === "tx.result") {
         const r = env.body as TxResultBody;
         this.results.set(r.txId, r);
@@ -181,8 +220,8 @@ export class RawAgent {
   }
 
   /** Signs and publishes one envelope; returns its ledger transaction id. */
-  send(type: string, body: unknown): string {
-    const env = signEnvelope({ type, from: this.id, seq: ++this.seq, ts: Date.now(), body }, this.key.seed);
+  send(type: string, body: unknown, signedAt = Date.now()): string {
+    const env = signEnvelope({ type, from: this.id, seq: ++this.seq, ts: signedAt, body }, this.key.seed);
     this.unreceipted.set(env.seq, env);
     this.sent.push(env);
     this.client?.publish(topics.agentUp(this.id), encodeEnvelope(env), { qos: 1 });

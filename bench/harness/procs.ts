@@ -26,9 +26,12 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node dist/cli/main.js ...args` as a separate process. */
-export function spawnGridlet(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  return spawnNode([GRIDLET_MAIN, ...args], env);
+/**
+ * Starts `node dist/cli/main.js ...args` as a separate process; `prefix` runs it through another command
+ * first (e.g. `ip netns exec NS`, which execs node in place: the child's pid is node's).
+ */
+export function spawnGridlet(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []): Proc {
+  return spawnNode([GRIDLET_MAIN, ...args], env, prefix);
 }
 
 /** Starts the agent as its systemd unit does (dist/agent/runtime/main.js, the unit's flags). */
@@ -40,8 +43,9 @@ export function spawnAgentService(
   return spawnNode([...flags, AGENT_SERVICE_MAIN, "--config", config], { ...AGENT_SERVICE_ENV, ...env });
 }
 
-function spawnNode(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, args, {
+function spawnNode(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Proc {
+  const [cmd, ...rest] = [...prefix, process.execPath, ...args];
+  const child = spawn(cmd, rest, {
     env: { ...process.env, GRIDLET_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -26,7 +26,22 @@ export const benchCommand: CommandModule = {
     y
       .positional("names", { type: "string", array: true, describe: "benchmarks to run (default: all)" })
       .option("list", { type: "boolean", default: false, describe: "list the benchmarks" })
+      .option("aggregators", { type: "number", describe: "consortium-scale: member processes" })
+      .option("kill", { type: "number", describe: "consortium-scale: members killed -9 halfway through" })
+      .option("rtt-ms", { type: "number", describe: "consortium-scale: round trip between members (netem)" })
+      .option("seconds", { type: "number", describe: "length of the measurement" })
+      .option("rate", { type: "number", describe: "consortium-scale: transactions offered per second" })
+      .option("netns", { type: "boolean", describe: "consortium-scale: each member in its own namespace" })
+      .check((a) => {
+        for (const k of ["aggregators", "kill", "rtt-ms", "seconds", "rate"]) {
+          const v = a[k];
+          if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0))
+            throw new UsageError("USAGE", `--${k}: ${String(v)} is not a non-negative number`);
+        }
+        return true;
+      })
       .example("$0 bench crypto", "ed25519 sign/verify rates of the three implementations")
+      .example("$0 bench consortium-scale --aggregators 16 --kill 5", "16 aggregator processes, 5 killed")
       .example("$0 bench", "every benchmark, one JSON line each"),
   handler: async (a) => {
     const all = benchNames();
@@ -39,15 +54,27 @@ export const benchCommand: CommandModule = {
       if (!all.includes(name))
         throw new UsageError("USAGE", `no benchmark "${name}" (have: ${all.join(", ")})`);
     }
+    // only the options given on the command line reach the benchmarks (each keeps its own defaults)
+    const opts: Record<string, unknown> = {};
+    for (const [flag, key] of [
+      ["aggregators", "aggregators"],
+      ["kill", "kill"],
+      ["rtt-ms", "rttMs"],
+      ["seconds", "seconds"],
+      ["rate", "rate"],
+      ["netns", "netns"],
+    ]) {
+      if (a[flag] !== undefined) opts[key] = a[flag];
+    }
     // Some benchmarks take tens of seconds: on a terminal, stderr shows which one runs and for how long.
     const progress = new Progress(wanted.length);
     for (const [i, name] of wanted.entries()) {
       progress.step(i, name);
       const mod = (await import(pathToFileURL(join(benchDir, `${name}.js`)).href)) as {
-        run?: () => Promise<Record<string, unknown>>;
+        run?: (o: Record<string, unknown>) => Promise<Record<string, unknown>>;
       };
       if (typeof mod.run !== "function") throw new UsageError("USAGE", `bench/${name} does not export run()`);
-      const result = await mod.run();
+      const result = await mod.run(opts);
       progress.done();
       console.log(JSON.stringify(result));
     }
