@@ -4,7 +4,16 @@ import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
-import { identitySchema, mqttSchema, tlsSchema } from "./common.js";
+import { identitySchema, keepReadingsDays, mqttSchema, tlsSchema } from "./common.js";
+
+/**
+ * Eight days: a trading agent's meter summaries, accepted up to 7 days old, are built from its readings
+ * and their signed envelopes. About 44 MB per meter-day at one reading a second (docs/OPERATIONS.md,
+ * "Retention").
+ */
+export const DEFAULT_AGENT_KEEP_DAYS = 8;
+/** the least retention of a trading agent: last week's summaries still find their readings */
+const MIN_TRADING_KEEP_DAYS = 8;
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
 
@@ -62,7 +71,13 @@ export const agentConfigSchema = z
     /** the aggregators to fail over to, in order, home included (first by convention); mqtt.url is the home's */
     aggregators: z.array(failoverAggregatorSchema).min(1).optional(),
     mqtt: mqttSchema,
-    store: z.object({ path: z.string().min(1) }).strict(),
+    store: z
+      .object({
+        path: z.string().min(1),
+        /** receipted readings older than this are deleted (they are at the aggregator); 0: never */
+        keepReadingsDays: keepReadingsDays(DEFAULT_AGENT_KEEP_DAYS),
+      })
+      .strict(),
     /** one read of every meter per interval */
     intervalMs: z.number().int().min(100).max(3_600_000).default(1000),
     /** Home Assistant discovery, state and availability (docs/AGENT.md, "Home Assistant") */
@@ -90,6 +105,13 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    const keep = c.store.keepReadingsDays;
+    if (c.trading.enabled && keep !== 0 && keep < MIN_TRADING_KEEP_DAYS)
+      ctx.addIssue({
+        code: "custom",
+        message: `0 (keep for ever) or at least ${MIN_TRADING_KEEP_DAYS} days when trading is enabled (a meter summary of last week is built from its readings)`,
+        path: ["store", "keepReadingsDays"],
+      });
     if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
       ctx.addIssue({
         code: "custom",

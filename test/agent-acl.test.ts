@@ -68,6 +68,18 @@ describe("broker authorisation", () => {
     assert.ok(!maySubscribe(agg, "homeassistant/#"));
   });
 
+  it("lets the CA hand over its revocation list and nothing else", () => {
+    const ca = { id: "test-ca", role: "ca" as const };
+    assert.equal(mayPublish(ca, "gridlet/v1/ca/revocations"), true);
+    for (const t of [
+      "gridlet/v1/agent/agent-1/up",
+      "gridlet/v1/agent/agent-1/down",
+      "gridlet/v1/consensus/x",
+    ])
+      assert.equal(mayPublish(ca, t), false, t);
+    assert.equal(maySubscribe(ca, "gridlet/v1/agent/agent-1/down"), false);
+  });
+
   it("lets a peer aggregator read consensus traffic and its own bank's bills, not the agents'", () => {
     assert.ok(maySubscribe(agg, "gridlet/v1/consensus/+/all"));
     assert.ok(maySubscribe(agg, "gridlet/v1/consensus/agg-2/to/agg-1"));

@@ -24,6 +24,8 @@ export function mayPublish(who: BrokerIdentity, topic: string): boolean {
     // homeassistant/<component>/<node_id>/<object_id>/config
     return parts.length >= 4 && parts[0] === HA_DISCOVERY_PREFIX && parts[2] === haNodeId(who.id);
   }
+  // The CA logs in (with a token its own key signs) only to hand its revocation list to a broker.
+  if (who.role === "ca") return topic === `${TOPIC_ROOT}/ca/revocations`;
   if (who.role === "aggregator") {
     if (parts.length === 5 && topic.startsWith(`${TOPIC_ROOT}/agent/`) && parts[4] === "down") return true;
     if (topic.startsWith(`${TOPIC_ROOT}/aggregator/${who.id}/`)) return true;

@@ -41,6 +41,8 @@ export interface LedgerServiceDeps {
   evidence: MeterEvidenceStore;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
+  /** a revocation list published on a peer's broker (the CA's, signed; the caller checks it) */
+  onRevocations?: (peer: string, payload: Buffer) => void;
   log: Logger;
   /** the process's one timer: the ledger registers its periodic duties on it when it starts */
   clock: DutyClock;
@@ -121,7 +123,8 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       bank === undefined
         ? undefined
         : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
-    nextLoginSeq: () => d.store.allocateSeq() + now() * 1000,
+    nextLoginSeq: () => d.store.nextLoginSeq(),
+    ...(d.onRevocations === undefined ? {} : { onRevocations: d.onRevocations }),
     now,
     log: log.child("peers"),
   });
