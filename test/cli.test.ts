@@ -85,7 +85,7 @@ describe("gridlet command line", () => {
     gridlet(["ca", "init", "--dir", dir]);
     chmodSync(join(dir, "ca.key"), 0o644);
     const r = gridlet(["ca", "issue", "--dir", dir, "--role", "aggregator", "--id", "agg-1"]);
-    assert.equal(r.status, 1);
+    assert.equal(r.status, 2, "a key file problem is a configuration error");
     assert.match(r.stderr, /KEY_FILE_PERMISSIONS: .*chmod 600/);
   });
 });
