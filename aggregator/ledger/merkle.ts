@@ -21,7 +21,8 @@ export function leafHash(tx: unknown): Uint8Array {
   return sha256(Buffer.concat([LEAF, utf8(canonicalJson(tx))]));
 }
 
-function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+/** An inner node of the tree: SHA-256(0x01 || left || right). */
+export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   return sha256(Buffer.concat([NODE, left, right]));
 }
 

@@ -2,7 +2,7 @@ import { createWriteStream } from "node:fs";
 import type { Argv, CommandModule } from "yargs";
 import { exportLedger } from "../../aggregator/ledger/export.js";
 import { machineFactory, machineNames } from "../../aggregator/ledger/machines.js";
-import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
+import { cachingVerifier, ed25519Verifier } from "../../aggregator/ledger/signing.js";
 import { BlockStore, type LedgerMember } from "../../aggregator/ledger/store.js";
 import { verifyLedger } from "../../aggregator/ledger/verify.js";
 import { LEDGER_MACHINE_NAME, machineForLedger } from "../../aggregator/node/verify.js";
@@ -89,7 +89,7 @@ const verify: CommandModule<object, VerifyArgs> = {
       }
       const report = verifyLedger(store, {
         members,
-        verifier: ed25519Verifier(keys, defaultEd25519),
+        verifier: cachingVerifier(ed25519Verifier(keys, defaultEd25519)),
         machine: make?.(),
         mode: store.getMeta<"pbft" | "pow">("mode") ?? "pbft",
       });
