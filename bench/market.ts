@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
 import { type BookEntry, clearInterval } from "../aggregator/market/clearing.js";
+import type { IntervalClearedEvent } from "../aggregator/state/events.js";
 import type { Tx } from "../aggregator/state/handler.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { orderBody, txs } from "../aggregator/state/txs.js";
@@ -42,7 +43,7 @@ interface Round {
   /** process CPU time during the clearing (GC threads included): less sensitive to other load than wall time */
   clearCpuMs: number;
   hashMs: number;
-  summary: Record<string, unknown>;
+  summary: IntervalClearedEvent;
 }
 
 /** One round: a fresh ledger with 100 000 funded nodes, 100 000 orders into one interval, clearing. */

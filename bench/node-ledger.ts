@@ -12,6 +12,7 @@ import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { fromHex } from "../protocol/bytes.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { type Envelope, envelopeSigningBytes } from "../protocol/envelope.js";
+import { summaryBody } from "./harness/metering.js";
 import { makeConsortium, TestAgent } from "./harness/node-consortium.js";
 
 /**
@@ -28,8 +29,7 @@ const T0 = 1_800_000_000_000;
 function summaries(agents: TestAgent[], now: number): Envelope[] {
   const out: Envelope[] = [];
   for (let i = 0; i < PER_AGENT; i++)
-    for (const a of agents)
-      out.push(a.sign("meter.summary", { interval: 1000 + i, importWh: 10, exportWh: 0, readings: 1 }, now));
+    for (const a of agents) out.push(a.sign("meter.summary", summaryBody(1000 + i, 10, 0), now));
   return out;
 }
 

@@ -1,19 +1,38 @@
 #!/usr/bin/env node
-import yargs from "yargs";
+import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
-import { firmwareCommand } from "../firmware-bridge/cli.js";
 import { describeError, GridletError } from "../protocol/errors.js";
 import { checkLogEnv } from "../protocol/log.js";
-import { agentCommand } from "./commands/agent.js";
-import { aggregatorCommand } from "./commands/aggregator.js";
-import { benchCommand } from "./commands/bench.js";
-import { caCommand } from "./commands/ca.js";
-import { creditCommand } from "./commands/credit.js";
-import { demoCommand } from "./commands/demo.js";
-import { ledgerCommand } from "./commands/ledger.js";
-import { recordCommand } from "./commands/record.js";
-import { replayCommand } from "./commands/replay.js";
+import { gridletVersion } from "../protocol/version.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
+
+/**
+ * The commands, in the order `--help` lists them, each loaded on demand: a process that runs one
+ * command (an agent, `ca issue`) does not load the broker, the ledger or the serial ports of the others,
+ * which would cost a few hundred milliseconds of start-up each time.
+ */
+const COMMANDS: Record<string, () => Promise<unknown>> = {
+  ca: async () => (await import("./commands/ca.js")).caCommand,
+  config: async () => (await import("./commands/config.js")).configCommand,
+  agent: async () => (await import("./commands/agent.js")).agentCommand,
+  aggregator: async () => (await import("./commands/aggregator.js")).aggregatorCommand,
+  demo: async () => (await import("./commands/demo.js")).demoCommand,
+  record: async () => (await import("./commands/record.js")).recordCommand,
+  replay: async () => (await import("./commands/replay.js")).replayCommand,
+  ledger: async () => (await import("./commands/ledger.js")).ledgerCommand,
+  credit: async () => (await import("./commands/credit.js")).creditCommand,
+  bench: async () => (await import("./commands/bench.js")).benchCommand,
+  firmware: async () => (await import("../firmware-bridge/cli.js")).firmwareCommand,
+};
+
+/** The command modules `argv` needs: the one it names, or all of them (help, a typo, no command). */
+async function commandsFor(argv: string[]): Promise<CommandModule[]> {
+  const named = argv.find((a) => !a.startsWith("-"));
+  if (named === undefined && argv.length === 1 && argv[0] === "--version") return [];
+  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  // each module's own type says what its handler takes; yargs checks the arguments against its builder
+  return (await Promise.all(names.map((n) => COMMANDS[n]()))) as CommandModule[];
+}
 
 /** Error codes from any domain that mean "the user asked for something malformed": exit 2. */
 const USAGE_CODES = new Set([
@@ -26,27 +45,30 @@ const USAGE_CODES = new Set([
   "ADDRESS_IN_USE",
 ]);
 
+/**
+ * A reader that stops reading (`gridlet ledger export ... | head`) closes the pipe: that is not a failure.
+ * Exit 0 at once and quietly, as cat and grep do, instead of an unhandled EPIPE stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   const badLogSetting = checkLogEnv(process.env);
   if (badLogSetting !== undefined) {
     process.stderr.write(`gridlet: ${badLogSetting}\n`);
     return EXIT_USAGE;
   }
-  const parser = yargs(argv)
+  let parser = yargs(argv)
     .scriptName("gridlet")
     .usage(
       "$0 <command> [options]\n\nPeer-to-peer energy trading: meter agents, aggregators, consortium ledger.",
     )
-    .command(caCommand)
-    .command(agentCommand)
-    .command(aggregatorCommand)
-    .command(demoCommand)
-    .command(recordCommand)
-    .command(replayCommand)
-    .command(ledgerCommand)
-    .command(creditCommand)
-    .command(benchCommand)
-    .command(firmwareCommand)
     .demandCommand(1, "name a command (see gridlet --help)")
     .strict()
     .recommendCommands()
@@ -58,8 +80,9 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError("USAGE", `${msg}\n\nRun "gridlet --help" for the commands.`);
     })
     .help()
-    .version();
+    .version(gridletVersion());
   try {
+    for (const c of await commandsFor(argv)) parser = parser.command(c);
     await parser.parseAsync();
   } catch (e) {
     if (e instanceof UsageError || (e instanceof GridletError && USAGE_CODES.has(e.code))) {

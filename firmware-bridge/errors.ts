@@ -1,4 +1,4 @@
-import { GridletError } from "../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../protocol/errors.js";
 
 /**
  * Why a firmware-bridge frame, request or configuration was rejected. Callers branch on the code; the
@@ -32,8 +32,14 @@ export type BridgeErrorCode =
   /** persisted accumulator state or driver options that cannot be used */
   | "CONFIG_INVALID";
 
-export class BridgeError extends GridletError<BridgeErrorCode> {}
-
-export function isBridgeError(e: unknown, code?: BridgeErrorCode): e is BridgeError {
-  return e instanceof BridgeError && (code === undefined || e.code === code);
+/** The context of the codes callers read it for (`isBridgeError(e, "NACK") && e.context.nack === …`). */
+export interface BridgeErrorContexts {
+  /** the request the firmware refused and the name of its NACK code */
+  NACK: { request: string; nack: string };
+  RELAY_NOT_CONFIRMED: { channel: number; commanded: boolean; reported: boolean; feedback: boolean | null };
 }
+
+export const { Error: BridgeError, is: isBridgeError } = errorFamily<BridgeErrorCode, BridgeErrorContexts>(
+  "BridgeError",
+);
+export type BridgeError = FamilyError<BridgeErrorCode, BridgeErrorContexts>;

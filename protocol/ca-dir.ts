@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { toHex } from "./bytes.js";
 import { boxKeyPairFromSecret } from "./crypto/box.js";
 import { defaultEd25519, type Ed25519 } from "./crypto/index.js";
-import { GridletError } from "./errors.js";
+import { errorFamily, type FamilyError } from "./errors.js";
 import {
   assertValidId,
   type Certificate,
@@ -25,7 +25,8 @@ export type CaErrorCode =
   | "NOT_ISSUED"
   | "ALREADY_REVOKED"
   | "BAD_REQUEST";
-export class CaError extends GridletError<CaErrorCode> {}
+export const { Error: CaError } = errorFamily<CaErrorCode>("CaError");
+export type CaError = FamilyError<CaErrorCode>;
 
 const DAY_MS = 86_400_000;
 

@@ -1,7 +1,8 @@
 import { fromHex, toHex } from "./bytes.js";
 import { signingBytes } from "./canonical.js";
 import { defaultEd25519, type Ed25519 } from "./crypto/index.js";
-import { ProtocolError } from "./errors.js";
+import { isProtocolError, ProtocolError } from "./errors.js";
+import { ENVELOPE_JSON, parseStrictJson } from "./strict-json.js";
 
 /** Domain-separation prefix of envelope signatures; see docs/PROTOCOL.md. */
 export const ENVELOPE_DOMAIN = "gridlet/envelope/v1";
@@ -53,8 +54,9 @@ const MAX_ENVELOPE_BYTES = 256 * 1024;
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 
 /**
- * Parses wire bytes into an envelope with the right shape, or throws ProtocolError MALFORMED. It checks
- * nothing cryptographic: see EnvelopeVerifier.
+ * Parses wire bytes into an envelope with the right shape, or throws ProtocolError MALFORMED. The JSON
+ * must be strict (protocol/strict-json.ts: UTF-8, no duplicate keys, no -0, integers only, nesting ≤ 16).
+ * It checks nothing cryptographic: see EnvelopeVerifier.
  */
 export function decodeEnvelope(data: Uint8Array | string): Envelope {
   const size = typeof data === "string" ? Buffer.byteLength(data) : data.length;
@@ -62,9 +64,11 @@ export function decodeEnvelope(data: Uint8Array | string): Envelope {
     throw new ProtocolError("MALFORMED", `envelope of ${size} bytes is too large`);
   let value: unknown;
   try {
-    value = JSON.parse(typeof data === "string" ? data : Buffer.from(data).toString("utf8"));
-  } catch {
-    throw new ProtocolError("MALFORMED", "envelope is not JSON");
+    value = parseStrictJson(data, ENVELOPE_JSON);
+  } catch (e) {
+    throw new ProtocolError("MALFORMED", `envelope is not strict JSON: ${(e as Error).message}`, {
+      ...(isProtocolError(e) ? e.context : {}),
+    });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new ProtocolError("MALFORMED", "envelope is not a JSON object");
@@ -85,6 +89,20 @@ export function decodeEnvelope(data: Uint8Array | string): Envelope {
   const extra = Object.keys(o).filter((k) => !["v", "type", "from", "seq", "ts", "body", "sig"].includes(k));
   if (extra.length > 0) bad(extra[0], "absent (unknown field)");
   return o as unknown as Envelope;
+}
+
+const SEQ_FIELD = /"seq"\s*:\s*(\d{1,16})\s*[,}]/g;
+
+/**
+ * The sequence number of an envelope that failed to decode, found by a shallow scan of its bytes, so
+ * that the sender can be told to drop it: the `"seq": N` member when exactly one is found, else undefined.
+ */
+export function scanEnvelopeSeq(data: Uint8Array | string): number | undefined {
+  const text = typeof data === "string" ? data : Buffer.from(data).toString("latin1");
+  const found = [...text.slice(0, MAX_ENVELOPE_BYTES).matchAll(SEQ_FIELD)];
+  if (found.length !== 1) return undefined;
+  const seq = Number(found[0][1]);
+  return Number.isSafeInteger(seq) ? seq : undefined;
 }
 
 /** What a verifier needs to know about a sender. */
@@ -130,6 +148,11 @@ export interface VerifierOptions {
   sequences?: SequenceStore;
   freshness?: FreshnessPolicy;
   crypto?: Ed25519;
+  /**
+   * Checks the signature instead of `crypto.verify` over the signing bytes: the aggregator passes its
+   * signature cache, so that the ledger's own check of the same envelope later is a lookup.
+   */
+  checkSignature?: (e: Envelope, publicKey: Uint8Array) => boolean;
   /** current time in ms; injected so that verification is testable and deterministic */
   now: () => number;
 }
@@ -145,9 +168,11 @@ export class EnvelopeVerifier {
   private readonly sequences: SequenceStore;
   private readonly freshness: FreshnessPolicy;
   private readonly crypto: Ed25519;
+  private readonly checkSignature: ((e: Envelope, publicKey: Uint8Array) => boolean) | undefined;
   private readonly now: () => number;
 
   constructor(opts: VerifierOptions) {
+    this.checkSignature = opts.checkSignature;
     this.directory = opts.directory;
     this.sequences = opts.sequences ?? new MemorySequenceStore();
     this.freshness = opts.freshness ?? DEFAULT_FRESHNESS;
@@ -162,6 +187,12 @@ export class EnvelopeVerifier {
     return e;
   }
 
+  private signatureHolds(e: Envelope, publicKey: Uint8Array): boolean {
+    if (this.checkSignature !== undefined) return this.checkSignature(e, publicKey);
+    const sig = fromHex(e.sig);
+    return sig !== undefined && this.crypto.verify(sig, envelopeSigningBytes(e), publicKey);
+  }
+
   check(data: Uint8Array | string | Envelope): Envelope {
     const e = typeof data === "object" && !(data instanceof Uint8Array) ? data : decodeEnvelope(data);
     const sender = this.directory.lookup(e.from);
@@ -174,8 +205,7 @@ export class EnvelopeVerifier {
         type: e.type,
       });
     }
-    const sig = fromHex(e.sig);
-    if (sig === undefined || !this.crypto.verify(sig, envelopeSigningBytes(e), sender.publicKey)) {
+    if (!this.signatureHolds(e, sender.publicKey)) {
       throw new ProtocolError("BAD_SIGNATURE", `bad signature on ${e.type} from "${e.from}"`, {
         from: e.from,
         type: e.type,

@@ -18,6 +18,54 @@ export function isGridletError(e: unknown): e is GridletError {
   return e instanceof GridletError;
 }
 
+/**
+ * Context types per code of a family, as lodestar's `LodestarError<{code, ...}>`: a code listed here
+ * must be thrown with a context of its type, and the family's guard narrowed to that code reads it typed
+ * (`isXError(e, "CODE") && e.context.field`). Codes not listed take any record. List only the codes
+ * whose context callers read.
+ */
+export type ErrorContexts<C extends string> = { [K in C]?: object };
+
+type ContextOf<X, K extends string> = K extends keyof X ? X[K] : Record<string, unknown>;
+type ContextArgs<X, K extends string> = K extends keyof X
+  ? [context: X[K]]
+  : [context?: Record<string, unknown>];
+
+/** An error of a family with one of the codes `C`; for a single code its context has that code's type. */
+export type FamilyError<
+  C extends string,
+  X extends ErrorContexts<C> = Record<never, never>,
+> = GridletError<C> & {
+  readonly context: ContextOf<X, C>;
+};
+
+export interface ErrorFamily<C extends string, X extends ErrorContexts<C>> {
+  /** the class: `throw new XError(code, message, context)`, `e instanceof XError` */
+  Error: {
+    new <K extends C>(code: K, message: string, ...context: ContextArgs<X, K>): FamilyError<K, X>;
+    readonly prototype: GridletError<C>;
+  };
+  /** true for an error of the family; a `code` narrows to that code and its context type */
+  is<K extends C = C>(e: unknown, code?: K): e is FamilyError<K, X>;
+}
+
+/**
+ * One error family per domain: a class with its own codes and a type guard that narrows by code, made by
+ * one factory instead of a hand-written copy per domain. Use as
+ * `export const { Error: XError, is: isXError } = errorFamily<XCode>("XError");
+ * export type XError = FamilyError<XCode>;` (with a second type argument for per-code contexts).
+ */
+export function errorFamily<C extends string, X extends ErrorContexts<C> = Record<never, never>>(
+  name: string,
+): ErrorFamily<C, X> {
+  class Family extends GridletError<C> {}
+  Object.defineProperty(Family, "name", { value: name });
+  const is = (e: unknown, code?: C): boolean =>
+    e instanceof Family && (code === undefined || e.code === code);
+  // The class is the constructor the interface describes; only its per-code context types are static.
+  return { Error: Family as unknown as ErrorFamily<C, X>["Error"], is: is as ErrorFamily<C, X>["is"] };
+}
+
 /** Codes of the wire protocol: envelope decoding and verification, certificates, keys. */
 export type ProtocolErrorCode =
   | "MALFORMED"
@@ -34,30 +82,13 @@ export type ProtocolErrorCode =
   | "KEY_FILE_PERMISSIONS"
   | "KEY_FILE_INVALID"
   | "DECRYPT_FAILED";
-
-export class ProtocolError extends GridletError<ProtocolErrorCode> {}
-
-export function isProtocolError(e: unknown, code?: ProtocolErrorCode): e is ProtocolError {
-  return e instanceof ProtocolError && (code === undefined || e.code === code);
-}
-
-/**
- * One error family per domain: a class with its own codes and a type guard that narrows by code, made by
- * one factory instead of a hand-written copy per domain. Use as
- * `export const { Error: XError, is: isXError } = errorFamily<XCode>("XError"); export type XError = …`.
- */
-export function errorFamily<C extends string>(name: string) {
-  class FamilyError extends GridletError<C> {}
-  Object.defineProperty(FamilyError, "name", { value: name });
-  const is = (e: unknown, code?: C): e is FamilyError =>
-    e instanceof FamilyError && (code === undefined || e.code === code);
-  return { Error: FamilyError, is };
-}
+export const { Error: ProtocolError, is: isProtocolError } = errorFamily<ProtocolErrorCode>("ProtocolError");
+export type ProtocolError = FamilyError<ProtocolErrorCode>;
 
 /** Loading an identity, its keys and TLS files from disk. */
 export type LoadErrorCode = "TLS_FILE" | "IDENTITY_MISMATCH";
 export const { Error: LoadError, is: isLoadError } = errorFamily<LoadErrorCode>("LoadError");
-export type LoadError = InstanceType<typeof LoadError>;
+export type LoadError = FamilyError<LoadErrorCode>;
 
 /** Checking a credit token or a payment made with it (shared by the bank and the borrowing agent). */
 export type CreditTokenErrorCode =
@@ -69,7 +100,7 @@ export type CreditTokenErrorCode =
   | "OVERSPEND";
 export const { Error: CreditTokenError, is: isCreditTokenError } =
   errorFamily<CreditTokenErrorCode>("CreditTokenError");
-export type CreditTokenError = InstanceType<typeof CreditTokenError>;
+export type CreditTokenError = FamilyError<CreditTokenErrorCode>;
 
 /** Turns anything thrown into a readable one-line message. */
 export function describeError(e: unknown): string {

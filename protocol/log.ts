@@ -15,7 +15,7 @@
  * runs.
  */
 import { fstatSync } from "node:fs";
-import { GridletError } from "./errors.js";
+import { errorFamily, type FamilyError } from "./errors.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "silent";
 const ORDER: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, silent: 5 };
@@ -53,7 +53,9 @@ export interface LogSettings {
 }
 
 /** A bad GRIDLET_LOG_LEVEL or GRIDLET_LOG_FORMAT: named with its value, exit 2 like any configuration error. */
-export class LogSettingError extends GridletError<"CONFIG_INVALID"> {}
+export type LogSettingErrorCode = "CONFIG_INVALID";
+export const { Error: LogSettingError } = errorFamily<LogSettingErrorCode>("LogSettingError");
+export type LogSettingError = FamilyError<LogSettingErrorCode>;
 
 /** True when fd 2 is the journal stream that systemd named in JOURNAL_STREAM ("device:inode"). */
 export function stderrIsJournal(

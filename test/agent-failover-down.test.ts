@@ -51,7 +51,7 @@ test("receipts from a fail-over aggregator of the list clear the outbox; others 
   const store = new AgentStore(join(dir, "agent.db"), "family", () => NOW * 1000);
   const rows = store.appendReadings(
     [1, 2, 3].map((i) => ({ meter: "m", ts: NOW - i, importWh: i, exportWh: 0, powerW: 0 })),
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
   const runtime = new AgentRuntime({
     id: "family",

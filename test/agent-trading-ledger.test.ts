@@ -11,7 +11,8 @@ import {
 } from "../agent/trading/orders.js";
 import { chooseRole } from "../agent/trading/role.js";
 import { announceInterval } from "../aggregator/market/announce.js";
-import { fillsFromEvents, txFromEnvelope } from "../aggregator/state/messages.js";
+import { agentTx } from "../aggregator/node/envelopes.js";
+import { fillsFromEvents } from "../aggregator/state/messages.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { agentView } from "../aggregator/state/views.js";
 import { fillSchema, MSG_CONFIRM_DELIVERY } from "../protocol/messages/trading.js";
@@ -28,10 +29,18 @@ const policy: PricePolicy = {
 const limits = { sellAboveWh: 100, buyAboveWh: 100, maxSellWh: 5000, maxBuyWh: 5000 };
 
 /** Cumulative readings every minute: `impW`/`expW` average power during [fromTs, toTs). */
-function readings(fromTs: number, toTs: number, impW: number, expW: number): MeterReading[] {
-  const out: MeterReading[] = [];
+/** A meter's log, each reading with the sequence number and (stand-in) envelope a summary commits to. */
+function readings(
+  fromTs: number,
+  toTs: number,
+  impW: number,
+  expW: number,
+): (MeterReading & { seq: number; envelope: unknown })[] {
+  const out: (MeterReading & { seq: number; envelope: unknown })[] = [];
   for (let ts = fromTs, k = 0; ts <= toTs; ts += 60_000, k++)
     out.push({
+      seq: k,
+      envelope: { reading: k, ts },
       meter: "m1",
       ts,
       importWh: Math.floor((impW * k) / 60),
@@ -128,8 +137,8 @@ describe("agent trading (pure)", () => {
     const conf = buildConfirmation(trade, trade.energyWh, houseLog, terms)!;
     assert.equal(conf.receivedWh, trade.energyWh);
     const env = { type: MSG_CONFIRM_DELIVERY, from: "house", seq: 77, body: conf };
-    d.ok(txFromEnvelope(env)!);
-    const again = d.apply(txFromEnvelope(env)!);
+    d.ok(agentTx(env)!);
+    const again = d.apply(agentTx(env)!);
     assert.equal(again.ok ? "ok" : again.code, "REPLAY", "a re-delivered envelope is a ledger replay");
     const closed = d.settle(10).find((e) => e.type === "trade-closed")!;
     assert.equal(closed.outcome, "delivered");

@@ -25,8 +25,21 @@ import { defaultEd25519 } from "../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope, signEnvelope } from "../protocol/envelope.js";
 import { type KeyMaterial, newKeyMaterial } from "../protocol/identity.js";
 import { createLogger } from "../protocol/log.js";
+import { merkleRoot } from "../protocol/merkle.js";
 import type { Fill } from "../protocol/messages/trading.js";
 import { sampleCreditToken, testCertificate } from "./helpers/fixtures.js";
+
+/** A complete reputation record, as an aggregator's account view carries it. */
+const REPUTATION = {
+  activity: 1,
+  reputation: 1,
+  active: 1,
+  beta: 0.5,
+  delta: 0.5,
+  lastDir: 0 as const,
+  streak: 0,
+  lastActiveMs: null,
+};
 
 const terms = { intervalMs: 10_000, depositPct: 10, maxPriceMcPerKwh: 1_000_000 };
 const announce = { interval: 101, demandWh: 0, supplyWh: 0, buyers: 0, referencePriceMcPerKwh: 200_000 };
@@ -89,7 +102,7 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
   const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
   store.appendReadings(
     [reading(980_000, 1000), reading(990_000, 1500), reading(1_000_000, 2000)],
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
   p.onAnnounce(s.down("market.announce", { ...announce, interval: 101 }, 1));
   p.step();
@@ -123,7 +136,7 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
         wallets: [{ address: "gwwallet0001", balanceMc: 20_000, frozenMc: 0, availableMc: 20_000 }],
         openOrders: [],
         openTrades: [],
-        reputation: {},
+        reputation: REPUTATION,
         blacklisted: false,
       }),
       4,
@@ -140,9 +153,18 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
   // interval 101 passes with 300 Wh imported: summary and a confirmation of 300 of the 400 Wh bought
   store.appendReadings([reading(1_010_000, 2000), reading(1_020_000, 2300)], (_r, seq) => ({
     type: "reading",
-    payload: `r${seq}`,
+    payload: JSON.stringify({ reading: seq }),
   }));
+  // a summary waits for its readings' receipts: it must match what the aggregator stored
   s.setNow(1_020_600);
+  p.step();
+  assert.ok(!types().includes("meter.summary"), "no summary while readings await their receipt");
+  const readingSeqs = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type === "reading")
+    .map((r) => r.seq);
+  store.acknowledge(readingSeqs, 1_020_600);
+  store.recordReadingReceipts(readingSeqs, "agg-1");
   p.step();
   const sent = store
     .outboxAfter(0, 100)
@@ -154,9 +176,24 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
     [{ tradeId: "tr-1", receivedWh: 300 }],
   );
   const summaries = sent.filter((e) => e.type === "meter.summary").map((e) => e.body);
+  // the summary commits to the signed readings at the interval's edges and to all in between
   assert.deepEqual(
     summaries.find((b) => b.interval === 101),
-    { interval: 101, importWh: 300, exportWh: 0, readings: 1 },
+    {
+      interval: 101,
+      importWh: 300,
+      exportWh: 0,
+      readings: 2,
+      meters: [
+        {
+          meter: "m1",
+          count: 2,
+          root: merkleRoot([{ reading: 7 }, { reading: 8 }]),
+          first: { seq: 7, ts: 1_010_000, importWh: 2000, exportWh: 0 },
+          last: { seq: 8, ts: 1_020_000, importWh: 2300, exportWh: 0 },
+        },
+      ],
+    },
   );
   const before = store.outboxAfter(0, 1000).length;
   // all sequence numbers distinct and increasing, readings and trading on one counter
@@ -191,7 +228,7 @@ test("participant credit: a shortfall asks the bank, the grant's key signs a pay
   const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
   store.appendReadings([reading(990_000, 0), reading(1_000_000, 10_000)], (_r, seq) => ({
     type: "reading",
-    payload: `r${seq}`,
+    payload: JSON.stringify({ reading: seq }),
   }));
   p.onAnnounce(s.down("market.announce", announce, 1));
   const view = (availableMc: number) =>
@@ -200,7 +237,7 @@ test("participant credit: a shortfall asks the bank, the grant's key signs a pay
       wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
       openOrders: [],
       openTrades: [],
-      reputation: {},
+      reputation: REPUTATION,
       blacklisted: false,
     });
   p.onDown(s.down("account.view", view(1000), 2));
@@ -311,7 +348,7 @@ test("participant credit: a refused request is logged with its code and closes t
       { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
       { meter: "m1", ts: 1_000_000, importWh: 10_000, exportWh: 0, powerW: 0 },
     ],
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
   p.onAnnounce(s.down("market.announce", announce, 1));
   p.onDown(
@@ -322,7 +359,7 @@ test("participant credit: a refused request is logged with its code and closes t
         wallets: [{ address: "gwwallet0001", balanceMc: 0, frozenMc: 0, availableMc: 0 }],
         openOrders: [],
         openTrades: [],
-        reputation: {},
+        reputation: REPUTATION,
         blacklisted: false,
       }),
       2,
@@ -348,7 +385,7 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
       wallets: [{ address: "gwwallet0001", balanceMc: availableMc, frozenMc: 0, availableMc }],
       openOrders: [],
       openTrades: [],
-      reputation: {},
+      reputation: REPUTATION,
       blacklisted,
     });
   p.onDown(s.down("account.view", view(500, true), 2, 1_000_500));
@@ -359,8 +396,14 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
       { meter: "m1", ts: 990_000, importWh: 0, exportWh: 0, powerW: 0 },
       { meter: "m1", ts: 1_000_000, importWh: 800, exportWh: 0, powerW: 0 },
     ],
-    (_r, seq) => ({ type: "reading", payload: `r${seq}` }),
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
+  const readingSeqs = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type === "reading")
+    .map((r) => r.seq);
+  store.acknowledge(readingSeqs, 1_000_400);
+  store.recordReadingReceipts(readingSeqs, "agg-1");
   p.onAnnounce(s.down("market.announce", announce, 3));
   p.step();
   const types = () => store.outboxAfter(0, 100).map((r) => r.type);
@@ -387,5 +430,92 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
   assert.deepEqual(JSON.parse(confirm!.payload).body, { tradeId: "tr-9", receivedWh: 100 });
   const summaries = store.outboxAfter(0, 100).filter((r) => r.type === "meter.summary");
   assert.ok(!summaries.some((r) => JSON.parse(r.payload).body.interval === 100));
+  store.close();
+});
+
+test("participant: a summary is proven where it is sent; after a fail-over the readings go there first", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-evidence-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  const rows = store.appendReadings(
+    [reading(1_000_000, 100), reading(1_005_000, 150), reading(1_010_000, 200)],
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
+  );
+  const seqs = rows.map((r) => r.seq);
+  // the home receipted them; the link then fails over to agg-2 before interval 100 is summarised
+  store.acknowledge(seqs, 1_010_100);
+  store.recordReadingReceipts(seqs, "agg-1");
+  p.onSwitch("agg-2");
+  s.setNow(1_010_600);
+  p.step();
+  const out = () =>
+    store.outboxAfter(0, 100).filter((r) => r.type === "reading" || r.type === "meter.summary");
+  assert.deepEqual(
+    out().map((r) => [r.seq, r.type]),
+    seqs.map((q) => [q, "reading"]),
+    "the readings are queued again under their own numbers, and no summary yet",
+  );
+  assert.deepEqual(
+    out().map((r) => r.payload),
+    rows.map((r) => r.payload),
+    "the same signed envelopes",
+  );
+  // agg-2 receipts them: the summary follows, proven by them
+  store.acknowledge(seqs, 1_010_700);
+  store.recordReadingReceipts(seqs, "agg-2");
+  p.step();
+  const summary = out().find((r) => r.type === "meter.summary");
+  assert.ok(summary, "summary sent once agg-2 holds the readings");
+  const body = JSON.parse(summary.payload).body;
+  assert.equal(body.importWh, 100);
+  assert.equal(body.meters[0].root, merkleRoot(seqs.map((q) => ({ reading: q }))));
+  // a switch back while that summary awaits its receipt: agg-1 already holds the readings, nothing to do
+  p.onSwitch("agg-1");
+  assert.equal(out().filter((r) => r.type === "reading").length, 0);
+  // to a third aggregator: the readings go again, ahead of the summary still in flight
+  p.onSwitch("agg-3");
+  const again = out();
+  assert.deepEqual(
+    again.map((r) => r.type),
+    ["reading", "reading", "reading", "meter.summary"],
+  );
+  store.close();
+});
+
+test("participant: after a signed meter replacement a summary counts the new meter's registers only", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-replace-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  const sign = (r: unknown, seq: number) => ({
+    type: "reading",
+    payload: JSON.stringify({ reading: seq, r }),
+  });
+  const old = store.appendReadings([reading(1_000_000, 5_000)], sign);
+  const rep = store.replaceMeter("m1", 1_005_000, "swapped", (body, seq) => ({
+    type: "meter.replace",
+    payload: JSON.stringify({ seq, body }),
+  }));
+  const fresh = store.appendReadings([reading(1_005_000, 0), reading(1_010_000, 40)], sign);
+  assert.deepEqual([...store.meterReplacements()], [["m1", [1_005_000]]]);
+  assert.ok(
+    rep > old[0].seq && rep < fresh[0].seq,
+    "the replacement goes out between the two meters' readings",
+  );
+  const seqs = [...old, ...fresh].map((r) => r.seq);
+  store.acknowledge([...seqs, rep], 1_010_100);
+  store.recordReadingReceipts(seqs, "agg-1");
+  s.setNow(1_010_600);
+  p.step();
+  const summary = store.outboxAfter(0, 100).find((r) => r.type === "meter.summary");
+  const body = JSON.parse(summary!.payload).body;
+  assert.equal(body.importWh, 40, "not 0 − 5000: the old meter's registers do not count");
+  assert.deepEqual(
+    [body.meters[0].first.seq, body.meters[0].last.seq],
+    fresh.map((r) => r.seq),
+  );
   store.close();
 });

@@ -168,7 +168,7 @@ test("credit: asked once per shortfall, spent once, repaid when the wallet cover
   };
   const req = creditRequest(policy, 42_000, null, who, 200_000, 0, 100_000);
   assert.equal(req?.amount, 42_000);
-  assert.equal(req?.demand.price, 200);
+  assert.deepEqual(req?.demand, { qMinWh: policy.qMinKwh * 1000, priceMcPerKwh: 200_000 });
   assert.equal(creditRequest({ ...policy, enabled: false }, 42_000, null, who, 200_000, 0, 100_000), null);
   assert.equal(creditRequest(policy, 42_000, null, { ...who, blacklisted: true }, 200_000, 0, 100_000), null);
   const loan: LoanRecord = {

@@ -5,7 +5,18 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gridlet } from "./helpers/cli.js";
 
-const COMMANDS = ["ca", "agent", "aggregator", "demo", "record", "replay", "ledger", "credit", "bench"];
+const COMMANDS = [
+  "ca",
+  "config",
+  "agent",
+  "aggregator",
+  "demo",
+  "record",
+  "replay",
+  "ledger",
+  "credit",
+  "bench",
+];
 
 describe("gridlet command line", () => {
   it("--help lists every command and exits 0", () => {

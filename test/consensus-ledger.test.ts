@@ -110,9 +110,19 @@ test("gridlet ledger verify and export from the command line", async () => {
   assert.equal(report.transactions, 30);
   const out = join(dir, "blocks.jsonl");
   await run(process.execPath, [cli, "ledger", "export", "--db", file, "--out", out]);
-  const lines = readFileSync(out, "utf8").trim().split("\n");
-  assert.equal(JSON.parse(lines[0]).seq, 0);
-  assert.equal(lines.length, report.blocks);
+  const lines = readFileSync(out, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(lines[0].kind, "header");
+  assert.equal(lines[0].meta.machine, "kv");
+  const blocks = lines.filter((l) => l.kind === "block");
+  assert.equal(blocks[0].seq, 0);
+  assert.equal(blocks.length, report.blocks);
+  assert.equal(lines.filter((l) => l.kind === "checkpoint").length, report.checkpointsChecked);
+  // the export verifies on its own, like the file
+  const fromExport = await run(process.execPath, [cli, "ledger", "verify", "--export", out, "--json"]);
+  assert.equal(JSON.parse(fromExport.stdout).stateHash, report.stateHash);
   tamper(file, 3, (e) => ((e.block as { header: { time: number } }).header.time += 1));
   await assert.rejects(
     run(process.execPath, [cli, "ledger", "verify", "--db", file]),

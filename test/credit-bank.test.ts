@@ -92,7 +92,11 @@ test("refusals name the failed condition and change nothing", () => {
     ["UNKNOWN_BANK", (w) => ({ ...w.request, bank: "nobank" }), "alice"],
     ["NOT_WALLET_OWNER", (w) => ({ ...w.request, wallets: ["gw-seller"] }), "alice"],
     ["MALFORMED", (w) => ({ ...w.request, amount: -5 }), "alice"],
-    ["NO_LOAN_OFFERED", (w) => ({ ...w.request, demand: { qMin: 3000, price: 1 } }), "alice"],
+    [
+      "NO_LOAN_OFFERED",
+      (w) => ({ ...w.request, demand: { qMinWh: 3_000_000, priceMcPerKwh: 1000 } }),
+      "alice",
+    ],
   ];
   for (const [code, body, sender] of cases) {
     const w = makeWorld();
@@ -131,7 +135,12 @@ test("refusals name the failed condition and change nothing", () => {
   // borrower needs no energy (Qmin = 0): refused, and the message says why
   w = makeWorld();
   w.state.borrowers.alice = { credit: 2000, s: 1, f: 297, paymentHashes: [], activeLoan: null };
-  const poor = w.apply("credit.request", { ...w.request, demand: { qMin: 0, price: 1 } }, T0, "alice");
+  const poor = w.apply(
+    "credit.request",
+    { ...w.request, demand: { qMinWh: 0, priceMcPerKwh: 1000 } },
+    T0,
+    "alice",
+  );
   refused(w, poor, "NO_LOAN_OFFERED", hashJson(w.state));
   if (!poor.ok) {
     assert.match(poor.message, /R\* ≤ 0/);

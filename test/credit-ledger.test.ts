@@ -14,7 +14,7 @@ import { openWalletKey } from "../protocol/credit-token.js";
 import { newBoxKeyPair } from "../protocol/crypto/box.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
 import type { TokenRequest } from "../protocol/messages/credit.js";
-import { LedgerDriver } from "./kits/ledger-driver.js";
+import { eventOf, LedgerDriver } from "./kits/ledger-driver.js";
 
 const DAY = 86_400_000;
 const BANK = "bank1";
@@ -53,7 +53,7 @@ function world() {
     credit: config.initialCredit,
     amount: 8_000,
     boxKey: toHex(box.publicKey),
-    demand: { qMin: 1000, price: 1 },
+    demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
   };
   const bank = new CreditBankService(bankKeys, seededRandom("ledger-service"));
   const credit = () => d.core.state.ext.get(CREDIT_MODULE) as CreditState;
@@ -66,7 +66,7 @@ function world() {
   return { d, module, alice, box, request, bank, bankKeys, credit, tx };
 }
 
-function supply(d: LedgerDriver): number {
+function supply(d: LedgerDriver<string>): number {
   let s = 0;
   for (const w of d.core.state.wallets.values()) s += w.balance;
   return s;
@@ -76,7 +76,7 @@ test("through the trading core: grant, pay a seller, repay; coins conserved; sna
   const { d, module, alice, box, request, bank, bankKeys, credit, tx } = world();
   const total = supply(d);
   const offered = d.ok(tx("credit.request", "alice", request));
-  const loanId = offered[0].loanId as string;
+  const loanId = eventOf(offered, "credit.offered").loanId;
   // the bank's aggregator reacts to the block's events with the grants it owes
   const grants = bank.grantsFor(credit(), offered);
   assert.equal(grants.length, 1);
@@ -114,7 +114,7 @@ test("through the trading core: grant, pay a seller, repay; coins conserved; sna
 
 test("through the trading core: a defaulter is blacklisted and the market refuses its orders", () => {
   const { d, alice, request, bank, credit, tx } = world();
-  const loanId = d.ok(tx("credit.request", "alice", request))[0].loanId as string;
+  const loanId = eventOf(d.ok(tx("credit.request", "alice", request)), "credit.offered").loanId;
   d.ok(tx("credit.grant", BANK, bank.prepareGrant(credit(), loanId).tx));
   const interval = () => Math.floor(d.time / d.params.intervalMs) + 2;
   d.ok(txs.placeOrder(d.nextId(), "alice", orderBody(alice, "buy", interval(), 100, 300)));

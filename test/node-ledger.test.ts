@@ -7,15 +7,16 @@ import { MemoryNetwork } from "../aggregator/consensus/transport/memory.js";
 import { BlockStore } from "../aggregator/ledger/store.js";
 import { systemDuties } from "../aggregator/node/duties.js";
 import { registerEnvelope, revocationsEnvelope, sysEnvelope } from "../aggregator/node/envelopes.js";
-import { isNodeError } from "../aggregator/node/errors.js";
+import { isNodeError, type LedgerRefusalCode } from "../aggregator/node/errors.js";
 import { createGenesis, loadGenesisFile, verifyGenesis } from "../aggregator/node/genesis.js";
-import { LedgerMachine } from "../aggregator/node/machine.js";
+import { type LedgerApplyResult, LedgerMachine } from "../aggregator/node/machine.js";
 import { AggregatorNode, LEDGER_MACHINE_NAME } from "../aggregator/node/node.js";
 import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
-import type { ApplyResult } from "../aggregator/state/replicated.js";
+import { summaryBody } from "../bench/harness/metering.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../bench/harness/node-consortium.js";
-import { signEnvelope } from "../protocol/envelope.js";
+import { fromHex, toHex } from "../protocol/bytes.js";
+import { EnvelopeVerifier, encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gridlet-node-ledger-"));
@@ -30,10 +31,17 @@ const alice = new TestAgent(c, "alice", "eag0", dir);
 const sam = new TestAgent(c, "sam", "eag1", dir);
 
 let height = 0;
-function run(m: LedgerMachine, tx: unknown, proposer = "eag0"): ApplyResult {
+function run(m: LedgerMachine, tx: unknown, proposer = "eag0"): LedgerApplyResult {
   return m.apply(tx, { time: now, height: height++, proposer });
 }
-const code = (r: ApplyResult) => (r.ok ? "ok" : r.code);
+const code = (r: LedgerApplyResult): LedgerRefusalCode | "ok" => (r.ok ? "ok" : r.code);
+
+test("refusal codes are a closed union: a misspelt code does not compile", () => {
+  const codes: LedgerRefusalCode[] = ["REPLAY", "UNKNOWN_SENDER", "OVERSPEND", "INTERNAL"];
+  // @ts-expect-error "REPLAYED" is not a refusal code of the ledger, the trading core or the credit bank
+  const typo: LedgerRefusalCode = "REPLAYED";
+  assert.deepEqual([...codes, typo].length, 5);
+});
 
 test("genesis: CA-signed, parameters validated, tampering and another CA refused", () => {
   assert.equal(c.genesis.trading.intervalMs, 60_000);
@@ -114,7 +122,7 @@ test("ledger machine: identities, signatures, revocation, system transactions; t
   // the same system transaction from another aggregator is a harmless replay
   assert.equal(code(run(m, sysEnvelope({ ...alloc, sender: "eag1" }, ++seq, now, as(eag1)))), "REPLAY");
   // a re-delivered agent envelope is a replay in the trading core
-  const env = alice.sign("meter.summary", { interval: 1, importWh: 0, exportWh: 0, readings: 1 }, now);
+  const env = alice.sign("meter.summary", summaryBody(1, 0, 0), now);
   assert.equal(code(run(m, env)), "ok");
   assert.equal(code(run(m, env)), "REPLAY");
   // an agent's envelope with a changed body no longer matches its signature
@@ -164,6 +172,34 @@ function eag2() {
   return c.members[2];
 }
 
+test("wallet hijack: an agent registering another agent's certified address is refused; the owner still can", () => {
+  const m = LedgerMachine.fromGenesis(c.genesis);
+  const as = (member: typeof eag0) => ({ id: member.id, seed: member.seed });
+  assert.equal(code(run(m, registerEnvelope(alice.cert, 1, now, as(eag0)))), "ok");
+  assert.equal(code(run(m, registerEnvelope(sam.cert, 2, now, as(eag1)))), "ok");
+  // alice's address is public: it is in her certificate. Sam tries to take it first.
+  const hijack = run(m, sam.sign("wallet.register", { wallet: alice.wallet }, now));
+  assert.equal(code(hijack), "WALLET_NOT_IN_CERTIFICATE");
+  assert.ok(!hijack.ok && hijack.message.includes(alice.wallet));
+  assert.equal(m.state.wallets.get(alice.wallet), undefined, "the refusal registered nothing");
+  // an address nobody's certificate lists is refused too
+  assert.equal(
+    code(run(m, sam.sign("wallet.register", { wallet: "gwunlisted000000" }, now))),
+    "WALLET_NOT_IN_CERTIFICATE",
+  );
+  // alice registers her own address, and trades from it
+  assert.equal(code(run(m, alice.sign("wallet.register", { wallet: alice.wallet }, now))), "ok");
+  assert.equal(m.state.wallets.get(alice.wallet)?.owner, "alice");
+  assert.equal(code(run(m, sam.sign("wallet.register", { wallet: sam.wallet }, now))), "ok");
+  // the registry's certified wallets survive a snapshot
+  const restored = LedgerMachine.restore(c.genesis, m.snapshot());
+  assert.equal(restored.stateHash(), m.stateHash());
+  assert.equal(
+    code(run(restored, sam.sign("wallet.register", { wallet: alice.wallet }, now))),
+    "WALLET_NOT_IN_CERTIFICATE",
+  );
+});
+
 test("one verification per envelope across validateTx and apply; verdicts do not depend on the cache", () => {
   const cache = new SignatureCache();
   const warm = LedgerMachine.fromGenesis(c.genesis, { cache });
@@ -171,12 +207,12 @@ test("one verification per envelope across validateTx and apply; verdicts do not
   const register = registerEnvelope(alice.cert, 1, now, { id: eag0.id, seed: eag0.seed });
   const wallet = alice.sign("wallet.register", { wallet: alice.wallet }, now);
   const forged = {
-    ...alice.sign("meter.summary", { interval: 3, importWh: 5, exportWh: 0, readings: 1 }, now),
+    ...alice.sign("meter.summary", summaryBody(3, 5, 0), now),
   };
-  forged.body = { interval: 3, importWh: 500, exportWh: 0, readings: 1 };
+  forged.body = summaryBody(3, 500, 0);
   // a valid signature pasted onto another envelope is not taken from the cache
   const pasted = {
-    ...alice.sign("meter.summary", { interval: 4, importWh: 1, exportWh: 0, readings: 1 }, now),
+    ...alice.sign("meter.summary", summaryBody(4, 1, 0), now),
   };
   for (const tx of [register, wallet, forged, pasted]) {
     const before = cache.misses;
@@ -187,9 +223,11 @@ test("one verification per envelope across validateTx and apply; verdicts do not
     assert.equal(code(r1), code(r2));
     if (tx === forged) assert.deepEqual([valid, code(r1)], [false, "BAD_SIGNATURE"]);
   }
-  pasted.sig = wallet.sig;
-  assert.equal(warm.validateTx(pasted), false);
-  assert.equal(code(run(warm, pasted)), "BAD_SIGNATURE");
+  // (block transactions are frozen once decoded: the paste makes a new object)
+  assert.ok(Object.isFrozen(pasted));
+  const repasted = { ...pasted, sig: wallet.sig };
+  assert.equal(warm.validateTx(repasted), false);
+  assert.equal(code(run(warm, repasted)), "BAD_SIGNATURE");
   assert.equal(warm.stateHash(), cold.stateHash());
 });
 
@@ -280,4 +318,29 @@ test("a proof-of-work reward counts only as the proposer's own at its own height
   assert.equal(m.state.wallets.get("reward-eag1")?.balance, 2_000);
   // never inside a PBFT proposal: it is not a signed envelope
   assert.equal(m.validateTx(reward("eag1", 7)), false);
+});
+
+test("one verification per envelope from ingest to execution: ingest checks through the ledger's cache", () => {
+  const cache = new SignatureCache();
+  const m = LedgerMachine.fromGenesis(c.genesis, { cache });
+  run(m, registerEnvelope(alice.cert, 50, now, { id: eag0.id, seed: eag0.seed }));
+  const key = fromHex(alice.cert.publicKey)!;
+  // what aggregator/runtime wires: ingest's verifier checks signatures through the same cache
+  const verifier = new EnvelopeVerifier({
+    directory: { lookup: (id) => (id === alice.id ? { publicKey: key, revoked: false } : undefined) },
+    checkSignature: (e, pk) => cache.verify(e, toHex(pk)),
+    now: clock,
+  });
+  const wire = encodeEnvelope(alice.sign("wallet.register", { wallet: alice.wallet }, now));
+  const before = cache.misses;
+  const env = verifier.verify(wire);
+  assert.equal(cache.misses, before + 1, "ingest verifies once");
+  // the ledger gets its own copy (the outbox row, then the block), checked at proposal and execution
+  const copy = JSON.parse(JSON.stringify(env));
+  assert.equal(m.validateTx(copy), true);
+  assert.equal(code(run(m, copy)), "ok");
+  assert.equal(cache.misses, before + 1, "no second ed25519 verification");
+  // a forged copy is still refused: the cache is keyed by content
+  const forged = { ...JSON.parse(JSON.stringify(env)), body: { wallet: "gwforged0001" } };
+  assert.equal(m.validateTx(forged), false);
 });

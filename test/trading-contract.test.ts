@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { TradeClosedEvent, TradingEvent } from "../aggregator/state/events.js";
 import { incomeSince } from "../aggregator/state/income.js";
 import { dueSystemTxs } from "../aggregator/state/schedule.js";
 import { createTradingCore } from "../aggregator/state/trading.js";
 import { txs } from "../aggregator/state/txs.js";
-import type { TradingEvent } from "../aggregator/state/types.js";
-import { LedgerDriver } from "./kits/ledger-driver.js";
+import { eventOf, LedgerDriver } from "./kits/ledger-driver.js";
 
 // One test per path of the trading contract (HO-TRAD §3.2.3). Buyer bids 1000 Wh at 300 mc/kWh, seller
 // asks 1000 Wh at 200 mc/kWh: the uniform price is 250 mc/kWh, the payment 250 mc, each deposit 25 mc.
@@ -23,12 +23,12 @@ function setup(config: unknown = {}) {
   assert.equal(d.order("buyer", wb, "buy", IV, 1000, 300).ok, true);
   assert.equal(d.order("seller", ws, "sell", IV, 1000, 200).ok, true);
   const cleared = d.clear(IV);
-  const fill = cleared.find((e) => e.type === "matched") as TradingEvent & { tradeId: string };
+  const fill = cleared.find((e) => e.type === "matched");
   assert.ok(fill, "a match was made");
   return { d, ws, wb, tradeId: fill.tradeId };
 }
 
-function closed(events: TradingEvent[]): TradingEvent {
+function closed(events: TradingEvent[]): TradeClosedEvent {
   const e = events.find((x) => x.type === "trade-closed");
   assert.ok(e, "the trade was closed");
   return e;
@@ -191,7 +191,7 @@ describe("trading contract", () => {
     d.before(IV + 1);
     d.order("buyer2", wb2, "buy", IV + 1, 300, 300);
     d.order("seller2", ws2, "sell", IV + 1, 300, 200);
-    const t2 = d.clear(IV + 1).find((e) => e.type === "matched")!.tradeId as string;
+    const t2 = eventOf(d.clear(IV + 1), "matched").tradeId;
     d.time = d.startOf(IV + 2);
     d.meter("seller", IV, 0, 1000);
     d.meter("seller2", IV + 1, 0, 300);
@@ -206,9 +206,13 @@ describe("trading contract", () => {
       ["sys:reward:2:agg-2"],
     );
     const paid2 = d.ok(due[0]);
-    assert.equal(paid2[0].agent, "seller2", "agg-2 rewards its own seller, though seller delivered more");
+    assert.equal(
+      eventOf(paid2, "reward-paid").agent,
+      "seller2",
+      "agg-2 rewards its own seller, though seller delivered more",
+    );
     const paid1 = d.ok(txs.reward(d.nextId(), AUTH, 2));
-    assert.equal(paid1[0].agent, "seller");
+    assert.equal(eventOf(paid1, "reward-paid").agent, "seller");
     assert.equal(d.balance(ws2).balance, 20_000 + 75 + 5_000);
     assertConserved(d);
   });

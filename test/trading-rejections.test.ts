@@ -22,7 +22,7 @@ const blacklistModule: TradingModule = {
       apply(state, tx) {
         getAgent(state, tx.body.agent);
         state.blacklist.add(tx.body.agent);
-        return [{ type: "blacklisted", agent: tx.body.agent }];
+        return [];
       },
     }),
   },

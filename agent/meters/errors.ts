@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 /** Why a meter read, a frame or a meter file was rejected. Callers branch on these, never on messages. */
 export type MeterErrorCode =
@@ -19,8 +19,13 @@ export type MeterErrorCode =
   | "END_OF_LOG"
   | "CLOSED";
 
-export class MeterError extends GridletError<MeterErrorCode> {}
-
-export function isMeterError(e: unknown, code?: MeterErrorCode): e is MeterError {
-  return e instanceof MeterError && (code === undefined || e.code === code);
+/** The context of the codes callers read it for (`isMeterError(e, "MODBUS_EXCEPTION") && e.context.exception === 2`). */
+export interface MeterErrorContexts {
+  /** the function code asked for and the exception code the meter answered (plus where, if known) */
+  MODBUS_EXCEPTION: { fc: number; exception: number; [where: string]: unknown };
 }
+
+export const { Error: MeterError, is: isMeterError } = errorFamily<MeterErrorCode, MeterErrorContexts>(
+  "MeterError",
+);
+export type MeterError = FamilyError<MeterErrorCode, MeterErrorContexts>;

@@ -2,6 +2,8 @@
  * The agent's trading decisions (pure: time, readings and the ledger's last word come in as arguments).
  * The shell (participant.ts) stores what these functions return and sends it through the outbox.
  */
+
+import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import type {
   Announcement,
   DeliveryConfirmationBody,
@@ -158,8 +160,22 @@ export function intervalsToSummarise(
   return out;
 }
 
-export function meterSummary(interval: number, e: EnergyTotals): MeterSummaryBody {
-  return { interval, importWh: e.importWh, exportWh: e.exportWh, readings: e.readings };
+/**
+ * The summary of an interval from the agent's own signed readings (protocol/evidence.ts): per meter the
+ * edge readings and the Merkle root of the covered ones. Null when no meter read anything inside the
+ * interval: "0 Wh imported" would be evidence against a seller.
+ */
+export function meterSummary(
+  interval: number,
+  readings: readonly EvidenceReading[],
+  terms: MarketTerms,
+  replacements: ReadonlyMap<string, readonly number[]> = new Map(),
+): MeterSummaryBody | null {
+  const start = interval * terms.intervalMs;
+  if (!readings.some((r) => r.ts > start && r.ts <= start + terms.intervalMs)) return null;
+  const meters = intervalEvidence(readings, interval, terms.intervalMs, replacements);
+  if (meters.length === 0) return null;
+  return { interval, ...evidenceTotals(meters), meters };
 }
 
 /**

@@ -38,7 +38,7 @@ export interface CreditPolicy {
 
 /**
  * A token request when a buy could not be paid: credit enabled, no loan under way, not blacklisted.
- * The demand's price is the reference price in coins per kWh (the model's p).
+ * The demand's price is the reference price in milli-coins per kWh (p = price / 1000 coins per kWh).
  */
 export function creditRequest(
   p: CreditPolicy,
@@ -60,7 +60,10 @@ export function creditRequest(
     credit: p.claimedCredit,
     amount: p.amountMc > 0 ? p.amountMc : shortfallMc,
     boxKey: who.boxKey,
-    demand: { qMin: p.qMinKwh, price: Math.max(1, referenceMcPerKwh) / 1000 },
+    demand: {
+      qMinWh: Math.round(p.qMinKwh * 1000),
+      priceMcPerKwh: Math.max(1, Math.round(referenceMcPerKwh)),
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type ParticipantErrorCode =
   | "BAD_DOWNLINK"
@@ -8,8 +8,6 @@ export type ParticipantErrorCode =
   | "STATUS_UNAVAILABLE";
 
 /** The agent's trading behaviour: malformed aggregator messages, missing wallets, bad trading config. */
-export class ParticipantError extends GridletError<ParticipantErrorCode> {}
-
-export function isParticipantError(e: unknown, code?: ParticipantErrorCode): e is ParticipantError {
-  return e instanceof ParticipantError && (code === undefined || e.code === code);
-}
+export const { Error: ParticipantError, is: isParticipantError } =
+  errorFamily<ParticipantErrorCode>("ParticipantError");
+export type ParticipantError = FamilyError<ParticipantErrorCode>;

@@ -8,7 +8,9 @@ export type DriverFactory = (entry: Record<string, unknown>) => MeterDriver | Pr
 
 /**
  * A synthetic meter (`driver: synthetic`) that needs no hardware: a constant power integrated over the
- * clock into exact Wh, optionally only `readings` times. It exists for smoke tests of the agent ↔ aggregator path and for demos; real
+ * clock since the Unix epoch into exact Wh (plus `startWh`), optionally only `readings` times. Like a
+ * real meter's, its registers keep rising across restarts of the agent: the aggregator refuses a register
+ * that runs backwards. It exists for smoke tests of the agent ↔ aggregator path and for demos; real
  * meters and log replay come from agent/meters.
  */
 export function syntheticDriver(entry: Record<string, unknown>, now: () => number = Date.now): MeterDriver {
@@ -23,7 +25,6 @@ export function syntheticDriver(entry: Record<string, unknown>, now: () => numbe
   if (limit !== undefined && (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)) {
     throw new AgentRuntimeError("METER_CONFIG", `meter "${id}": readings must be a non-negative integer`);
   }
-  const start = now();
   const base = typeof entry.startWh === "number" ? entry.startWh : 0;
   let reads = 0;
   return {
@@ -34,7 +35,7 @@ export function syntheticDriver(entry: Record<string, unknown>, now: () => numbe
         throw new AgentRuntimeError("METER_CONFIG", `meter "${id}" is exhausted`);
       reads += 1;
       const ts = now();
-      const wh = Math.floor((Math.abs(powerW) * (ts - start)) / 3_600_000);
+      const wh = Math.floor((Math.abs(powerW) * ts) / 3_600_000);
       return {
         meter: id,
         ts,

@@ -1,4 +1,5 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type AgentRuntimeErrorCode = "IDENTITY_MISMATCH" | "NO_METERS" | "METER_CONFIG";
-export class AgentRuntimeError extends GridletError<AgentRuntimeErrorCode> {}
+export const { Error: AgentRuntimeError } = errorFamily<AgentRuntimeErrorCode>("AgentRuntimeError");
+export type AgentRuntimeError = FamilyError<AgentRuntimeErrorCode>;

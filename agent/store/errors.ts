@@ -1,4 +1,5 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type StoreErrorCode = "STORE_OPEN_FAILED" | "STORE_SCHEMA" | "STORE_IDENTITY_MISMATCH";
-export class StoreError extends GridletError<StoreErrorCode> {}
+export const { Error: StoreError } = errorFamily<StoreErrorCode>("StoreError");
+export type StoreError = FamilyError<StoreErrorCode>;

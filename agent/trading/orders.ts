@@ -1,3 +1,4 @@
+import { type EvidenceReading, evidenceTotals, intervalEvidence } from "../../protocol/evidence.js";
 import type {
   Announcement,
   DeliveryConfirmationBody,
@@ -68,14 +69,14 @@ export function buildOrder(
   };
 }
 
-/** The meter summary for an interval that has ended, from the agent's own readings. */
+/** The meter summary for an interval that has ended, from the agent's own signed readings. */
 export function buildMeterSummary(
-  readings: readonly MeterReading[],
+  readings: readonly EvidenceReading[],
   interval: number,
   terms: MarketTerms,
 ): MeterSummaryBody | null {
-  const e = intervalEnergy(readings, interval, terms.intervalMs);
-  return e ? { interval, importWh: e.importWh, exportWh: e.exportWh, readings: e.readings } : null;
+  const meters = intervalEvidence(readings, interval, terms.intervalMs);
+  return meters.length === 0 ? null : { interval, ...evidenceTotals(meters), meters };
 }
 
 /**

@@ -65,6 +65,15 @@ function parseBody(value: unknown): Consortium {
 
 /** Checks shape and CA signature; returns the members in consensus order. */
 export function verifyConsortium(value: unknown, caPublicKey: Uint8Array, crypto: Ed25519): Consortium {
+  return verifyConsortiumFile(value, caPublicKey, crypto).consortium;
+}
+
+/** Checks shape and CA signature; returns the members and the signed file as it was given. */
+export function verifyConsortiumFile(
+  value: unknown,
+  caPublicKey: Uint8Array,
+  crypto: Ed25519,
+): { consortium: Consortium; file: ConsortiumFile } {
   const r = fileSchema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -75,10 +84,19 @@ export function verifyConsortium(value: unknown, caPublicKey: Uint8Array, crypto
   if (!crypto.verify(sig, signingBytes(CONSORTIUM_DOMAIN, body), caPublicKey)) {
     throw new ConsensusError("CONSORTIUM_SIGNATURE", "the consortium file is not signed by this CA");
   }
-  return body;
+  return { consortium: body, file: { consortium: body, caSig: r.data.caSig } };
 }
 
 export function loadConsortiumFile(path: string, caPublicKey: Uint8Array, crypto: Ed25519): Consortium {
+  return loadConsortiumDocument(path, caPublicKey, crypto).consortium;
+}
+
+/** Reads and checks a consortium file; returns the members and the signed file (for the ledger's meta). */
+export function loadConsortiumDocument(
+  path: string,
+  caPublicKey: Uint8Array,
+  crypto: Ed25519,
+): { consortium: Consortium; file: ConsortiumFile } {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -91,7 +109,7 @@ export function loadConsortiumFile(path: string, caPublicKey: Uint8Array, crypto
   } catch (e) {
     throw new ConsensusError("CONSORTIUM_INVALID", `${path} is not JSON: ${(e as Error).message}`, { path });
   }
-  return verifyConsortium(json, caPublicKey, crypto);
+  return verifyConsortiumFile(json, caPublicKey, crypto);
 }
 
 export function memberKeys(c: Consortium): Map<string, Uint8Array> {

@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 /** Codes of consensus: configuration, membership and the consortium file. */
 export type ConsensusErrorCode =
@@ -8,8 +8,6 @@ export type ConsensusErrorCode =
   | "CONSORTIUM_SIGNATURE"
   | "TRANSPORT";
 
-export class ConsensusError extends GridletError<ConsensusErrorCode> {}
-
-export function isConsensusError(e: unknown, code?: ConsensusErrorCode): e is ConsensusError {
-  return e instanceof ConsensusError && (code === undefined || e.code === code);
-}
+export const { Error: ConsensusError, is: isConsensusError } =
+  errorFamily<ConsensusErrorCode>("ConsensusError");
+export type ConsensusError = FamilyError<ConsensusErrorCode>;

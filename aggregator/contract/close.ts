@@ -1,33 +1,29 @@
 import { recordCompletion, recordViolation } from "../reputation/reputation.js";
 import { rewardKey } from "../rewards/proof-of-flow.js";
 import { getOrInsert, mulDivFloor } from "../state/arith.js";
+import type { Fault, Outcome, TradeClosedEvent } from "../state/events.js";
 import { recordIncome } from "../state/income.js";
 import { payFrozen, unfreeze } from "../state/ledger.js";
-import type { Trade, TradingEvent, TradingState } from "../state/types.js";
+import type { Trade, TradingState } from "../state/types.js";
 
-export type Outcome =
-  | "delivered"
-  | "partial"
-  | "seller-no-show"
-  | "buyer-refused"
-  | "cancelled-by-buyer"
-  | "cancelled-by-seller"
-  | "ruled";
-
-export interface Closing {
+interface Payout {
   /** energy the buyer pays for; the payment is the same fraction of the locked payment, floored */
   paidWh: number;
   sellerForfeitMc: number;
   buyerForfeitMc: number;
-  outcome: Outcome;
 }
+
+/** How a trade ends: settled, called off by a party, or ruled on by an aggregator (who and what). */
+export type Closing =
+  | (Payout & { outcome: Exclude<Outcome, "ruled"> })
+  | (Payout & { outcome: "ruled"; fault: Fault; rulingBy: string; note: string });
 
 /**
  * Step (3)–(13) of HO-TRAD's contract: pay the seller for what was delivered, move forfeited deposits to
  * the other side, release everything else. Each movement takes frozen coins of one wallet into the
  * balance of another, so coins are conserved and the frozen amount drops by exactly the trade's lock.
  */
-export function closeTrade(state: TradingState, t: Trade, c: Closing, timeMs: number): TradingEvent {
+export function closeTrade(state: TradingState, t: Trade, c: Closing, timeMs: number): TradeClosedEvent {
   const buyerW = state.wallets.get(t.buyerWallet)!;
   const sellerW = state.wallets.get(t.sellerWallet)!;
   const paidWh = Math.min(c.paidWh, t.energyWh);
@@ -59,10 +55,9 @@ export function closeTrade(state: TradingState, t: Trade, c: Closing, timeMs: nu
   const set = state.tradesByInterval.get(t.interval);
   set?.delete(t.id);
   if (set?.size === 0) state.tradesByInterval.delete(t.interval);
-  return {
-    type: "trade-closed",
+  const closing = {
+    type: "trade-closed" as const,
     tradeId: t.id,
-    outcome: c.outcome,
     paidWh,
     paidMc,
     buyerForfeitMc: c.buyerForfeitMc,
@@ -70,4 +65,7 @@ export function closeTrade(state: TradingState, t: Trade, c: Closing, timeMs: nu
     buyer: t.buyer,
     seller: t.seller,
   };
+  return c.outcome === "ruled"
+    ? { ...closing, outcome: c.outcome, fault: c.fault, rulingBy: c.rulingBy, note: c.note }
+    : { ...closing, outcome: c.outcome };
 }

@@ -83,18 +83,22 @@ export const contractModule: TradingModule = {
         const t = getTrade(state, tx.body.tradeId);
         if (t.status !== "disputed") reject("NOT_DISPUTED", `trade ${t.id} is not disputed`);
         const { deliveredWh, fault } = tx.body;
-        const ev = closeTrade(
-          state,
-          t,
-          {
-            paidWh: deliveredWh,
-            buyerForfeitMc: fault === "buyer" ? t.depositMc : 0,
-            sellerForfeitMc: fault === "seller" ? t.depositMc : 0,
-            outcome: "ruled",
-          },
-          ctx.time,
-        );
-        return [{ ...ev, fault, rulingBy: tx.sender, note: tx.body.note }];
+        return [
+          closeTrade(
+            state,
+            t,
+            {
+              paidWh: deliveredWh,
+              buyerForfeitMc: fault === "buyer" ? t.depositMc : 0,
+              sellerForfeitMc: fault === "seller" ? t.depositMc : 0,
+              outcome: "ruled",
+              fault,
+              rulingBy: tx.sender,
+              note: tx.body.note,
+            },
+            ctx.time,
+          ),
+        ];
       },
     }),
     "settle-due": settleDueTx,

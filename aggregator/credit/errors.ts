@@ -1,4 +1,9 @@
-import { CreditTokenError, GridletError } from "../../protocol/errors.js";
+import {
+  type CreditTokenError,
+  errorFamily,
+  type FamilyError,
+  isCreditTokenError,
+} from "../../protocol/errors.js";
 
 /**
  * Every reason the credit bank refuses a request or rejects a credit transaction. A refusal names the
@@ -30,11 +35,11 @@ export type CreditErrorCode =
   | "NOT_WALLET_OWNER"
   | "INSUFFICIENT_FUNDS";
 
-export class CreditError extends GridletError<CreditErrorCode> {}
+const bank = errorFamily<CreditErrorCode>("CreditError");
+export const CreditError = bank.Error;
+export type CreditError = FamilyError<CreditErrorCode>;
 
 /** True for a bank refusal and for a failed token or payment check (protocol/credit-token.ts). */
 export function isCreditError(e: unknown, code?: CreditErrorCode): e is CreditError | CreditTokenError {
-  return (
-    (e instanceof CreditError || e instanceof CreditTokenError) && (code === undefined || e.code === code)
-  );
+  return bank.is(e, code) || (isCreditTokenError(e) && (code === undefined || e.code === code));
 }

@@ -10,13 +10,14 @@ import {
   creditSweepTxSchema,
   tokenRequestSchema,
 } from "../../protocol/messages/credit.js";
+import type { CreditEvent } from "../state/events.js";
 import { type CreditConfig, msOfDays } from "./config.js";
 import { checkEligibility } from "./eligibility.js";
 import { CreditError, type CreditErrorCode } from "./errors.js";
 import type { CreditPorts, CreditTxContext } from "./ports.js";
 import { NO_LOAN_REASONS } from "./pricing.js";
 import { amountDue, borrowerRecord, type CreditState, cloneLoan, type Loan, tokenOf } from "./state.js";
-import { creditDecrease, loanTerms } from "./terms.js";
+import { creditDecrease, demandOf, loanTerms } from "./terms.js";
 
 /**
  * The credit bank as deterministic transaction handlers over an explicit CreditState. Each handler
@@ -29,11 +30,7 @@ export interface CreditEnv {
   crypto?: Ed25519;
 }
 
-export interface CreditEvent {
-  type: string;
-  loanId: string;
-  [field: string]: unknown;
-}
+export type { CreditEvent } from "../state/events.js";
 
 export type CreditResult =
   | { ok: true; events: CreditEvent[] }
@@ -69,7 +66,7 @@ const request: Handler = (state, body, ctx, env) => {
   const { config, ports } = env;
   const record = borrowerRecord(state, ctx.sender, config);
   checkEligibility(ctx.sender, req, record, config, ports, ctx.time);
-  const terms = loanTerms(config, record, req.demand, req.amount);
+  const terms = loanTerms(config, record, demandOf(req.demand), req.amount);
   if (terms.principal <= 0) {
     const reason = terms.quote.reason;
     const why = reason === null ? `the loan rounds to ${terms.principal} mc` : NO_LOAN_REASONS[reason];

@@ -6,10 +6,10 @@ import {
   creditSweepTxSchema,
   tokenRequestSchema,
 } from "../../protocol/messages/credit.js";
-import { TradingError, type TradingErrorCode } from "../state/errors.js";
 import { defineHandler, type TradingModule, type TxHandler } from "../state/handler.js";
 import type { TradingState } from "../state/types.js";
 import type { CreditConfig } from "./config.js";
+import { CreditError, type CreditErrorCode } from "./errors.js";
 import { applyCreditTx } from "./handlers.js";
 import type { CreditAccountsPort, CreditPorts, IncomeRecord } from "./ports.js";
 import { type BankInfo, type CreditState, createCreditState } from "./state.js";
@@ -59,7 +59,7 @@ export function tradingAccounts(
   };
 }
 
-export function creditModule(opts: CreditModuleOptions): TradingModule {
+export function creditModule(opts: CreditModuleOptions): TradingModule<CreditErrorCode> {
   const handler = (type: string, origin: "agent" | "authority", schema: z.ZodType): TxHandler =>
     defineHandler({
       origin,
@@ -79,8 +79,8 @@ export function creditModule(opts: CreditModuleOptions): TradingModule {
           { time: ctx.time, height: ctx.height, sender: tx.sender },
           { config: opts.config, ports },
         );
-        // credit refusal codes pass through the trading core's error channel unchanged
-        if (!r.ok) throw new TradingError(r.code as TradingErrorCode, r.message, { module: CREDIT_MODULE });
+        // the state is untouched; the core returns the refusal with the credit bank's own code
+        if (!r.ok) throw new CreditError(r.code, r.message, { module: CREDIT_MODULE });
         return r.events;
       },
     });
@@ -93,6 +93,7 @@ export function creditModule(opts: CreditModuleOptions): TradingModule {
       "credit.repay": handler("credit.repay", "agent", creditRepayTxSchema),
       "credit.sweep": handler("credit.sweep", "authority", creditSweepTxSchema),
     },
+    refusal: (e) => (e instanceof CreditError ? { code: e.code, message: e.message } : undefined),
     init: () => createCreditState(opts.banks),
     // the credit state is plain JSON already; copies keep snapshots independent of the live state
     snapshot: (ext) => JSON.parse(JSON.stringify(ext)),

@@ -2,6 +2,7 @@ import { paymentHash, sealWalletKey, sharedWalletAddress, signToken } from "../.
 import type { BoxKeyPair } from "../../protocol/crypto/box.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import type { CreditBill, CreditGrantTx, CreditPayTx } from "../../protocol/messages/credit.js";
+import type { TradingEvent } from "../state/events.js";
 import { CreditError } from "./errors.js";
 import { type CreditState, cloneLoan, tokenOf } from "./state.js";
 
@@ -94,10 +95,9 @@ export class CreditBankService {
    * The grants this bank owes after a block: one per `credit.offered` event for this bank whose loan is
    * still offered. The caller submits each `tx` as `credit.grant` and keeps `walletSeed` with the loan.
    */
-  grantsFor(state: CreditState, events: readonly { type: string; [k: string]: unknown }[]): PreparedGrant[] {
+  grantsFor(state: CreditState, events: readonly TradingEvent[]): PreparedGrant[] {
     return events
-      .filter((e) => e.type === "credit.offered" && e.bank === this.keys.id)
-      .map((e) => String(e.loanId))
+      .flatMap((e) => (e.type === "credit.offered" && e.bank === this.keys.id ? [e.loanId] : []))
       .filter((id) => state.loans[id]?.status === "offered")
       .map((id) => this.prepareGrant(state, id));
   }

@@ -23,9 +23,15 @@ export interface LoanTerms {
   penaltyIfLate: number;
 }
 
+/** The model's Qmin (kWh) and p (coins per kWh). */
 export interface Demand {
   qMin: number;
   price: number;
+}
+
+/** From the signed request's integers (Wh, milli-coins per kWh) to the model's units. */
+export function demandOf(d: { qMinWh: number; priceMcPerKwh: number }): Demand {
+  return { qMin: d.qMinWh / 1000, price: d.priceMcPerKwh / 1000 };
 }
 
 const MILLION = 1_000_000n;

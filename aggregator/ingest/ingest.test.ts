@@ -54,19 +54,23 @@ describe("ingest", () => {
     });
     ingest.registerHandler(MSG_READING, readingsHandler(store.db, 86_400_000));
     const a = pki.agents[0];
+    // the same (type, seq, body) gives the same bytes, as a resend from the agent's outbox does
+    const ts = Date.now();
     const send = (type: string, seq: number, body: unknown) =>
       ingest.receive(
         topics.agentUp(a.id),
-        encodeEnvelope(signEnvelope({ type, from: a.id, seq, ts: Date.now(), body }, a.key.seed)),
+        encodeEnvelope(signEnvelope({ type, from: a.id, seq, ts, body }, a.key.seed)),
       );
+    const raw = (payload: string | Buffer) => ingest.receive(topics.agentUp(a.id), Buffer.from(payload));
     const settle = () => {
       ingest.flush();
       receipts.flush();
     };
-    return { store, ingest, receipts, sent, send, settle };
+    return { store, ingest, receipts, sent, send, raw, settle, agent: a };
   }
 
-  const body = (wh: number) => ({ meter: "m", ts: Date.now(), importWh: wh, exportWh: 0, powerW: 1 });
+  const T = Date.now();
+  const body = (wh: number) => ({ meter: "m", ts: T + wh, importWh: wh, exportWh: 0, powerMilliW: 1000 });
 
   it("dispatches a newly registered type to its handler inside the commit, then receipts it", () => {
     const { store, ingest, sent, send, settle } = setup();
@@ -96,6 +100,29 @@ describe("ingest", () => {
     assert.equal(ingest.stats.rejected.BAD_BODY, 1);
   });
 
+  it("the batch is committed with synchronous=FULL (durable against power loss) before any receipt", () => {
+    const { store, ingest, sent, send, settle } = setup();
+    const seen: { sync: unknown; receiptsSoFar: number }[] = [];
+    ingest.registerHandler("probe", {
+      parse: (b) => b,
+      store: (db) =>
+        seen.push({ sync: db.pragma("synchronous", { simple: true }), receiptsSoFar: sent.length }),
+    });
+    send("probe", 1, {});
+    send("probe", 2, {});
+    settle();
+    // 2 = FULL: the commit's fsync covers the whole batch (group commit)
+    assert.deepEqual(seen, [
+      { sync: 2, receiptsSoFar: 0 },
+      { sync: 2, receiptsSoFar: 0 },
+    ]);
+    assert.equal(store.db.pragma("synchronous", { simple: true }), 1, "other writes stay NORMAL");
+    assert.deepEqual(
+      sent.flatMap((x) => x.env.body.acks),
+      [1, 2],
+    );
+  });
+
   it("stores each (sender, seq) once whatever the order, and receipts duplicates again", () => {
     const { store, ingest, sent, send, settle } = setup();
     send(MSG_READING, 10, body(10));
@@ -109,6 +136,126 @@ describe("ingest", () => {
     assert.equal(ingest.stats.duplicates, 2);
     const acks = sent.flatMap((s) => s.env.body.acks).sort((a, b) => a - b);
     assert.deepEqual(acks, [5, 10, 10]);
+  });
+
+  it("lenient JSON is MALFORMED with a receipt telling the agent to drop it (seq found by a scan)", () => {
+    const { store, ingest, sent, raw, settle, agent } = setup();
+    const good = (seq: number) =>
+      encodeEnvelope(
+        signEnvelope({ type: MSG_READING, from: agent.id, seq, ts: T, body: body(seq) }, agent.key.seed),
+      ).toString();
+    raw(good(21).replace('"importWh":21', '"importWh":21,"importWh":50000')); // duplicate key
+    raw(good(22).replace('"exportWh":0', '"exportWh":-0')); // negative zero
+    raw(
+      Buffer.concat([Buffer.from(good(23).replace('"meter":"m"', '"meter":"m')), Buffer.from([0xff, 0x22])]),
+    );
+    raw(good(24).replace('"meter":"m"', '"meter":"\\ud800"')); // lone surrogate
+    raw(good(25).replace('"body":{', `"body":{"x":${"[".repeat(100_000)}${"]".repeat(100_000)},`));
+    raw(good(26).replace('"powerMilliW":1000', '"powerMilliW":1000.5')); // a float
+    raw("{not json"); // no seq to be found: counted, nothing to tell
+    settle();
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => [r.seq, r.code]),
+      [21, 22, 23, 24, 25, 26].map((n) => [n, "MALFORMED"]),
+    );
+    assert.match(refused[0].reason, /duplicate key "importWh"/);
+    assert.match(refused[1].reason, /negative zero/);
+    assert.match(refused[2].reason, /UTF-8/);
+    assert.match(refused[3].reason, /lone surrogate/);
+    assert.match(refused[4].reason, /nesting deeper than 16/);
+    assert.match(refused[5].reason, /not an integer/);
+    assert.equal(ingest.stats.rejected.MALFORMED, 7);
+    assert.deepEqual(store.db.prepare("SELECT count(*) AS n FROM readings").get(), { n: 0 });
+  });
+
+  it("the same seq with other content is EQUIVOCATION: refused, counted, told with the highest seq stored", () => {
+    const { store, ingest, sent, send, settle } = setup();
+    send(MSG_READING, 40, body(40));
+    send(MSG_READING, 41, body(41));
+    send(MSG_READING, 41, body(999)); // same batch, other content
+    settle();
+    send(MSG_READING, 40, body(40)); // a true resend: receipted again
+    send(MSG_READING, 40, body(7)); // committed already, other content
+    settle();
+    const rows = store.db.prepare("SELECT seq, import_wh AS wh FROM readings ORDER BY seq").all();
+    assert.deepEqual(rows, [
+      { seq: 40, wh: 40 },
+      { seq: 41, wh: 41 },
+    ]);
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => [r.seq, r.code]),
+      [
+        [41, "EQUIVOCATION"],
+        [40, "EQUIVOCATION"],
+      ],
+    );
+    assert.deepEqual(
+      sent.map((x) => x.env.body.highestSeq),
+      [41, 41],
+    );
+    assert.deepEqual(sent.flatMap((x) => x.env.body.acks).sort(), [40, 40, 41]);
+    assert.equal(ingest.stats.equivocations, 2);
+    assert.equal(ingest.stats.rejected.EQUIVOCATION, 2);
+    assert.equal(ingest.stats.duplicates, 1);
+  });
+
+  it("a register running backwards (1238.9 → 1234.1 kWh) is REGISTER_BACKWARDS, whatever the arrival order", () => {
+    const { store, ingest, sent, send, settle } = setup();
+    const at = (dt: number, importWh: number, exportWh = 0) => ({
+      meter: "m",
+      ts: T + dt,
+      importWh,
+      exportWh,
+      powerMilliW: 0,
+    });
+    send(MSG_READING, 60, at(10, 1_238_900));
+    send(MSG_READING, 61, at(20, 1_234_100)); // the counter went back
+    send(MSG_READING, 62, at(40, 1_240_000));
+    settle();
+    send(MSG_READING, 63, at(30, 1_239_500)); // late, but between its neighbours: fine
+    send(MSG_READING, 64, at(35, 1_241_000)); // late, and above the later reading at 40
+    send(MSG_READING, 65, at(50, 1_240_000, 0)); // flat is fine
+    send(MSG_READING, 66, at(55, 1_240_500, 10));
+    send(MSG_READING, 67, at(60, 1_240_600, 9)); // export back
+    settle();
+    const stored = store.db.prepare("SELECT seq FROM readings ORDER BY seq").all() as { seq: number }[];
+    assert.deepEqual(
+      stored.map((r) => r.seq),
+      [60, 62, 63, 65, 66],
+    );
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => [r.seq, r.code]),
+      [
+        [61, "REGISTER_BACKWARDS"],
+        [64, "REGISTER_BACKWARDS"],
+        [67, "REGISTER_BACKWARDS"],
+      ],
+    );
+    assert.match(refused[0].reason, /importWh 1234100 .* is below 1238900/);
+    assert.match(refused[1].reason, /importWh 1241000 .* is above 1240000/);
+    assert.match(refused[2].reason, /exportWh 9 .* is below 10/);
+    assert.equal(ingest.stats.rejected.REGISTER_BACKWARDS, 3);
+    // another meter of the same agent has its own registers
+    send(MSG_READING, 68, { ...at(70, 5), meter: "m2" });
+    settle();
+    assert.deepEqual(sent.at(-1)?.env.body.acks, [68]);
+  });
+
+  it("BAD_BODY names the field and the problem as 'path: message'", () => {
+    const { sent, send, settle } = setup();
+    send(MSG_READING, 50, { ...body(50), importWh: -3 });
+    send(MSG_READING, 51, { ...body(51), powerW: 5 });
+    settle();
+    const refused = sent.flatMap((x) => x.env.body.rejected);
+    assert.deepEqual(
+      refused.map((r) => r.code),
+      ["BAD_BODY", "BAD_BODY"],
+    );
+    assert.match(refused[0].reason, /^importWh: /);
+    assert.match(refused[1].reason, /^\(body\): .*powerW/);
   });
 
   it("signs one receipt for many envelopes, verifiable with the aggregator's certificate", () => {

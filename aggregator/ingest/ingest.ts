@@ -1,16 +1,20 @@
 import type Database from "better-sqlite3";
+import { describeBodyError } from "../../protocol/body-error.js";
+import { BurstLog } from "../../protocol/burst-log.js";
+import { toHex } from "../../protocol/bytes.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
   type Envelope,
   EnvelopeVerifier,
   type SequenceStore,
+  scanEnvelopeSeq,
 } from "../../protocol/envelope.js";
 import { describeError, isGridletError, isProtocolError } from "../../protocol/errors.js";
 import type { Logger } from "../../protocol/log.js";
 import { parseAgentTopic } from "../../protocol/topics.js";
 import type { ReceiptBatcher } from "./receipts.js";
-import type { Accepted, AggregatorStore } from "./store.js";
+import type { Accepted, AggregatorStore, Refusal } from "./store.js";
 
 /**
  * What ingest does with one envelope type. Later parts of the aggregator (orders, deposits, credit)
@@ -22,8 +26,18 @@ export interface MessageHandler<T = unknown> {
   maxAgeMs?: number;
   /** validates the body; throwing rejects the envelope for good (BAD_BODY) */
   parse(body: unknown): T;
+  /**
+   * Called once the body parsed, before the envelope is queued for commit: a refusal (a quota, say) is
+   * final, counted and receipted as rejected with its code, so its sender stops resending it.
+   */
+  admit?(env: Envelope): { code: string; reason: string } | undefined;
   /** writes the message inside ingest's transaction */
   store(db: Database.Database, env: Envelope, body: T, raw: string): void;
+  /**
+   * Checks the message against what is stored, inside ingest's transaction and before `store`; a
+   * refusal is final (the agent is told to drop the envelope), e.g. a meter register running backwards.
+   */
+  refuse?(db: Database.Database, env: Envelope, body: T): Refusal | undefined;
 }
 
 /** Replays are caught by (sender, seq) uniqueness in the store, not by a running maximum: see AGGREGATOR.md. */
@@ -40,6 +54,11 @@ export interface IngestOptions {
   now: () => number;
   maxFutureMs: number;
   log: Logger;
+  /**
+   * The signature check to use (the ledger's signature cache, aggregator/node/sig-cache.ts): an
+   * envelope verified here is a cache hit when the ledger checks it again. Default: ed25519 verify.
+   */
+  checkSignature?: (env: Envelope, publicKeyHex: string) => boolean;
 }
 
 /**
@@ -53,10 +72,17 @@ export class Ingest {
   private readonly handlers = new Map<string, MessageHandler>();
   private readonly verifier: EnvelopeVerifier;
   private pending: Accepted[] = [];
-  private pendingKeys = new Set<string>();
+  /** (sender, seq) → signature of the envelopes in the pending batch */
+  private pendingKeys = new Map<string, string>();
   private pendingRejections = new Map<string, number>();
   private flushScheduled = false;
-  readonly stats = { accepted: 0, duplicates: 0, rejected: {} as Record<string, number> };
+  private readonly bursts = new BurstLog();
+  readonly stats = {
+    accepted: 0,
+    duplicates: 0,
+    equivocations: 0,
+    rejected: {} as Record<string, number>,
+  };
 
   constructor(opts: IngestOptions) {
     this.o = opts;
@@ -67,6 +93,9 @@ export class Ingest {
         maxAgeMs: (type) => this.handlers.get(type)?.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
         maxFutureMs: opts.maxFutureMs,
       },
+      ...(opts.checkSignature === undefined
+        ? {}
+        : { checkSignature: (e: Envelope, pk: Uint8Array) => opts.checkSignature!(e, toHex(pk)) }),
       now: opts.now,
     });
   }
@@ -76,9 +105,21 @@ export class Ingest {
     this.handlers.set(type, handler as MessageHandler);
   }
 
+  /**
+   * Counts every rejection; logs the first of a burst of one code from one sender (or topic), so that
+   * a flood of junk costs a counter, not a log line per message.
+   */
   private reject(code: string, reason: string, fields: Record<string, unknown>): void {
     this.count(code);
-    this.o.log.warn("envelope rejected", { code, reason, ...fields });
+    const source = String(fields.from ?? fields.topic ?? "");
+    const burst = this.bursts.note(`${code}\u0000${source}`, this.o.now());
+    if (burst === undefined) return;
+    this.o.log.warn("envelope rejected", {
+      code,
+      reason,
+      ...fields,
+      ...(burst.previous > 1 ? { previousBurst: burst.previous } : {}),
+    });
   }
 
   /** Counts a refusal by code in the persistent counters (the broker's refusals land here too). */
@@ -95,7 +136,13 @@ export class Ingest {
     try {
       env = decodeEnvelope(payload);
     } catch (e) {
-      this.reject("MALFORMED", describeError(e), { topic });
+      const reason = describeError(e);
+      // Only the agent may publish on its topic (broker ACL), so the topic names whom to tell; when a
+      // shallow scan finds the sequence number, the agent is told to drop the envelope instead of
+      // resending it for ever.
+      const seq = scanEnvelopeSeq(payload);
+      this.reject("MALFORMED", reason, { topic, seq });
+      if (seq !== undefined) this.o.receipts.reject(t.agentId, seq, "MALFORMED", reason);
       return;
     }
     const where = { topic, from: env.from, seq: env.seq, type: env.type };
@@ -115,7 +162,8 @@ export class Ingest {
     // Duplicates of committed envelopes are found by the store's (sender, seq) key at commit time, which
     // saves a lookup per envelope; duplicates within the pending batch are caught here.
     const key = `${env.from}\u0000${env.seq}`;
-    if (this.pendingKeys.has(key)) {
+    // Another signature under the same key goes on to the commit, which finds it an equivocation.
+    if (this.pendingKeys.get(key) === env.sig) {
       this.duplicate(where);
       return;
     }
@@ -129,14 +177,40 @@ export class Ingest {
     try {
       body = handler.parse(env.body);
     } catch (e) {
-      const reason = describeError(e).split("\n")[0];
+      const reason = describeBodyError(e);
       this.reject("BAD_BODY", reason, where);
       this.o.receipts.reject(env.from, env.seq, "BAD_BODY", reason);
       return;
     }
-    this.pending.push({ env, raw: payload.toString("utf8"), body, store: handler.store });
-    this.pendingKeys.add(key);
+    const refusal = handler.admit?.(env);
+    if (refusal !== undefined) {
+      this.reject(refusal.code, refusal.reason, where);
+      this.o.receipts.reject(env.from, env.seq, refusal.code, refusal.reason);
+      return;
+    }
+    this.pending.push({
+      env,
+      raw: payload.toString("utf8"),
+      body,
+      store: handler.store,
+      refuse: handler.refuse,
+    });
+    if (!this.pendingKeys.has(key)) this.pendingKeys.set(key, env.sig);
     this.scheduleFlush();
+  }
+
+  /**
+   * The same (sender, seq) with another signature: the sender signed two messages under one sequence
+   * number (a store rolled back, or a hostile sender). The first one stored stands; the other is
+   * refused, logged, counted and reported to the sender with the highest sequence stored from it, above
+   * which it re-signs what it still holds.
+   */
+  private equivocation(env: Envelope, where: Record<string, unknown>): void {
+    this.stats.equivocations += 1;
+    const highest = this.o.store.highestSeq(env.from);
+    const reason = `seq ${env.seq} is already stored with other content; highest stored ${highest ?? "none"}`;
+    this.reject("EQUIVOCATION", reason, where);
+    this.o.receipts.reject(env.from, env.seq, "EQUIVOCATION", reason, highest);
   }
 
   private check(env: Envelope): void {
@@ -166,14 +240,24 @@ export class Ingest {
     const batch = this.pending;
     const rejections = this.pendingRejections;
     this.pending = [];
-    this.pendingKeys = new Set();
+    this.pendingKeys = new Map();
     this.pendingRejections = new Map();
-    const fresh = new Set(this.o.store.commit(batch, rejections, this.o.now()));
-    this.stats.accepted += fresh.size;
-    for (const a of batch) {
-      if (!fresh.has(a)) this.duplicate({ from: a.env.from, seq: a.env.seq, type: a.env.type });
+    const r = this.o.store.commit(batch, rejections, this.o.now());
+    // Receipts only from here on: the commit has returned, so what they acknowledge is on disk.
+    this.stats.accepted += r.fresh.length;
+    const where = (a: Accepted) => ({ from: a.env.from, seq: a.env.seq, type: a.env.type });
+    for (const a of r.fresh) this.o.receipts.ack(a.env.from, a.env.seq);
+    for (const a of r.duplicates) {
+      this.duplicate(where(a));
       this.o.receipts.ack(a.env.from, a.env.seq);
     }
+    for (const a of r.equivocations) this.equivocation(a.env, where(a));
+    for (const { a, refusal } of r.refused) this.refused(a, refusal);
+  }
+
+  private refused(a: Accepted, refusal: Refusal): void {
+    this.reject(refusal.code, refusal.reason, { from: a.env.from, seq: a.env.seq, type: a.env.type });
+    this.o.receipts.reject(a.env.from, a.env.seq, refusal.code, refusal.reason);
   }
 
   /** A resent envelope: stored once already, so only receipted again (its sender lost the receipt). */

@@ -9,6 +9,7 @@ export interface ReceiptSender {
 interface Pending {
   acks: number[];
   rejected: ReceiptBody["rejected"];
+  highestSeq?: number;
 }
 
 /**
@@ -39,8 +40,11 @@ export class ReceiptBatcher {
     else this.schedule();
   }
 
-  reject(agent: string, seq: number, code: string, reason: string): void {
-    this.entry(agent).rejected.push({ seq, code, reason: reason.slice(0, 500) });
+  /** `highestSeq`: the highest sequence stored from the agent, told along with an EQUIVOCATION. */
+  reject(agent: string, seq: number, code: string, reason: string, highestSeq?: number): void {
+    const p = this.entry(agent);
+    p.rejected.push({ seq, code, reason: reason.slice(0, 500) });
+    if (highestSeq !== undefined) p.highestSeq = Math.max(p.highestSeq ?? highestSeq, highestSeq);
     this.schedule();
   }
 
@@ -70,6 +74,7 @@ export class ReceiptBatcher {
     if (p === undefined) return;
     this.pending.delete(agent);
     const body: ReceiptBody = { to: agent, acks: p.acks, rejected: p.rejected };
+    if (p.highestSeq !== undefined) body.highestSeq = p.highestSeq;
     const env = signEnvelope(
       { type: MSG_RECEIPT, from: this.o.aggregatorId, seq: this.o.nextSeq(), ts: this.o.now(), body },
       this.o.seed,

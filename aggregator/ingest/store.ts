@@ -1,9 +1,16 @@
 import Database from "better-sqlite3";
 import type { Envelope } from "../../protocol/envelope.js";
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type IngestStoreErrorCode = "STORE_OPEN_FAILED" | "STORE_IDENTITY_MISMATCH";
-export class IngestStoreError extends GridletError<IngestStoreErrorCode> {}
+export const { Error: IngestStoreError } = errorFamily<IngestStoreErrorCode>("IngestStoreError");
+export type IngestStoreError = FamilyError<IngestStoreErrorCode>;
+
+/** A handler's final refusal of an envelope found at commit time (e.g. a register running backwards). */
+export interface Refusal {
+  code: string;
+  reason: string;
+}
 
 /** One verified envelope waiting to be committed, with what its handler parsed from the body. */
 export interface Accepted {
@@ -11,6 +18,20 @@ export interface Accepted {
   raw: string;
   body: unknown;
   store: (db: Database.Database, env: Envelope, body: unknown, raw: string) => void;
+  /** checked inside the commit, against what is stored: a refusal keeps the envelope out for good */
+  refuse?: (db: Database.Database, env: Envelope, body: unknown) => Refusal | undefined;
+}
+
+/** What a commit did with each envelope of its batch. */
+export interface CommitResult {
+  /** stored now */
+  fresh: Accepted[];
+  /** stored before with the same signature: a resend, receipted again */
+  duplicates: Accepted[];
+  /** stored before under the same (sender, seq) with another signature: the sender equivocates */
+  equivocations: Accepted[];
+  /** refused by the handler's check against the store */
+  refused: { a: Accepted; refusal: Refusal }[];
 }
 
 /**
@@ -22,7 +43,17 @@ export class AggregatorStore {
   readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(path: string, aggregatorId: string, firstSeq: () => number) {
+  /** the next sequence number of the aggregator's own envelopes (receipts, downlink, system txs) */
+  private nextSeq: number;
+  private readonly seqFloor: () => number;
+  private loginSeq = 0;
+
+  /**
+   * `seqFloor` is the clock's floor (protocol/sequence.ts): every number this store hands out is at least
+   * the floor at that moment and above the last one, so numbers keep rising across restarts and restored
+   * files without a write per number.
+   */
+  constructor(path: string, aggregatorId: string, seqFloor: () => number) {
     try {
       this.db = new Database(path);
     } catch (e) {
@@ -37,9 +68,12 @@ export class AggregatorStore {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS envelopes (sender TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
-        received_at INTEGER NOT NULL, PRIMARY KEY (sender, seq)) WITHOUT ROWID;
+        received_at INTEGER NOT NULL, sig TEXT, PRIMARY KEY (sender, seq)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS rejections (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
     `);
+    // Stores written before signatures were kept: the column is added, old rows compare as resends.
+    const columns = this.db.prepare<[], { name: string }>("PRAGMA table_info(envelopes)").all();
+    if (!columns.some((c) => c.name === "sig")) this.db.exec("ALTER TABLE envelopes ADD COLUMN sig TEXT");
     const owner = this.db
       .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'aggregator'")
       .get();
@@ -51,14 +85,20 @@ export class AggregatorStore {
     }
     const put = this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
     put.run("aggregator", aggregatorId);
-    // Clock-derived, as in the agent's store: a wiped store never reuses a receipt sequence number.
-    put.run("next_seq", String(firstSeq()));
+    this.seqFloor = seqFloor;
+    put.run("next_seq", "0");
     this.stmts = {
       seen: this.db.prepare<[string, number], { n: number }>(
         "SELECT 1 AS n FROM envelopes WHERE sender = ? AND seq = ?",
       ),
       insertSeen: this.db.prepare(
-        "INSERT OR IGNORE INTO envelopes (sender, seq, type, received_at) VALUES (?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO envelopes (sender, seq, type, received_at, sig) VALUES (?, ?, ?, ?, ?)",
+      ),
+      storedSig: this.db.prepare<[string, number], { sig: string | null }>(
+        "SELECT sig FROM envelopes WHERE sender = ? AND seq = ?",
+      ),
+      highestSeq: this.db.prepare<[string], { seq: number | null }>(
+        "SELECT max(seq) AS seq FROM envelopes WHERE sender = ?",
       ),
       bumpRejection: this.db.prepare(
         "INSERT INTO rejections (code, count) VALUES (?, ?) ON CONFLICT(code) DO UPDATE SET count = count + excluded.count",
@@ -66,38 +106,81 @@ export class AggregatorStore {
       getSeq: this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'next_seq'"),
       setSeq: this.db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
     };
+    this.nextSeq = Math.max(Number(this.stmts.getSeq.get()!.value), seqFloor());
   }
 
   isStored(sender: string, seq: number): boolean {
     return this.stmts.seen.get(sender, seq) !== undefined;
   }
 
+  /** The highest sequence number stored from a sender, if any. */
+  highestSeq(sender: string): number | undefined {
+    return this.stmts.highestSeq.get(sender)?.seq ?? undefined;
+  }
+
   /**
-   * Commits a batch in one transaction; returns the envelopes actually new (a duplicate inside the batch
-   * or one committed meanwhile is skipped, not stored twice).
+   * Commits a batch in one transaction and sorts its envelopes: new ones are stored; one whose (sender,
+   * seq) is stored already is a resend when the signature is the same, an equivocation when it is not;
+   * a handler's check may refuse one against what is stored. Nothing is stored twice.
    */
-  commit(batch: readonly Accepted[], rejections: ReadonlyMap<string, number>, now: number): Accepted[] {
+  commit(batch: readonly Accepted[], rejections: ReadonlyMap<string, number>, now: number): CommitResult {
+    // Receipts follow this commit: it alone runs with synchronous=FULL (one fsync for the whole batch,
+    // group commit), the other writes of this file stay NORMAL.
+    this.db.pragma("synchronous = FULL");
+    try {
+      return this.commitBatch(batch, rejections, now);
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  private commitBatch(
+    batch: readonly Accepted[],
+    rejections: ReadonlyMap<string, number>,
+    now: number,
+  ): CommitResult {
     return this.db.transaction(() => {
-      const fresh: Accepted[] = [];
+      const r: CommitResult = { fresh: [], duplicates: [], equivocations: [], refused: [] };
       for (const a of batch) {
-        if (this.stmts.insertSeen.run(a.env.from, a.env.seq, a.env.type, now).changes === 0) continue;
+        const { from, seq, type, sig } = a.env;
+        const stored = this.stmts.storedSig.get(from, seq);
+        if (stored !== undefined) {
+          // a row from before signatures were kept (null) cannot show equivocation
+          if (stored.sig === null || stored.sig === sig) r.duplicates.push(a);
+          else r.equivocations.push(a);
+          continue;
+        }
+        const refusal = a.refuse?.(this.db, a.env, a.body);
+        if (refusal !== undefined) {
+          r.refused.push({ a, refusal });
+          continue;
+        }
+        this.stmts.insertSeen.run(from, seq, type, now, sig);
         a.store(this.db, a.env, a.body, a.raw);
-        fresh.push(a);
+        r.fresh.push(a);
       }
       for (const [code, n] of rejections) this.stmts.bumpRejection.run(code, n);
-      return fresh;
+      // the counter rides along, so that a clock running behind after a restart still starts above it
+      this.stmts.setSeq.run(String(this.nextSeq));
+      return r;
     })();
   }
 
+  /** The next number of one of the aggregator's own envelopes; no write (see the constructor). */
   allocateSeq(): number {
-    return this.db.transaction(() => {
-      const seq = Number(this.stmts.getSeq.get()!.value);
-      this.stmts.setSeq.run(String(seq + 1));
-      return seq;
-    })();
+    const seq = Math.max(this.nextSeq, this.seqFloor());
+    this.nextSeq = seq + 1;
+    return seq;
+  }
+
+  /** The sequence number of a login token to a broker: its own counter, rising, at least the floor. */
+  nextLoginSeq(): number {
+    this.loginSeq = Math.max(this.loginSeq + 1, this.seqFloor());
+    return this.loginSeq;
   }
 
   close(): void {
+    this.stmts.setSeq.run(String(this.nextSeq));
     this.db.close();
   }
 }

@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 /** Codes of the ledger: block structure, hash chain, certificates, the store, re-execution. */
 export type LedgerErrorCode =
@@ -7,13 +7,16 @@ export type LedgerErrorCode =
   | "BAD_CHAIN"
   | "BAD_PROPOSER_SIGNATURE"
   | "BAD_CERTIFICATE"
+  | "WRONG_LEADER"
   | "UNKNOWN_SIGNER"
   | "GAP"
   | "STATE_MISMATCH"
-  | "STORE";
+  | "STORE"
+  | "BAD_EXPORT"
+  /** the readings export: a reading not signed by a registered agent */
+  | "BAD_READING"
+  /** a meter summary in the ledger that the readings export does not prove */
+  | "SUMMARY_MISMATCH";
 
-export class LedgerError extends GridletError<LedgerErrorCode> {}
-
-export function isLedgerError(e: unknown, code?: LedgerErrorCode): e is LedgerError {
-  return e instanceof LedgerError && (code === undefined || e.code === code);
-}
+export const { Error: LedgerError, is: isLedgerError } = errorFamily<LedgerErrorCode>("LedgerError");
+export type LedgerError = FamilyError<LedgerErrorCode>;

@@ -1,7 +1,6 @@
 import { canonicalJson, signingBytes } from "../../protocol/canonical.js";
 import { sha256 } from "../../protocol/hash.js";
 import type { VoteKind } from "./block.js";
-import { nodeHash } from "./merkle.js";
 import type { Verifier } from "./signing.js";
 
 /*
@@ -45,6 +44,12 @@ export function voteText(kind: VoteKind, round: number, index: number, view: num
 }
 
 const LEAF = new Uint8Array([0]);
+const NODE = new Uint8Array([1]);
+
+/** An inner node, as in the transactions' tree (protocol/merkle.ts): SHA-256(0x01 || left || right). */
+function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return sha256(Buffer.concat([NODE, left, right]));
+}
 
 /** A vote's leaf: SHA-256(0x00 || JCS text of {block, index, kind, round, view}). */
 export function voteLeaf(

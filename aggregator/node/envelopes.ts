@@ -1,34 +1,38 @@
 import type { Ed25519 } from "../../protocol/crypto/index.js";
 import { type Envelope, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, RevocationList } from "../../protocol/identity.js";
+import { agentTxId } from "../../protocol/messages/downlink.js";
 import type { Tx } from "../state/handler.js";
-import { TX_TYPE_OF_MESSAGE } from "../state/messages.js";
+import {
+  LEDGER_MESSAGES,
+  ledgerMessage,
+  MSG_CA_REVOCATIONS,
+  MSG_IDENTITY_REGISTER,
+  MSG_SYS,
+} from "../state/messages.js";
 
 /**
- * Envelope types the ledger carries besides the agents' trading messages (aggregator/state/messages.ts).
- * Every transaction in a block is one signed envelope.
+ * The ledger's envelopes (every transaction in a block is one signed envelope): which are an
+ * aggregator's, which agent envelope becomes which transaction (both from the table LEDGER_MESSAGES in
+ * aggregator/state/messages.ts), and how an aggregator signs its own.
  */
-/** an aggregator's system transaction; the body is the trading core's Tx, with `sender` = the signer */
-export const MSG_SYS = "sys";
-/** an agent's CA-signed certificate, presented by the agent's home aggregator */
-export const MSG_IDENTITY_REGISTER = "identity.register";
-/** the CA-signed revocation list, relayed by any aggregator */
-export const MSG_CA_REVOCATIONS = "ca.revocations";
-/** credit messages an agent signs itself (the bank's grants and payments travel as `sys`) */
-export const AGENT_CREDIT_MESSAGES: readonly string[] = ["credit.request", "credit.repay"];
 
 /** Envelope types signed by an aggregator rather than an agent. */
-export const AUTHORITY_MESSAGES: ReadonlySet<string> = new Set([
-  MSG_SYS,
-  MSG_IDENTITY_REGISTER,
-  MSG_CA_REVOCATIONS,
-]);
+export const AUTHORITY_MESSAGES: ReadonlySet<string> = new Set(
+  Object.entries(LEDGER_MESSAGES)
+    .filter(([, m]) => m.signer === "authority")
+    .map(([type]) => type),
+);
 
-/** The trading transaction of an agent's envelope, or null if the ledger does not carry that type. */
-export function agentTx(env: Envelope): Tx | null {
-  const type = TX_TYPE_OF_MESSAGE[env.type] ?? (AGENT_CREDIT_MESSAGES.includes(env.type) ? env.type : null);
-  if (type === null) return null;
-  return { id: `${env.from}:${env.seq}`, type, sender: env.from, body: env.body };
+/**
+ * The trading transaction of an agent's envelope, or null if the ledger carries no such agent message.
+ * The id is `${from}:${seq}`, so a re-delivered envelope is a REPLAY in the ledger too. The body is
+ * checked by the core (MALFORMED), so that the log records every attempt the same way on every replica.
+ */
+export function agentTx(env: Pick<Envelope, "type" | "from" | "seq" | "body">): Tx | null {
+  const m = ledgerMessage(env.type);
+  if (m?.signer !== "agent") return null;
+  return { id: agentTxId(env.from, env.seq), type: m.tx, sender: env.from, body: env.body };
 }
 
 export interface EnvelopeSigner {

@@ -1,4 +1,6 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
+import type { CreditErrorCode } from "../credit/errors.js";
+import type { TradingErrorCode } from "../state/errors.js";
 
 /**
  * Why the ledger machine refuses a transaction before it reaches the trading core, and why a genesis
@@ -26,6 +28,8 @@ export const NODE_ERROR_CODES = [
   "IDENTITY_CONFLICT",
   /** the same certificate registered again */
   "ALREADY_REGISTERED",
+  /** an agent registering a wallet address its own certificate does not list */
+  "WALLET_NOT_IN_CERTIFICATE",
   /** a revocation list not newer than the one in force */
   "STALE_REVOCATIONS",
   /** a handler failed in a way it should not (a bug); the transaction is refused, the state kept */
@@ -41,8 +45,8 @@ export const NODE_ERROR_CODES = [
 
 export type NodeErrorCode = (typeof NODE_ERROR_CODES)[number];
 
-export class NodeError extends GridletError<NodeErrorCode> {}
+export const { Error: NodeError, is: isNodeError } = errorFamily<NodeErrorCode>("NodeError");
+export type NodeError = FamilyError<NodeErrorCode>;
 
-export function isNodeError(e: unknown, code?: NodeErrorCode): e is NodeError {
-  return e instanceof NodeError && (code === undefined || e.code === code);
-}
+/** Every code a ledger transaction can be refused with: the ledger machine's, the trading core's, the credit bank's. */
+export type LedgerRefusalCode = NodeErrorCode | TradingErrorCode | CreditErrorCode;

@@ -72,6 +72,8 @@ export interface LedgerGenesis {
   allocation: GenesisBody["allocation"];
   /** consortium members in consensus order: the only senders of system transactions */
   authorities: Authority[];
+  /** the CA-signed file as verified, recorded in the ledger's meta so that an export carries it */
+  signed: GenesisFile;
 }
 
 export interface CreateGenesisOptions {
@@ -143,6 +145,7 @@ export function verifyGenesis(value: unknown, o: VerifyGenesisOptions): LedgerGe
     banks: body.banks,
     allocation: body.allocation,
     authorities: o.members.map((m) => ({ id: m.id, publicKey: m.publicKey })),
+    signed: { genesis: body, caSig: file.data.caSig },
   };
 }
 

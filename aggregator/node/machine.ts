@@ -1,25 +1,32 @@
 import { canonicalJson } from "../../protocol/canonical.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import { decodeEnvelope, type Envelope } from "../../protocol/envelope.js";
-import { isGridletError } from "../../protocol/errors.js";
 import { sha256Hex } from "../../protocol/hash.js";
 import { createLogger } from "../../protocol/log.js";
+import type { CreditErrorCode } from "../credit/errors.js";
 import { CREDIT_MODULE, creditModule } from "../credit/module.js";
 import type { CreditState } from "../credit/state.js";
 import type { TradingCore } from "../state/core.js";
+import type { EventSubjects, LedgerEvent, RegistryEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
 import { incomeSince } from "../state/income.js";
-import type { ApplyContext, ApplyResult, ReplicatedStateMachine } from "../state/replicated.js";
+import { MSG_CA_REVOCATIONS, MSG_IDENTITY_REGISTER } from "../state/messages.js";
+import type { ApplyContext, ReplicatedStateMachine } from "../state/replicated.js";
 import type { StateSnapshot } from "../state/snapshot.js";
 import { createTradingCore, restoreTradingCore } from "../state/trading.js";
 import type { TradingEvent, TradingState } from "../state/types.js";
-import { AUTHORITY_MESSAGES, agentTx, MSG_CA_REVOCATIONS, MSG_IDENTITY_REGISTER } from "./envelopes.js";
-import { NodeError } from "./errors.js";
+import { AUTHORITY_MESSAGES, agentTx } from "./envelopes.js";
+import { isNodeError, type LedgerRefusalCode, NodeError } from "./errors.js";
 import type { LedgerGenesis } from "./genesis.js";
 import { IdentityRegistry, type RegistrySnapshot } from "./registry.js";
 import { SignatureCache } from "./sig-cache.js";
 
 const log = createLogger("aggregator:ledger");
+
+/** What applying one envelope gave: every event it produced, or why it was refused. */
+export type LedgerApplyResult =
+  | { ok: true; events: LedgerEvent[] }
+  | { ok: false; code: LedgerRefusalCode; message: string };
 
 /** One applied envelope, as the node reports it after a commit. */
 export interface AppliedTx {
@@ -29,7 +36,7 @@ export interface AppliedTx {
   from: string;
   /** the trading transaction id, when the envelope became one */
   txId?: string;
-  result: ApplyResult;
+  result: LedgerApplyResult;
 }
 
 export interface LedgerSnapshot {
@@ -61,7 +68,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
   readonly genesis: LedgerGenesis;
   readonly registry: IdentityRegistry;
   readonly cache: SignatureCache;
-  core: TradingCore;
+  core: TradingCore<CreditErrorCode>;
   /**
    * Agent transactions already refused. The trading core remembers only accepted ids, so without this a
    * second copy of a refused envelope (resubmitted by the aggregator an agent failed over to) would be
@@ -72,7 +79,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
   private journal: AppliedTx[] = [];
   private readonly keepJournal: boolean;
 
-  private constructor(genesis: LedgerGenesis, core: TradingCore, o: LedgerMachineOptions) {
+  private constructor(genesis: LedgerGenesis, core: TradingCore<CreditErrorCode>, o: LedgerMachineOptions) {
     this.genesis = genesis;
     this.core = core;
     const crypto = o.crypto ?? defaultEd25519;
@@ -108,10 +115,16 @@ export class LedgerMachine implements ReplicatedStateMachine {
     return this.core.state.ext.get(CREDIT_MODULE) as CreditState;
   }
 
-  apply(tx: unknown, ctx: ApplyContext): ApplyResult {
+  /** Wallet owners and loan borrowers as the state stands now, for `agentsOfEvent`. */
+  readonly subjects: EventSubjects = {
+    walletOwner: (address) => this.core.state.wallets.get(address)?.owner,
+    loanBorrower: (loanId) => this.credit().loans[loanId]?.borrower,
+  };
+
+  apply(tx: unknown, ctx: ApplyContext): LedgerApplyResult {
     let env: Envelope | undefined;
     let txId: string | undefined;
-    let result: ApplyResult;
+    let result: LedgerApplyResult;
     try {
       if (isPowReward(tx)) {
         const r = this.powReward(tx, ctx);
@@ -143,7 +156,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
     type: string,
     from: string,
     txId: string | undefined,
-    result: ApplyResult,
+    result: LedgerApplyResult,
   ) {
     if (!this.keepJournal) return;
     this.journal.push({
@@ -161,7 +174,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
    * signature and every member's audit vouch for it, so it is honoured only as the proposer's own reward
    * at its own height. It is minted to the proposer's reward wallet, opened on first use.
    */
-  private powReward(tx: PowReward, ctx: ApplyContext): { txId: string; result: ApplyResult } {
+  private powReward(tx: PowReward, ctx: ApplyContext): { txId: string; result: LedgerApplyResult } {
     const txId = `sys:pow-reward:${ctx.height}`;
     if (
       tx.to !== ctx.proposer ||
@@ -280,6 +293,10 @@ export class LedgerMachine implements ReplicatedStateMachine {
     const tx = agentTx(env);
     if (tx === null)
       throw new NodeError("UNKNOWN_MESSAGE_TYPE", `the ledger does not carry "${env.type}" messages`);
+    const wallet =
+      tx.type === "register-wallet" ? (tx.body as { wallet?: unknown } | null)?.wallet : undefined;
+    // a body without a wallet string is left to the handler's schema (MALFORMED)
+    if (typeof wallet === "string") this.registry.requireCertifiedWallet(env.from, wallet);
     return tx;
   }
 
@@ -291,7 +308,7 @@ export class LedgerMachine implements ReplicatedStateMachine {
       });
   }
 
-  private registryEvents(env: Envelope): TradingEvent[] {
+  private registryEvents(env: Envelope): RegistryEvent[] {
     if (env.type === MSG_IDENTITY_REGISTER) {
       const id = (env.body as { id: string }).id;
       return [{ type: "identity-registered", agent: id, home: env.from }];
@@ -348,15 +365,35 @@ function isPowReward(tx: unknown): tx is PowReward {
   );
 }
 
+/** Each block transaction decoded once: the check at proposal and the execution share the result. */
+const decoded = new WeakMap<object, Envelope | NodeError>();
+
 function decode(tx: unknown): Envelope {
   if (typeof tx !== "object" || tx === null)
     throw new NodeError("MALFORMED", "a ledger transaction must be a signed envelope");
-  try {
-    // a fresh copy: the block's objects may be shared with the consensus core
-    return decodeEnvelope(JSON.stringify(tx));
-  } catch (e) {
-    throw new NodeError("MALFORMED", (e as Error).message);
+  let env = decoded.get(tx);
+  if (env === undefined) {
+    // The block's own object is frozen too: what was decoded (and judged) is what the block holds.
+    deepFreeze(tx);
+    try {
+      // a fresh, frozen copy: the block's objects may be shared with the consensus core, and a frozen
+      // envelope lets the signature cache remember its verdict by object (sig-cache.ts)
+      env = deepFreeze(decodeEnvelope(JSON.stringify(tx)));
+    } catch (e) {
+      env = new NodeError("MALFORMED", (e as Error).message);
+    }
+    decoded.set(tx, env);
   }
+  if (env instanceof NodeError) throw env;
+  return env;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 /** The Tx inside a system envelope: its sender is the signer, and its id cannot take an agent's. */
@@ -374,8 +411,8 @@ function sysTx(env: Envelope): Tx {
   return { id: t.id, type: t.type, sender: env.from, body: t.body };
 }
 
-function refusal(e: unknown): ApplyResult {
-  if (isGridletError(e)) return { ok: false, code: e.code, message: e.message };
+function refusal(e: unknown): LedgerApplyResult {
+  if (isNodeError(e)) return { ok: false, code: e.code, message: e.message };
   // A handler bug: refusing keeps every replica in step (they all hit it), and the log says so loudly.
   log.error("transaction failed inside a handler", { error: (e as Error)?.message ?? String(e) });
   return { ok: false, code: "INTERNAL", message: (e as Error)?.message ?? String(e) };

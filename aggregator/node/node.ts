@@ -13,15 +13,16 @@ import type { CreditBankService, PreparedGrant } from "../credit/service.js";
 import type { LedgerEntry } from "../ledger/block.js";
 import { cachingVerifier, countingVerifier, ed25519Signer, ed25519Verifier } from "../ledger/signing.js";
 import { type BlockStore, initLedgerMeta } from "../ledger/store.js";
+import { agentsOfEvent, type LedgerEvent } from "../state/events.js";
 import type { Tx } from "../state/handler.js";
 import { fillsFromEvents } from "../state/messages.js";
-import type { TradingEvent } from "../state/types.js";
 import { type AgentView, agentView } from "../state/views.js";
 import { systemDuties } from "./duties.js";
 import { type EnvelopeSigner, registerEnvelope, revocationsEnvelope, sysEnvelope } from "./envelopes.js";
 import { NodeError } from "./errors.js";
 import type { LedgerGenesis } from "./genesis.js";
 import { type AppliedTx, LedgerMachine } from "./machine.js";
+import type { SignatureCache } from "./sig-cache.js";
 import { LEDGER_MACHINE_NAME } from "./verify.js";
 
 const log = createLogger("aggregator:node");
@@ -37,6 +38,8 @@ export interface AggregatorNodeOptions {
   genesis: LedgerGenesis;
   /** opened by the caller; the node records the members, machine and genesis in its meta */
   store: BlockStore;
+  /** the CA-signed consortium file, recorded in the store's meta so that `ledger export` carries it */
+  consortiumFile?: unknown;
   /** MqttLink in production (deliver incoming messages to `node.deliver`), MemoryNetwork in tests */
   link: Link;
   consensus?: NodeConsensusOptions;
@@ -44,6 +47,8 @@ export interface AggregatorNodeOptions {
   bank?: CreditBankService;
   clock?: () => number;
   crypto?: Ed25519;
+  /** the process's signature cache, shared with ingest (one verification per envelope) */
+  signatures?: SignatureCache;
   /** how often due system transactions are looked for; 0: the owner calls `tick()` (its DutyClock) */
   tickMs?: number;
   /** a duty designated to another member is taken over once it is this late */
@@ -127,7 +132,11 @@ export class AggregatorNode {
     }
     const consensus = parsed.data;
     this.bindStore(consensus.mode);
-    this.machine = LedgerMachine.fromGenesis(o.genesis, { crypto, journal: true });
+    this.machine = LedgerMachine.fromGenesis(o.genesis, {
+      crypto,
+      journal: true,
+      ...(o.signatures === undefined ? {} : { cache: o.signatures }),
+    });
     const keys = new Map(o.genesis.authorities.map((a) => [a.id, Buffer.from(a.publicKey, "hex")]));
     const stats = new HostStats(this.members.length);
     const core = createCore(consensus, this.members, o.self, {
@@ -351,17 +360,14 @@ export class AggregatorNode {
   private report(entry: LedgerEntry, applied: AppliedTx[]): CommitOutput {
     const registry = this.machine.registry;
     const own = (agent: string) => registry.agent(agent)?.home === this.self;
-    const events: TradingEvent[] = [];
+    const events: LedgerEvent[] = [];
     const touched = new Set<string>();
     for (const a of applied) {
       if (own(a.from)) touched.add(a.from);
       if (!a.result.ok) continue;
-      for (const e of (a.result.events ?? []) as TradingEvent[]) {
+      for (const e of a.result.events) {
         events.push(e);
-        for (const k of ["agent", "buyer", "seller", "borrower", "owner"]) {
-          const v = e[k];
-          if (typeof v === "string" && own(v)) touched.add(v);
-        }
+        for (const agent of agentsOfEvent(e, this.machine.subjects)) if (own(agent)) touched.add(agent);
       }
     }
     const views: AgentView[] = [];
@@ -400,6 +406,9 @@ export class AggregatorNode {
       mode,
     });
     store.setMeta("genesis", this.o.genesis.hash);
+    // the signed documents an auditor anchors to the CA (`gridlet ledger verify --ca`)
+    store.setMeta("genesisFile", this.o.genesis.signed);
+    if (this.o.consortiumFile !== undefined) store.setMeta("consortiumFile", this.o.consortiumFile);
   }
 
   /** Envelope sequence numbers follow the clock, so they keep rising across restarts. */

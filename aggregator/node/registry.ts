@@ -20,6 +20,8 @@ export interface RegisteredAgent {
   home: string;
   notBefore: number;
   notAfter: number;
+  /** the wallet addresses the certificate lists: the only ones this agent may register */
+  wallets: string[];
 }
 
 export interface RegistrySnapshot {
@@ -103,7 +105,23 @@ export class IdentityRegistry {
       home: cert.home,
       notBefore: cert.notBefore,
       notAfter: cert.notAfter,
+      wallets: [...(cert.wallets ?? [])],
     };
+  }
+
+  /**
+   * Refuses a wallet address that the agent's registered certificate does not list: wallet addresses
+   * are public (they are in the certificate), so without this anyone could register another agent's
+   * address first and lock it out of its own wallet.
+   */
+  requireCertifiedWallet(id: string, wallet: string): void {
+    const a = this.agents.get(id);
+    if (a?.wallets.includes(wallet)) return;
+    throw new NodeError(
+      "WALLET_NOT_IN_CERTIFICATE",
+      `wallet ${wallet} is not in the certificate of "${id}"`,
+      { agent: id, wallet },
+    );
   }
 
   /** A renewal (same key, new serial) replaces the old record. */
@@ -145,7 +163,8 @@ export class IdentityRegistry {
 
   restore(s: RegistrySnapshot): void {
     this.agents.clear();
-    for (const a of s.agents) this.agents.set(a.id, { ...a });
+    // snapshots from before certificates' wallets were kept restore with none
+    for (const a of s.agents) this.agents.set(a.id, { ...a, wallets: [...(a.wallets ?? [])] });
     this.revocationVersion = s.revocations.version;
     this.revoked.clear();
     for (const serial of s.revocations.serials) this.revoked.add(serial);

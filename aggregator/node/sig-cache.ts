@@ -12,6 +12,13 @@ import { sha256Hex } from "../../protocol/hash.js";
  */
 export class SignatureCache {
   private readonly verdicts = new Map<string, boolean>();
+  /**
+   * Verdicts on frozen envelope objects (the ledger machine decodes each transaction once into a frozen
+   * envelope, machine.ts `decode`), by object and key: the check at execution after the one at
+   * proposal costs a lookup, with no canonical JSON and no hash. Only frozen objects are remembered this
+   * way, so content cannot change under a verdict.
+   */
+  private readonly byObject = new WeakMap<Envelope, Map<string, boolean>>();
   private readonly crypto: Ed25519;
   private readonly capacity: number;
   hits = 0;
@@ -23,6 +30,22 @@ export class SignatureCache {
   }
 
   verify(env: Envelope, publicKeyHex: string): boolean {
+    const frozen = Object.isFrozen(env) && Object.isFrozen(env.body);
+    const mine = frozen ? this.byObject.get(env) : undefined;
+    const seen = mine?.get(publicKeyHex);
+    if (seen !== undefined) {
+      this.hits++;
+      return seen;
+    }
+    const ok = this.verifyContent(env, publicKeyHex);
+    if (frozen) {
+      if (mine === undefined) this.byObject.set(env, new Map([[publicKeyHex, ok]]));
+      else mine.set(publicKeyHex, ok);
+    }
+    return ok;
+  }
+
+  private verifyContent(env: Envelope, publicKeyHex: string): boolean {
     const bytes = envelopeSigningBytes(env);
     const key = `${env.sig}/${publicKeyHex}/${sha256Hex(bytes)}`;
     const known = this.verdicts.get(key);

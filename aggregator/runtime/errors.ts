@@ -1,4 +1,6 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type AggregatorRuntimeErrorCode = "NOT_AN_AGGREGATOR" | "BROKER_UNREACHABLE";
-export class AggregatorRuntimeError extends GridletError<AggregatorRuntimeErrorCode> {}
+export const { Error: AggregatorRuntimeError } =
+  errorFamily<AggregatorRuntimeErrorCode>("AggregatorRuntimeError");
+export type AggregatorRuntimeError = FamilyError<AggregatorRuntimeErrorCode>;

@@ -5,8 +5,8 @@ import { tokenOf } from "../credit/state.js";
 import type { BlockStore } from "../ledger/store.js";
 import type { LedgerMachine } from "../node/machine.js";
 import type { CommitOutput } from "../node/node.js";
+import { agentsOfEvent, type LedgerEvent } from "../state/events.js";
 import { fillsFromEvents } from "../state/messages.js";
-import type { TradingEvent } from "../state/types.js";
 import { agentView } from "../state/views.js";
 import type { Downlink } from "./downlink.js";
 import { envelopeKey } from "./handlers.js";
@@ -43,7 +43,7 @@ export class CommitRelay {
 
   onCommit(out: CommitOutput): void {
     const machine = this.o.machine();
-    const events: TradingEvent[] = [];
+    const events: LedgerEvent[] = [];
     const touched = new Set<string>();
     const byHeight = new Map<number, typeof out.applied>();
     for (const a of out.applied) {
@@ -65,19 +65,10 @@ export class CommitRelay {
             ? envelopeKey(env)
             : a.txId;
         if (a.result.ok) {
-          for (const e of (a.result.events ?? []) as TradingEvent[]) {
+          for (const e of a.result.events) {
             events.push(e);
-            for (const k of ["agent", "buyer", "seller", "borrower", "owner"]) {
-              const v = e[k];
-              if (typeof v === "string" && this.serves(v)) touched.add(v);
-            }
-            // allocations, mints and transfers name a wallet, not its owner
-            const owner =
-              typeof e.wallet === "string" ? machine.state.wallets.get(e.wallet)?.owner : undefined;
-            if (owner !== undefined && this.serves(owner)) touched.add(owner);
-            // credit events name the loan: its borrower's account changed
-            const loan = typeof e.loanId === "string" ? machine.credit().loans[e.loanId] : undefined;
-            if (loan !== undefined && this.serves(loan.borrower)) touched.add(loan.borrower);
+            for (const agent of agentsOfEvent(e, machine.subjects))
+              if (this.serves(agent)) touched.add(agent);
           }
           if (env !== undefined && a.type === "sys") {
             this.grant(env);

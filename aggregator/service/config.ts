@@ -16,6 +16,8 @@ export const consortiumSectionSchema = z
     announceLeadMs: z.number().int().min(0).default(1000),
     /** an agent envelope not yet in a committed block is submitted again after this long */
     resubmitMs: z.number().int().min(500).default(10_000),
+    /** new ledger transactions one identity may send through this aggregator per market interval */
+    txQuotaPerInterval: z.number().int().min(1).max(1_000_000).default(64),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 export type LedgerServiceErrorCode =
   /** this aggregator is not a member of the consortium file, or its key differs */
@@ -8,4 +8,5 @@ export type LedgerServiceErrorCode =
   /** the ledger needs an embedded broker (peers subscribe to it) */
   | "BAD_CONFIG";
 
-export class LedgerServiceError extends GridletError<LedgerServiceErrorCode> {}
+export const { Error: LedgerServiceError } = errorFamily<LedgerServiceErrorCode>("LedgerServiceError");
+export type LedgerServiceError = FamilyError<LedgerServiceErrorCode>;

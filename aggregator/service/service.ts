@@ -5,14 +5,17 @@ import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import type { TrustStore } from "../../protocol/identity.js";
 import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
-import { loadConsortiumFile } from "../consensus/consortium.js";
+import { type MeterSummaryBody, MSG_METER_SUMMARY } from "../../protocol/messages/trading.js";
+import { loadConsortiumDocument } from "../consensus/consortium.js";
 import { CreditBankService } from "../credit/service.js";
+import type { MeterEvidenceStore } from "../ingest/evidence.js";
 import type { Ingest } from "../ingest/ingest.js";
 import type { AggregatorStore } from "../ingest/store.js";
 import { BlockStore } from "../ledger/store.js";
 import { announceInterval } from "../market/announce.js";
 import { loadGenesisFile } from "../node/genesis.js";
 import { AggregatorNode } from "../node/node.js";
+import type { SignatureCache } from "../node/sig-cache.js";
 import type { DutyClock } from "../runtime/clock.js";
 import { BillDesk } from "./bill-desk.js";
 import { CommitRelay } from "./commit.js";
@@ -24,6 +27,7 @@ import { LedgerOutbox } from "./outbox.js";
 import { OutboxPump } from "./outbox-pump.js";
 import { PeerLink } from "./peer-link.js";
 import { IdentityRegistrar } from "./registrar.js";
+import { TxQuota } from "./tx-quota.js";
 
 export interface LedgerServiceDeps {
   config: LedgerServiceConfig;
@@ -33,11 +37,17 @@ export interface LedgerServiceDeps {
   store: AggregatorStore;
   storePath: string;
   ingest: Ingest;
+  /** the readings ingested here: a meter summary is checked against them before it enters the ledger */
+  evidence: MeterEvidenceStore;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
+  /** a revocation list published on a peer's broker (the CA's, signed; the caller checks it) */
+  onRevocations?: (peer: string, payload: Buffer) => void;
   log: Logger;
   /** the process's one timer: the ledger registers its periodic duties on it when it starts */
   clock: DutyClock;
+  /** the signature cache ingest verifies through (one verification per envelope) */
+  signatures?: SignatureCache;
   now?: () => number;
 }
 
@@ -61,7 +71,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
   const now = d.now ?? Date.now;
   const { config, self, identity, log } = d;
   const caKey = fromHex(identity.ca.publicKey)!;
-  const consortium = loadConsortiumFile(config.consortium.file, caKey, crypto);
+  const { consortium, file: consortiumFile } = loadConsortiumDocument(config.consortium.file, caKey, crypto);
   const me = consortium.members.find((m) => m.id === self);
   if (me === undefined)
     throw new LedgerServiceError("NOT_A_MEMBER", `${self} is not a member of ${config.consortium.file}`);
@@ -113,7 +123,8 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       bank === undefined
         ? undefined
         : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
-    nextLoginSeq: () => d.store.allocateSeq() + now() * 1000,
+    nextLoginSeq: () => d.store.nextLoginSeq(),
+    ...(d.onRevocations === undefined ? {} : { onRevocations: d.onRevocations }),
     now,
     log: log.child("peers"),
   });
@@ -145,10 +156,12 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     seed: identity.key.seed,
     genesis,
     store: blockStore,
+    consortiumFile,
     link,
     consensus: config.consensus,
     bank,
     clock: now,
+    ...(d.signatures === undefined ? {} : { signatures: d.signatures }),
     // ticked by the process's DutyClock
     tickMs: 0,
     onCommit: (out) => {
@@ -183,12 +196,23 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     resubmitMs,
     log,
   });
-  registerLedgerHandlers(d.ingest, outbox, (env) => {
-    if (homeOf(env.from) !== self) guests.add(env.from);
-    pump.schedule();
-  });
-
   const intervalMs = genesis.trading.intervalMs;
+  const quota = new TxQuota(config.consortium.txQuotaPerInterval, intervalMs);
+  registerLedgerHandlers(
+    d.ingest,
+    outbox,
+    (env) => {
+      if (homeOf(env.from) !== self) guests.add(env.from);
+      pump.schedule();
+    },
+    (env) => (d.store.isStored(env.from, env.seq) ? undefined : quota.admit(env.from, now())),
+    {
+      // energy enters the ledger only as the readings ingested here prove it
+      [MSG_METER_SUMMARY]: (env, body) =>
+        d.evidence.checkSummary(env.from, body as MeterSummaryBody, genesis.trading.intervalMs),
+    },
+  );
+
   let announced = 0;
   return {
     node: running,

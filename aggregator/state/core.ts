@@ -8,9 +8,10 @@ import type { ApplyContext, ReplicatedStateMachine } from "./replicated.js";
 import { restoreSnapshot, type StateSnapshot, takeSnapshot } from "./snapshot.js";
 import type { TradingEvent, TradingState } from "./types.js";
 
-export type TradingApplyResult =
+/** `C`: the refusal codes the plugged-in modules add (TradingModule<C>), none for the built-in ones. */
+export type TradingApplyResult<C extends string = never> =
   | { ok: true; events: TradingEvent[] }
-  | { ok: false; code: TradingErrorCode; message: string };
+  | { ok: false; code: TradingErrorCode | C; message: string };
 
 const txShape = z
   .object({
@@ -57,19 +58,22 @@ export function emptyState(params: TradingParams, authorities: string[]): Tradin
  * handler registered for its type; the built-in modules (accounts, market, contract, rewards) and any
  * plug-in (the credit bank) register the same way.
  */
-export class TradingCore implements ReplicatedStateMachine<Tx> {
-  private readonly handlers = new Map<string, TxHandler>();
-  private readonly modules = new Map<string, TradingModule>();
+export class TradingCore<C extends string = never> implements ReplicatedStateMachine<Tx> {
+  private readonly handlers = new Map<string, { handler: TxHandler; module: TradingModule<C> }>();
+  private readonly modules = new Map<string, TradingModule<C>>();
   state: TradingState;
 
-  constructor(state: TradingState, modules: readonly TradingModule[]) {
+  constructor(state: TradingState, modules: readonly TradingModule<C>[]) {
     this.state = state;
     for (const m of modules) this.register(m);
   }
 
   /** A fresh ledger from genesis, with the built-in modules plus `extra` (e.g. the credit bank). */
-  static create(genesis: Genesis, modules: readonly TradingModule[]): TradingCore {
-    const core = new TradingCore(
+  static create<C extends string = never>(
+    genesis: Genesis,
+    modules: readonly TradingModule<C>[],
+  ): TradingCore<C> {
+    const core = new TradingCore<C>(
       emptyState(resolveTradingParams(genesis.config ?? {}), genesis.authorities),
       modules,
     );
@@ -77,29 +81,40 @@ export class TradingCore implements ReplicatedStateMachine<Tx> {
     return core;
   }
 
-  static fromSnapshot(snap: StateSnapshot, modules: readonly TradingModule[]): TradingCore {
+  static fromSnapshot<C extends string = never>(
+    snap: StateSnapshot,
+    modules: readonly TradingModule<C>[],
+  ): TradingCore<C> {
     const byName = new Map(modules.map((m) => [m.name, m]));
-    return new TradingCore(restoreSnapshot(snap, byName), modules);
+    return new TradingCore<C>(restoreSnapshot(snap, byName), modules);
   }
 
   /** Adds a module's transaction types; a type registered twice is a programming error. */
-  register(m: TradingModule): void {
+  register(m: TradingModule<C>): void {
     if (this.modules.has(m.name)) throw new Error(`trading module ${m.name} registered twice`);
     for (const type of Object.keys(m.handlers)) {
       if (this.handlers.has(type)) throw new Error(`transaction type ${type} registered twice`);
     }
     this.modules.set(m.name, m);
-    for (const [type, h] of Object.entries(m.handlers)) this.handlers.set(type, h);
+    for (const [type, handler] of Object.entries(m.handlers)) this.handlers.set(type, { handler, module: m });
   }
 
   txTypes(): string[] {
     return [...this.handlers.keys()].sort();
   }
 
-  apply(tx: Tx, ctx: ApplyContext): TradingApplyResult {
+  /** Who may send a transaction type and the schema its body must pass; undefined for an unknown type. */
+  txRule(type: string): { origin: TxHandler["origin"]; schema: z.ZodType } | undefined {
+    const h = this.handlers.get(type)?.handler;
+    return h === undefined ? undefined : { origin: h.origin, schema: h.schema };
+  }
+
+  apply(tx: Tx, ctx: ApplyContext): TradingApplyResult<C> {
+    let module: TradingModule<C> | undefined;
     try {
       const parsed = this.check(tx);
-      const handler = this.handlers.get(parsed.type)!;
+      const { handler, module: m } = this.handlers.get(parsed.type)!;
+      module = m;
       const events = handler.apply(this.state, parsed, ctx);
       this.state.seenTx.add(parsed.id);
       this.state.seq += 1;
@@ -107,6 +122,8 @@ export class TradingCore implements ReplicatedStateMachine<Tx> {
       return { ok: true, events };
     } catch (e) {
       if (isTradingError(e)) return { ok: false, code: e.code, message: e.message };
+      const own = module?.refusal?.(e);
+      if (own !== undefined) return { ok: false, code: own.code, message: own.message };
       throw e;
     }
   }
@@ -115,7 +132,7 @@ export class TradingCore implements ReplicatedStateMachine<Tx> {
     const shape = txShape.safeParse(tx);
     if (!shape.success) reject("MALFORMED", `transaction: ${issueText(shape.error)}`);
     const t = shape.data;
-    const handler = this.handlers.get(t.type);
+    const handler = this.handlers.get(t.type)?.handler;
     if (!handler) reject("UNKNOWN_TX_TYPE", `no handler for transaction type ${t.type}`, { type: t.type });
     if (this.state.seenTx.has(t.id))
       reject("REPLAY", `transaction ${t.id} was already applied`, { id: t.id });

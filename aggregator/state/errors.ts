@@ -1,4 +1,4 @@
-import { GridletError } from "../../protocol/errors.js";
+import { errorFamily, type FamilyError } from "../../protocol/errors.js";
 
 /**
  * Every reason the trading state machine rejects a transaction. A rejected transaction leaves the
@@ -39,11 +39,8 @@ export const TRADING_ERROR_CODES = [
 
 export type TradingErrorCode = (typeof TRADING_ERROR_CODES)[number];
 
-export class TradingError extends GridletError<TradingErrorCode> {}
-
-export function isTradingError(e: unknown, code?: TradingErrorCode): e is TradingError {
-  return e instanceof TradingError && (code === undefined || e.code === code);
-}
+export const { Error: TradingError, is: isTradingError } = errorFamily<TradingErrorCode>("TradingError");
+export type TradingError = FamilyError<TradingErrorCode>;
 
 /** Throws a rejection; handlers call it only before they change anything. */
 export function reject(

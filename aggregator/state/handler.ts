@@ -39,11 +39,18 @@ export function defineHandler<S extends z.ZodType>(h: {
 
 /**
  * A plug-in that adds transaction types and (optionally) its own state, kept in `state.ext[name]` and
- * covered by the snapshot and state hash. The credit bank plugs in this way.
+ * covered by the snapshot and state hash. The credit bank plugs in this way. `C` are the refusal codes
+ * of its own that its handlers may return besides the trading core's (the credit bank's CreditErrorCode).
  */
-export interface TradingModule {
+export interface TradingModule<C extends string = never> {
   name: string;
   handlers: Record<string, TxHandler>;
+  /**
+   * The module's own refusal in what one of its handlers threw (checked before its first mutation, as
+   * with `reject`), or undefined: anything else thrown propagates as a bug. A handler may also `reject`
+   * with a trading code.
+   */
+  refusal?(e: unknown): { code: C; message: string } | undefined;
   /** initial module state for a fresh ledger */
   init?(): unknown;
   /** JSON-able canonical form of the module state (sorted, no Maps) */

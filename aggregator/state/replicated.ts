@@ -25,4 +25,10 @@ export interface ApplyContext {
   proposer: string;
 }
 
-export type ApplyResult = { ok: true; events?: unknown[] } | { ok: false; code: string; message: string };
+/**
+ * What applying one transaction gave: its events, or a refusal with a code. Machines narrow both: the
+ * aggregators' ledger returns `LedgerApplyResult` (aggregator/node/machine.ts).
+ */
+export type ApplyResult<Code extends string = string, Event = unknown> =
+  | { ok: true; events?: Event[] }
+  | { ok: false; code: Code; message: string };

@@ -37,7 +37,7 @@ function sortedValues<T>(m: Map<string, T>): T[] {
 
 export function takeSnapshot(
   state: TradingState,
-  modules: ReadonlyMap<string, TradingModule>,
+  modules: ReadonlyMap<string, TradingModule<string>>,
 ): StateSnapshot {
   return {
     version: 1,
@@ -77,7 +77,10 @@ export function takeSnapshot(
   };
 }
 
-export function restoreSnapshot(s: StateSnapshot, modules: ReadonlyMap<string, TradingModule>): TradingState {
+export function restoreSnapshot(
+  s: StateSnapshot,
+  modules: ReadonlyMap<string, TradingModule<string>>,
+): TradingState {
   if (s.version !== 1) throw new Error(`unsupported trading snapshot version ${String(s.version)}`);
   const ordersByInterval = new Map<number, Set<string>>();
   for (const o of s.orders) {

@@ -17,10 +17,16 @@ export const builtinModules: readonly TradingModule[] = [
 ];
 
 /** A fresh trading ledger; `extra` modules (the credit bank) add their transaction types. */
-export function createTradingCore(genesis: Genesis, extra: readonly TradingModule[] = []): TradingCore {
-  return TradingCore.create(genesis, [...builtinModules, ...extra]);
+export function createTradingCore<C extends string = never>(
+  genesis: Genesis,
+  extra: readonly TradingModule<C>[] = [],
+): TradingCore<C> {
+  return TradingCore.create<C>(genesis, [...builtinModules, ...extra]);
 }
 
-export function restoreTradingCore(snap: StateSnapshot, extra: readonly TradingModule[] = []): TradingCore {
-  return TradingCore.fromSnapshot(snap, [...builtinModules, ...extra]);
+export function restoreTradingCore<C extends string = never>(
+  snap: StateSnapshot,
+  extra: readonly TradingModule<C>[] = [],
+): TradingCore<C> {
+  return TradingCore.fromSnapshot<C>(snap, [...builtinModules, ...extra]);
 }

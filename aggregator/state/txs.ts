@@ -25,11 +25,26 @@ export const txs = {
     sender: authority,
     body: { wallet, amountMc, reason },
   }),
+  /** A summary whose evidence is two readings of one meter, 0 and then the given registers. */
   meterSummary: (id: string, agent: string, interval: number, importWh: number, exportWh: number): Tx => ({
     id,
     type: "meter-summary",
     sender: agent,
-    body: { interval, importWh, exportWh, readings: 1 },
+    body: {
+      interval,
+      importWh,
+      exportWh,
+      readings: 2,
+      meters: [
+        {
+          meter: "m1",
+          count: 2,
+          root: "0".repeat(64),
+          first: { seq: 2 * interval, ts: interval, importWh: 0, exportWh: 0 },
+          last: { seq: 2 * interval + 1, ts: interval + 1, importWh, exportWh },
+        },
+      ],
+    },
   }),
   placeOrder: (id: string, agent: string, body: OrderBody): Tx => ({
     id,

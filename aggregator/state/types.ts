@@ -119,5 +119,5 @@ export interface TradingState {
   ext: Map<string, unknown>;
 }
 
-/** What an accepted transaction produced, for the process to publish (fills go to their owners, encrypted). */
-export type TradingEvent = { type: string } & Record<string, unknown>;
+/** What an accepted transaction produced: one variant per event type (aggregator/state/events.ts). */
+export type { TradingEvent } from "./events.js";

@@ -38,7 +38,11 @@ export function writeAggregatorConfig(
   dir: string,
   pki: TestPki,
   broker: { embeddedPort: number } | { url: string },
-  opts: { revocationsPollMs?: number } = {},
+  opts: {
+    revocationsPollMs?: number;
+    /** broker.embedded.limits (aggregator/broker/limits.ts) */
+    limits?: Record<string, number>;
+  } = {},
 ): string {
   const g = pki.aggregator;
   const path = join(dir, `${g.id}.yaml`);
@@ -51,9 +55,18 @@ export function writeAggregatorConfig(
       broker:
         "url" in broker
           ? { url: broker.url }
-          : { embedded: { host: "127.0.0.1", port: broker.embeddedPort } },
+          : {
+              embedded: {
+                host: "127.0.0.1",
+                port: broker.embeddedPort,
+                ...(opts.limits === undefined ? {} : { limits: opts.limits }),
+              },
+            },
       store: { path: join(dir, `${g.id}.sqlite`) },
-      trust: { certDir: pki.certDir, ...opts },
+      trust: {
+        certDir: pki.certDir,
+        ...(opts.revocationsPollMs === undefined ? {} : { revocationsPollMs: opts.revocationsPollMs }),
+      },
     }),
   );
   return path;

@@ -106,7 +106,7 @@ export function makeWorld(overrides: Record<string, unknown> = {}): World {
     credit: config.initialCredit,
     amount: 50_000,
     boxKey: toHex(borrowerBox.publicKey),
-    demand: { qMin: 1000, price: 1 },
+    demand: { qMinWh: 1_000_000, priceMcPerKwh: 1000 },
   };
   let height = 0;
   return {

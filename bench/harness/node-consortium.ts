@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { type ConsortiumFile, signConsortium } from "../../aggregator/consensus/consortium.js";
 import type { BankKeys } from "../../aggregator/credit/service.js";
 import {
   type Authority,
@@ -13,8 +14,10 @@ import { newBoxKeyPair } from "../../protocol/crypto/box.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { type Envelope, signEnvelope } from "../../protocol/envelope.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
+import { readKeyFile } from "../../protocol/keyfile.js";
 import { requiredDepositMc } from "../../protocol/messages/trading.js";
 import { seededRandom } from "./credit-world.js";
+import { MeterLog } from "./metering.js";
 
 /**
  * A consortium for tests, demos and benches: a real CA directory, n aggregators with ed25519 keys, a
@@ -26,6 +29,8 @@ export interface TestConsortium {
   members: (Authority & { seed: Uint8Array })[];
   genesis: LedgerGenesis;
   genesisFile: string;
+  /** the CA-signed consortium file (name "test", members in order, placeholder broker URLs) */
+  consortiumFile: ConsortiumFile;
   bankKeys: BankKeys;
 }
 
@@ -61,7 +66,17 @@ export function makeConsortium(
   const genesisFile = join(dir, "genesis.json");
   writeGenesisFile(genesisFile, file);
   const genesis = verifyGenesis(file, { members: authorities, consortium: "test" });
-  return { ca, members, genesis, genesisFile, bankKeys };
+  const consortiumFile = signConsortium(
+    {
+      v: 1,
+      name: "test",
+      issued: o.now(),
+      members: authorities.map((a, i) => ({ ...a, broker: `mqtt://eag${i}.invalid:1883` })),
+    },
+    readKeyFile(ca.keyPath).seed,
+    defaultEd25519,
+  );
+  return { ca, members, genesis, genesisFile, consortiumFile, bankKeys };
 }
 
 /** An agent with its CA-issued certificate and key, signing envelopes with rising sequence numbers. */
@@ -69,6 +84,8 @@ export class TestAgent {
   readonly cert: Certificate;
   readonly key: KeyMaterial;
   private seq = 0;
+  /** the agent's signed readings and the summaries they prove */
+  readonly meters = new MeterLog((type, body, ts) => this.sign(type, body, ts));
 
   constructor(c: TestConsortium, id: string, home: string, dir: string) {
     const issued = c.ca.issue({ role: "agent", id, home, wallets: 1 }, join(dir, "agents"));

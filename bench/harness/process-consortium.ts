@@ -18,6 +18,7 @@ import type { CreditGrantBody, SealedDownlink, TxResultBody } from "../../protoc
 import { MSG_RECEIPT, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { type Fill, requiredDepositMc } from "../../protocol/messages/trading.js";
 import { topics } from "../../protocol/topics.js";
+import { MeterLog } from "./metering.js";
 import { freePort } from "./net.js";
 
 /**
@@ -139,6 +140,13 @@ export class RawAgent {
   readonly downFrom = new Set<string>();
   readonly announcements: unknown[] = [];
   readonly grants: CreditGrantBody[] = [];
+  /** receipt refusals by sequence number: code and reason */
+  readonly refused = new Map<number, { code: string; reason: string }>();
+  /** the agent's signed readings (sent as they are signed) and the summaries they prove */
+  readonly meters = new MeterLog((type, body, signedAt) => {
+    this.send(type, body, signedAt);
+    return this.sent[this.sent.length - 1];
+  });
   /** when each receipt and result arrived (ms since epoch), for latency measurements */
   readonly receiptedAt = new Map<number, number>();
   readonly resultAt = new Map<string, number>();
@@ -191,7 +199,10 @@ export class RawAgent {
           this.unreceipted.delete(s);
           this.receiptedAt.set(s, Date.now());
         }
-        for (const r of (env.body as ReceiptBody).rejected) this.unreceipted.delete(r.seq);
+        for (const r of (env.body as ReceiptBody).rejected) {
+          this.unreceipted.delete(r.seq);
+          this.refused.set(r.seq, { code: r.code, reason: r.reason });
+        }
       } else if (env.type === "tx.result") {
         const r = env.body as TxResultBody;
         this.results.set(r.txId, r);
@@ -209,8 +220,8 @@ export class RawAgent {
   }
 
   /** Signs and publishes one envelope; returns its ledger transaction id. */
-  send(type: string, body: unknown): string {
-    const env = signEnvelope({ type, from: this.id, seq: ++this.seq, ts: Date.now(), body }, this.key.seed);
+  send(type: string, body: unknown, signedAt = Date.now()): string {
+    const env = signEnvelope({ type, from: this.id, seq: ++this.seq, ts: signedAt, body }, this.key.seed);
     this.unreceipted.set(env.seq, env);
     this.sent.push(env);
     this.client?.publish(topics.agentUp(this.id), encodeEnvelope(env), { qos: 1 });

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { CommandModule } from "yargs";
 import { UsageError } from "../exit.js";
+import { Progress } from "../progress.js";
 
 const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench");
 
@@ -65,12 +66,17 @@ export const benchCommand: CommandModule = {
     ]) {
       if (a[flag] !== undefined) opts[key] = a[flag];
     }
-    for (const name of wanted) {
+    // Some benchmarks take tens of seconds: on a terminal, stderr shows which one runs and for how long.
+    const progress = new Progress(wanted.length);
+    for (const [i, name] of wanted.entries()) {
+      progress.step(i, name);
       const mod = (await import(pathToFileURL(join(benchDir, `${name}.js`)).href)) as {
         run?: (o: Record<string, unknown>) => Promise<Record<string, unknown>>;
       };
       if (typeof mod.run !== "function") throw new UsageError("USAGE", `bench/${name} does not export run()`);
-      console.log(JSON.stringify(await mod.run(opts)));
+      const result = await mod.run(opts);
+      progress.done();
+      console.log(JSON.stringify(result));
     }
   },
 };

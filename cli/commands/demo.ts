@@ -1,10 +1,11 @@
-import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
 import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
 import { type DemoLayout, writeDemoLayout } from "../demo/setup.js";
 import { type Child, Supervisor } from "../demo/supervisor.js";
+import { prepareDemoDir } from "../demo/workdir.js";
 import { UsageError } from "../exit.js";
 
 const LOGS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "hardware", "logs");
@@ -72,7 +73,11 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     "run a whole local consortium: CA, aggregators with embedded brokers, agents replaying meter logs",
   builder: (y) =>
     y
-      .option("dir", { type: "string", default: "./gridlet-demo", describe: "working directory (recreated)" })
+      .option("dir", {
+        type: "string",
+        default: "./gridlet-demo",
+        describe: "working directory: new, empty, or made by an earlier demo (recreated)",
+      })
       .option("aggregators", { type: "number", default: 4, describe: "aggregators in the consortium" })
       .option("agents-per", { type: "number", default: 2, describe: "agents per aggregator" })
       .option("duration", {
@@ -109,6 +114,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .example("$0 demo --duration 0", "until Ctrl-C: open the dashboards it prints") as never,
   handler: async (a) => {
     const dir = resolve(a.dir);
+    prepareDemoDir(dir);
     mkdirSync(join(dir, "data"), { recursive: true });
     mkdirSync(join(dir, "logs"), { recursive: true });
     const layout = await writeDemoLayout({
@@ -229,9 +235,28 @@ function report(layout: DemoLayout): void {
   }
   console.log("\nWhere to look:");
   console.log(
-    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --genesis ${layout.genesisFile}`,
+    `  ${gridletCommand()} ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
   );
-  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} | head`);
-  console.log(`  npx gridlet agent status --config ${layout.agents[0].config}`);
+  console.log(
+    `  ${gridletCommand()} ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`,
+  );
+  console.log(`  python3 ${verifierPath()} --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
+  console.log(`  ${gridletCommand()} agent status --config ${layout.agents[0].config}`);
   if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
+}
+
+/**
+ * How the user runs gridlet: `npx gridlet` in a checkout (its bin is linked into node_modules/.bin), plain
+ * `gridlet` from an installed release, where `npx gridlet` would look for a package of that name in the
+ * registry instead.
+ */
+function gridletCommand(): string {
+  return existsSync(join(process.cwd(), "node_modules", ".bin", "gridlet")) ? "npx gridlet" : "gridlet";
+}
+
+/** The independent Python verifier shipped in tools/: relative from the checkout's root, else absolute. */
+function verifierPath(): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tools", "verify_ledger.py");
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
 }

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { describeError, GridletError } from "../errors.js";
+import { describeError, errorFamily, type FamilyError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isLoopbackHost } from "./loopback.js";
 
@@ -13,7 +13,8 @@ import { isLoopbackHost } from "./loopback.js";
  */
 
 export type HttpErrorCode = "HTTP_TOKEN_REQUIRED" | "HTTP_LISTEN_FAILED" | "HTTP_FILES_MISSING";
-export class HttpError extends GridletError<HttpErrorCode> {}
+export const { Error: HttpError } = errorFamily<HttpErrorCode>("HttpError");
+export type HttpError = FamilyError<HttpErrorCode>;
 
 export interface HttpRequest {
   path: string;
@@ -113,7 +114,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      log.warn("http request failed", { path: req.url, error: describeError(e) });
+      // The path only: the query may hold the access token.
+      log.warn("http request failed", { path: (req.url ?? "/").split("?")[0], error: describeError(e) });
       if (!res.headersSent) sendJson(res, 500, { error: describeError(e) });
       else res.destroy();
     });

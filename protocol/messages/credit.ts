@@ -33,8 +33,17 @@ export const tokenRequestSchema = z
     amount: mc.refine((x) => x > 0, "must be positive"),
     /** x25519 public key the shared wallet's key pair is sealed to (from the borrower's certificate) */
     boxKey: hex(32),
-    /** the borrower's energy need: Qmin and the price p it faces, which give k = (Qmin − θ)p */
-    demand: z.object({ qMin: z.number().min(0).max(1e12), price: z.number().gt(0).max(1e12) }).strict(),
+    /**
+     * The borrower's energy need, integers with their scale in the name: Qmin in Wh and the price p it
+     * faces in milli-coins per kWh. The pricing model takes Qmin = qMinWh / 1000 kWh and
+     * p = priceMcPerKwh / 1000 coins per kWh, which give k = (Qmin − θ)p.
+     */
+    demand: z
+      .object({
+        qMinWh: z.number().int().min(0).max(1e15),
+        priceMcPerKwh: z.number().int().min(1).max(1e15),
+      })
+      .strict(),
   })
   .strict();
 

@@ -2,7 +2,8 @@ import { z } from "zod";
 
 /**
  * Bodies of the agent ↔ aggregator messages of the metering path: readings up, receipts down, and the
- * login token an agent presents as its MQTT password. Energy is in Wh (integers), power in W.
+ * login token an agent presents as its MQTT password. Signed bodies hold integers only, with the scale in
+ * the name: energy in Wh, power in mW, voltage in mV, current in mA, frequency in mHz.
  */
 
 export const MSG_READING = "reading";
@@ -11,6 +12,12 @@ export const MSG_LOGIN = "login";
 
 const wh = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const seq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const milli = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+
+/** A measured value in thousandths, as signed: rounded to the nearest integer, never −0. */
+export function toMilli(x: number): number {
+  return Math.round(x * 1000) + 0;
+}
 
 export const readingBodySchema = z
   .object({
@@ -19,10 +26,11 @@ export const readingBodySchema = z
     ts: z.number().int().min(0),
     importWh: wh,
     exportWh: wh,
-    powerW: z.number().finite(),
-    voltageV: z.number().finite().optional(),
-    currentA: z.number().finite().optional(),
-    frequencyHz: z.number().finite().optional(),
+    /** active power, mW: positive when importing, negative when exporting */
+    powerMilliW: milli,
+    voltageMilliV: milli.optional(),
+    currentMilliA: milli.optional(),
+    frequencyMilliHz: milli.optional(),
   })
   .strict();
 export type ReadingBody = z.infer<typeof readingBodySchema>;
@@ -41,6 +49,11 @@ export const receiptBodySchema = z
       .array(z.object({ seq, code: z.string().min(1).max(64), reason: z.string().max(500) }).strict())
       .max(10_000)
       .default([]),
+    /**
+     * With an EQUIVOCATION: the highest sequence number the aggregator has stored from the agent. The
+     * agent re-signs what it still holds above it (and above its own floor).
+     */
+    highestSeq: seq.optional(),
   })
   .strict();
 export type ReceiptBody = z.infer<typeof receiptBodySchema>;

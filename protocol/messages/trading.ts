@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { evidenceInconsistency, meterEvidenceSchema } from "../evidence.js";
 
 /**
  * Bodies of the trading messages. Agents sign them inside envelopes; the aggregator turns each accepted
@@ -66,10 +67,26 @@ export const rulingBodySchema = z
   })
   .strict();
 
-/** An agent's metered energy over one delivery interval, summed from its signed readings. */
+/**
+ * An agent's metered energy over one delivery interval, proven by its signed readings: per meter the
+ * edge readings' registers, and a Merkle root over every reading in between (protocol/evidence.ts). The
+ * totals must equal the registers' differences; the home aggregator checks the rest against the readings
+ * it ingested.
+ */
 export const meterSummaryBodySchema = z
-  .object({ interval, importWh: count, exportWh: count, readings: z.number().int().min(0).max(1e9) })
-  .strict();
+  .object({
+    interval,
+    importWh: count,
+    exportWh: count,
+    /** readings covered, over all meters */
+    readings: z.number().int().min(0).max(1e9),
+    meters: z.array(meterEvidenceSchema).min(1).max(64),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const why = evidenceInconsistency(s);
+    if (why !== undefined) ctx.addIssue({ code: "custom", message: why, path: ["meters"] });
+  });
 
 export const registerWalletBodySchema = z.object({ wallet }).strict();
 

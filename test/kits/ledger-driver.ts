@@ -1,14 +1,14 @@
 import type { TradingApplyResult, TradingCore } from "../../aggregator/state/core.js";
+import type { LedgerEvent, TradingEvent } from "../../aggregator/state/events.js";
 import type { Tx } from "../../aggregator/state/handler.js";
 import { orderBody, txs } from "../../aggregator/state/txs.js";
-import type { TradingEvent } from "../../aggregator/state/types.js";
 
 /**
  * Drives a TradingCore through whole trading days with readable calls: used by tests, benchmarks and
  * the demo. It numbers transactions and blocks itself; the clock is whatever `time` is set to.
  */
-export class LedgerDriver {
-  readonly core: TradingCore;
+export class LedgerDriver<C extends string = never> {
+  readonly core: TradingCore<C>;
   readonly authority: string;
   time = 0;
   height = 0;
@@ -16,9 +16,9 @@ export class LedgerDriver {
   proposer: string;
   private n = 0;
   /** every transaction applied so far, with its context and result, in order */
-  readonly log: { tx: Tx; time: number; height: number; result: TradingApplyResult }[] = [];
+  readonly log: { tx: Tx; time: number; height: number; result: TradingApplyResult<C> }[] = [];
 
-  constructor(core: TradingCore, authority: string) {
+  constructor(core: TradingCore<C>, authority: string) {
     this.core = core;
     this.authority = authority;
     this.proposer = authority;
@@ -33,7 +33,7 @@ export class LedgerDriver {
     return `${prefix}-${this.n}`;
   }
 
-  apply(tx: Tx): TradingApplyResult {
+  apply(tx: Tx): TradingApplyResult<C> {
     this.height += 1;
     const result = this.core.apply(tx, { time: this.time, height: this.height, proposer: this.proposer });
     this.log.push({ tx, time: this.time, height: this.height, result });
@@ -63,7 +63,7 @@ export class LedgerDriver {
     this.time = this.startOf(interval) - 1;
   }
 
-  meter(agent: string, interval: number, importWh: number, exportWh: number): TradingApplyResult {
+  meter(agent: string, interval: number, importWh: number, exportWh: number): TradingApplyResult<C> {
     return this.apply(txs.meterSummary(this.nextId(), agent, interval, importWh, exportWh));
   }
 
@@ -85,4 +85,14 @@ export class LedgerDriver {
     const w = this.core.state.wallets.get(wallet)!;
     return { balance: w.balance, frozen: w.frozen };
   }
+}
+
+/** The first event of `type` among `events`, narrowed to its variant; throws when there is none. */
+export function eventOf<T extends LedgerEvent["type"]>(
+  events: readonly LedgerEvent[],
+  type: T,
+): Extract<LedgerEvent, { type: T }> {
+  const e = events.find((x): x is Extract<LedgerEvent, { type: T }> => x.type === type);
+  if (e === undefined) throw new Error(`no ${type} event among [${events.map((x) => x.type).join(", ")}]`);
+  return e;
 }

@@ -11,6 +11,7 @@ import {
   type Verifier,
 } from "../../ledger/signing.js";
 import type { CheckpointRecord } from "../../ledger/store.js";
+import type { ReplicatedStateMachine } from "../../state/replicated.js";
 import type { Message } from "../messages.js";
 import { type PowConfig, PowReplica } from "../pow/replica.js";
 import { Replica } from "../replica.js";
@@ -18,6 +19,7 @@ import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig, type VoteR
 import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
 import { EventQueue } from "./queue.js";
 import { Rng } from "./rng.js";
+import { SignedOnce } from "./signed-once.js";
 
 export const DEFAULT_POW: Omit<PowConfig, "members" | "self"> = {
   difficultyBits: 8,
@@ -36,7 +38,13 @@ export interface NetworkFaults {
   maxDelayMs: number;
 }
 
-export interface SimOptions {
+/** The state machine a replica executes, and the check its consensus core runs on proposed transactions. */
+export interface SimMachine<M extends ReplicatedStateMachine> {
+  machine: M;
+  validateTx?: (tx: unknown) => boolean;
+}
+
+export interface SimOptions<M extends ReplicatedStateMachine = KvMachine> {
   seed: number;
   n: number;
   /** "sim" uses keyed hashes (fast, for many seeds); "ed25519" real signatures */
@@ -47,6 +55,22 @@ export interface SimOptions {
   /** "pbft" (default) or seed 000's proof-of-work mode */
   mode?: "pbft" | "pow";
   pow?: Partial<Omit<PowConfig, "members" | "self">>;
+  /**
+   * When the shell's writes are on disk. "before-send" (default, ReplicaHost's group commit): every write
+   * of a step is durable before any of its messages leaves. "lazy" (synchronous=NORMAL without group
+   * commit): messages leave at once, writes reach the disk every `syncEveryMs`. Only a power cut
+   * (`powerCut`) tells the two apart; a crash of the process keeps every write.
+   */
+  durability?: "before-send" | "lazy";
+  syncEveryMs?: number;
+  /**
+   * Each replica's state machine, made afresh at the start and on every restart (a restart re-executes
+   * what the replica kept). The counter machine (KvMachine) unless given: the ledger scenarios pass the
+   * real LedgerMachine here.
+   */
+  machine?: (id: string) => SimMachine<M>;
+  /** simulated clock at the start, ms since epoch (blocks carry it as their time); 0 unless given */
+  startTime?: number;
 }
 
 /** What the simulator drives: either consensus core. */
@@ -54,11 +78,11 @@ export interface Core {
   step(input: Input, now: number): Output[];
 }
 
-interface SimReplica {
+interface SimReplica<M> {
   id: string;
   signer: Signer;
   core: Core;
-  machine: KvMachine;
+  machine: M;
   alive: boolean;
   /** what the shell persisted: decided blocks in order */
   store: LedgerEntry[];
@@ -68,12 +92,15 @@ interface SimReplica {
   stable: CheckpointRecord[];
   /** what the shell persisted: own votes in undecided slots */
   votes: VoteRecord[];
+  /** what of it is on disk, i.e. survives a power cut: the last fsync's view */
+  disk: { stored: number; votes: VoteRecord[]; stable: CheckpointRecord[] };
 }
 
 type Event =
   | { kind: "deliver"; from: string; to: string; msg: Message }
   | { kind: "timer"; to: string; key: string; gen: number; epoch: number }
-  | { kind: "action"; run: () => void };
+  | { kind: "action"; run: () => void }
+  | { kind: "sync" };
 
 /** A safety violation found while running: the run stops being trustworthy at that point. */
 export interface Violation {
@@ -86,14 +113,14 @@ export interface Violation {
  * reordering, crashes and restarts (with persisted state or empty plus catch-up), partitions, and at most
  * one Byzantine member. Safety is checked on every commit and checkpoint of the honest replicas.
  */
-export class Simulation {
+export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
   readonly members: string[];
   readonly rng: Rng;
   readonly violations: Violation[] = [];
   readonly faults: { kind: string; member: string; by: string }[] = [];
   now = 0;
   private readonly queue = new EventQueue<Event>();
-  private readonly replicas = new Map<string, SimReplica>();
+  private readonly replicas = new Map<string, SimReplica<M>>();
   private readonly decisions = new Map<number, string>();
   private readonly checkpointHashes = new Map<number, string>();
   private readonly net: NetworkFaults;
@@ -107,9 +134,18 @@ export class Simulation {
   messagesSent = 0;
   /** a targeted fault on top of the random ones: messages for which it returns true are lost */
   dropIf: ((from: string, to: string, msg: Message) => boolean) | undefined;
+  /**
+   * A targeted power cut: when it returns a restart delay (ms) for a message a member sends, the member
+   * loses power right after that step and comes back from its disk after the delay.
+   */
+  cutPowerAfter: ((from: string, msg: Message) => number | undefined) | undefined;
+  private readonly signedOnce = new SignedOnce();
+  private readonly durability: "before-send" | "lazy";
+  powerCuts = 0;
 
-  constructor(readonly options: SimOptions) {
+  constructor(readonly options: SimOptions<M>) {
     this.rng = new Rng(options.seed);
+    this.now = options.startTime ?? 0;
     this.members = Array.from({ length: options.n }, (_, i) => `eag${i}`);
     this.net = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 10, ...options.net };
     this.config = {
@@ -135,16 +171,19 @@ export class Simulation {
       this.verifier = simVerifier(secrets);
     }
     for (const id of this.members) this.replicas.set(id, this.fresh(id));
+    this.durability = options.durability ?? "before-send";
+    if (this.durability === "lazy") this.queue.push(options.syncEveryMs ?? 50, { kind: "sync" });
   }
 
   get honest(): string[] {
     return this.members.filter((m) => m !== this.options.byzantine?.id);
   }
 
-  private fresh(id: string): SimReplica {
-    const machine = new KvMachine();
+  private fresh(id: string): SimReplica<M> {
+    const made = this.options.machine?.(id) ?? { machine: new KvMachine() as unknown as M };
+    const machine = made.machine;
     const signer = this.signers.get(id)!;
-    const deps = { signer, verifier: this.verifier, machine };
+    const deps = { signer, verifier: this.verifier, machine, validateTx: made.validateTx };
     const core: Core =
       this.options.mode === "pow"
         ? new PowReplica({ ...DEFAULT_POW, ...this.options.pow, members: this.members, self: id }, deps)
@@ -161,12 +200,18 @@ export class Simulation {
       ownCheckpoints: new Map(),
       stable: [],
       votes: [],
+      disk: { stored: 0, votes: [], stable: [] },
     };
+  }
+
+  /** An fsync: everything the shell wrote so far is on disk. */
+  private sync(r: SimReplica<M>): void {
+    r.disk = { stored: r.store.length, votes: [...r.votes], stable: [...r.stable] };
   }
 
   replica(id: string): {
     core: Core;
-    machine: KvMachine;
+    machine: M;
     alive: boolean;
     store: readonly LedgerEntry[];
     stable: readonly CheckpointRecord[];
@@ -179,7 +224,7 @@ export class Simulation {
     this.queue.push(at, { kind: "action", run });
   }
 
-  submit(id: string, tx: KvTx): void {
+  submit(id: string, tx: M extends KvMachine ? KvTx : unknown): void {
     this.input(this.replicas.get(id)!, { type: "submit", tx });
   }
 
@@ -191,14 +236,29 @@ export class Simulation {
   }
 
   /**
+   * The member loses power: it stops, and every write after its last fsync is gone (the decided blocks,
+   * votes and checkpoints it wrote since). Restart it with `restart(id, "persisted")`.
+   */
+  powerCut(id: string): void {
+    const r = this.replicas.get(id)!;
+    if (!r.alive) return;
+    this.crash(id);
+    this.powerCuts++;
+    r.store = r.store.slice(0, r.disk.stored);
+    r.votes = [...r.disk.votes];
+    r.stable = [...r.disk.stable];
+  }
+
+  /**
    * Restart after a crash, as a new process: "persisted" rebuilds from what the shell stored (decided
    * blocks and own votes), "empty" starts from nothing and must catch up from its peers.
    */
   restart(id: string, mode: "persisted" | "empty"): void {
     const old = this.replicas.get(id)!;
-    const r: SimReplica = { ...this.fresh(id), epoch: old.epoch + 1 };
+    const r: SimReplica<M> = { ...this.fresh(id), epoch: old.epoch + 1 };
     this.replicas.set(id, r);
     r.alive = true;
+    if (mode === "empty") this.signedOnce.forget(id);
     if (mode === "persisted") {
       const stored = old.store;
       // Replaying re-commits the stored blocks; the store keeps them once.
@@ -209,9 +269,13 @@ export class Simulation {
         });
       }
       r.stable = old.stable;
-      this.input(r, { type: "restore", votes: old.votes.filter((v) => v.seq >= r.store.length) });
+      // the votes stay in the store across restarts, as in the block store's table
+      r.votes = old.votes.filter((v) => v.seq >= r.store.length);
+      this.input(r, { type: "restore", votes: [...r.votes] });
     }
     this.input(r, { type: "restart" });
+    // what a restarted member finds on disk is on disk
+    this.sync(r);
   }
 
   setPartition(groups: string[][] | null): void {
@@ -223,16 +287,27 @@ export class Simulation {
     return this.partition.some((g) => g.includes(a) && g.includes(b));
   }
 
-  private input(r: SimReplica, input: Input): void {
+  private input(r: SimReplica<M>, input: Input): void {
     if (!r.alive) return;
     let outputs = r.core.step(input, this.now);
     const byz = this.options.byzantine;
     if (byz !== undefined && byz.id === r.id)
       outputs = corrupt(byz.behaviour, outputs, r.signer, this.members, this.rng);
-    for (const o of outputs) this.handle(r, o);
+    if (this.durability === "lazy") {
+      for (const o of outputs) this.handle(r, o);
+      return;
+    }
+    // group commit: the step's writes, one fsync, then what leaves the member
+    const leaving: Output[] = [];
+    for (const o of outputs) {
+      if (o.type === "send" || o.type === "serve") leaving.push(o);
+      else this.handle(r, o);
+    }
+    this.sync(r);
+    for (const o of leaving) this.handle(r, o);
   }
 
-  private handle(r: SimReplica, o: Output): void {
+  private handle(r: SimReplica<M>, o: Output): void {
     switch (o.type) {
       case "send":
         if (o.to === "*") {
@@ -277,7 +352,7 @@ export class Simulation {
     return id !== this.options.byzantine?.id;
   }
 
-  private noteCommit(r: SimReplica, entry: LedgerEntry, hash: string): void {
+  private noteCommit(r: SimReplica<M>, entry: LedgerEntry, hash: string): void {
     if (entry.seq !== r.store.length) {
       this.violations.push({
         what: "order",
@@ -296,7 +371,7 @@ export class Simulation {
     }
   }
 
-  private noteCheckpoint(r: SimReplica, round: number, stateHash: string): void {
+  private noteCheckpoint(r: SimReplica<M>, round: number, stateHash: string): void {
     r.ownCheckpoints.set(round, stateHash);
     if (!this.isHonest(r.id)) return;
     const known = this.checkpointHashes.get(round);
@@ -311,6 +386,16 @@ export class Simulation {
 
   private send(from: string, to: string, msg: Message): void {
     this.messagesSent++;
+    if (this.isHonest(from)) {
+      const conflict = this.signedOnce.note(from, msg);
+      if (conflict !== undefined) this.violations.push({ what: "double-vote", detail: conflict });
+    }
+    const restartAfter = this.cutPowerAfter?.(from, msg);
+    if (restartAfter !== undefined) {
+      // after the step that sends it: the queue runs same-time actions after the current event
+      this.at(this.now, () => this.powerCut(from));
+      this.at(this.now + restartAfter, () => this.restart(from, "persisted"));
+    }
     if (this.dropIf?.(from, to, msg)) return;
     const copies = this.rng.chance(this.net.duplicate) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
@@ -328,6 +413,10 @@ export class Simulation {
       switch (item.kind) {
         case "action":
           item.run();
+          break;
+        case "sync":
+          for (const r of this.replicas.values()) if (r.alive) this.sync(r);
+          this.queue.push(at + (this.options.syncEveryMs ?? 50), item);
           break;
         case "deliver": {
           const r = this.replicas.get(item.to)!;

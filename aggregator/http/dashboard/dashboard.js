@@ -23,6 +23,7 @@ function svg(tag, attrs, text) {
 const coins = (mc) => (mc === null || mc === undefined ? "–" : (mc / 1000).toFixed(3));
 const kwh = (wh) => (wh === null || wh === undefined ? "–" : (wh / 1000).toFixed(3));
 const clock = (ms) => new Date(ms).toLocaleTimeString();
+const hhmmss = (ms) => new Date(ms).toTimeString().slice(0, 8);
 function ago(ms) {
   if (ms === null || ms === undefined) return "never";
   if (ms < 1000) return "now";
@@ -103,8 +104,10 @@ function drawMarket(market) {
   const maxVol = Math.max(1, ...data.map((d) => d.volumeWh));
   const prices = data.filter((d) => d.clearingPriceMcPerKwh !== null).map((d) => d.clearingPriceMcPerKwh);
   const maxPrice = Math.max(1, ...prices);
-  const step = iw / data.length;
-  const x = (i) => pad.l + step * i + step / 2;
+  // At least 24 slots, newest on the right, so that a young consortium does not draw giant bars.
+  const slots = Math.max(24, data.length);
+  const step = iw / slots;
+  const x = (i) => pad.l + step * (slots - data.length + i) + step / 2;
   const yVol = (v) => pad.t + ih - (v / maxVol) * ih;
   const yPrice = (p) => pad.t + ih - (p / maxPrice) * ih;
   plot.append(svg("line", { x1: pad.l, y1: pad.t + ih, x2: W - pad.r, y2: pad.t + ih, stroke: "#d0d5dd" }));
@@ -114,7 +117,7 @@ function drawMarket(market) {
     plot.append(svg("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end" }, kwh(f * maxVol)));
     plot.append(svg("text", { x: W - pad.r + 6, y: y + 4 }, coins(f * maxPrice)));
   }
-  const bw = Math.max(2, step * 0.6);
+  const bw = Math.max(2, Math.min(40, step * 0.6));
   data.forEach((d, i) => {
     const y = yVol(d.volumeWh);
     const bar = svg("rect", {
@@ -155,10 +158,14 @@ function drawMarket(market) {
     c.append(svg("title", {}, `interval ${interval}: ${coins(p)} coins/kWh`));
     plot.append(c);
   }
-  const labelEvery = Math.max(1, Math.ceil(data.length / 12));
+  // Intervals are labelled by their start (interval number × interval length, wall clock), as many
+  // as fit without overlapping (a label is about 60 units wide), the newest always.
+  const labelEvery = Math.max(1, Math.ceil(60 / step));
   data.forEach((d, i) => {
-    if (i % labelEvery === 0)
-      plot.append(svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, String(d.interval % 10000)));
+    if ((data.length - 1 - i) % labelEvery === 0)
+      plot.append(
+        svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, hhmmss(d.interval * market.intervalMs)),
+      );
   });
 }
 
@@ -170,18 +177,10 @@ function drawLedgerLists(l) {
       .filter((e) => e.kind === "trade" || e.kind === "settlement")
       .map((e) =>
         e.kind === "trade"
-          ? [
-              clock(e.time),
-              "matched",
-              e.tradeId.slice(0, 10),
-              `${e.buyer} → ${e.seller}`,
-              kwh(e.energyWh),
-              coins(e.paymentMc),
-            ]
+          ? [clock(e.time), "matched", `${e.buyer} → ${e.seller}`, kwh(e.energyWh), coins(e.paymentMc)]
           : [
               clock(e.time),
               `settled: ${e.outcome}`,
-              e.tradeId.slice(0, 10),
               `${e.buyer} → ${e.seller}`,
               kwh(e.paidWh),
               coins(e.paidMc),
