@@ -42,6 +42,8 @@ const USAGE_CODES = new Set([
   "CONFIG_VERSION",
   "BAD_REQUEST",
   "ADDRESS_IN_USE",
+  "TLS_FILE",
+  "BAD_CONFIG",
 ]);
 
 /**

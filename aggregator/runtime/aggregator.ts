@@ -11,7 +11,7 @@ import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
-import { readTlsFiles } from "../../protocol/tls.js";
+import { readListenerTls, readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
@@ -110,6 +110,8 @@ export async function startAggregator(
   const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
   ingest.registerHandler(MSG_READING, readings);
   ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
+  // TLS of this process's MQTT clients: the external broker, and the peers' brokers
+  const clientTls = readTlsFiles(config.broker.tls);
   // The ledger's message types are registered before agents can connect.
   const ledger =
     config.consortium === undefined || config.genesis === undefined
@@ -123,6 +125,7 @@ export async function startAggregator(
           storePath: config.store.path,
           ingest,
           evidence: readings.evidence,
+          tls: clientTls,
           publish: (topic, payload) => link?.publish(topic, payload),
           log: log.child("ledger"),
           clock,
@@ -170,8 +173,10 @@ export async function startAggregator(
   let broker: EmbeddedBroker | undefined;
   let url: string;
   if (config.broker.embedded !== undefined) {
+    const embeddedTls = config.broker.embedded.tls;
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
+      tls: embeddedTls === undefined ? undefined : readListenerTls(embeddedTls),
       now,
       login: new LoginVerifier(trust, {
         audience: config.id,
@@ -186,7 +191,7 @@ export async function startAggregator(
       ],
     });
     broker = embedded;
-    url = `mqtt://${config.broker.embedded.host}:${embedded.port}`;
+    url = embedded.url;
     link = {
       publish: embedded.publish,
       connected: () => true,
@@ -215,7 +220,7 @@ export async function startAggregator(
       subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
       onMessage: route,
-      tls: readTlsFiles(config.broker.tls),
+      tls: clientTls,
       log,
     });
     link.publish(statusTopic, STATUS_ONLINE, true);
