@@ -105,12 +105,19 @@ export async function startEmbeddedBroker(opts: {
   }
   const server: Server = createListener(
     opts.tls,
+    { maxHandshakes: limits.maxPendingConnections, handshakeTimeoutMs: limits.connectTimeoutMs },
     (socket) => {
       const conn = gate.accept(socket);
       if (conn !== undefined) broker.handle(conn);
     },
-    ({ remote, reason }) =>
-      gate.refuse("TLS_HANDSHAKE", remote, "TLS handshake failed", { remote, reason }, "info"),
+    ({ code, remote, reason }) =>
+      gate.refuse(
+        code,
+        remote,
+        "TLS connection refused",
+        { remote, reason },
+        code === "TLS_HANDSHAKE" ? "info" : "warn",
+      ),
   );
   try {
     await new Promise<void>((resolve, reject) => {
