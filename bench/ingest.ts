@@ -4,6 +4,7 @@
  * receipted with signed batch receipts, against the single-core ed25519 verify rate measured in the same
  * run (target: ingest ≥ 70 % of it). Prints one JSON object. Run: node dist/bench/ingest.js [envelopes]
  */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +23,7 @@ import { TrustStore } from "../protocol/identity.js";
 import { silentLogger } from "../protocol/log.js";
 import { loginToken } from "../protocol/login.js";
 import { MSG_READING } from "../protocol/messages/readings.js";
+import { seqFloor } from "../protocol/sequence.js";
 import { topics } from "../protocol/topics.js";
 import { measureVerifyRate } from "./crypto.js";
 import { writeAggregatorConfig } from "./harness/config.js";
@@ -61,7 +63,7 @@ export async function run(envelopes = 40_000): Promise<Record<string, unknown>> 
 
     const trust = new TrustStore(ca.caCertificate(), { now: Date.now });
     for (const a of agents) trust.add(a.cert);
-    const store = new AggregatorStore(join(dir, "agg.sqlite"), "agg-1", () => now * 1000);
+    const store = new AggregatorStore(join(dir, "agg.sqlite"), "agg-1", () => seqFloor(now));
     let receiptBytes = 0;
     const receipts = new ReceiptBatcher({
       aggregatorId: "agg-1",

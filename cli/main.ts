@@ -3,6 +3,7 @@ import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { describeError, GridletError } from "../protocol/errors.js";
 import { checkLogEnv } from "../protocol/log.js";
+import { gridletVersion } from "../protocol/version.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
 
 /**
@@ -81,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError("USAGE", `${msg}\n\nRun "gridlet --help" for the commands.`);
     })
     .help()
-    .version();
+    .version(gridletVersion());
   try {
     for (const c of await commandsFor(argv)) parser = parser.command(c);
     await parser.parseAsync();

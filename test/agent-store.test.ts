@@ -23,7 +23,7 @@ describe("agent store", () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
 
-  it("numbers a tick's readings consecutively, keeps the counter across reopen, ignores firstSeq then", () => {
+  it("numbers a tick's readings consecutively, keeps the counter across reopen; a login takes no number", () => {
     const path = join(tmp.dir, "a.sqlite");
     let s = new AgentStore(path, "agent-1", () => 1000);
     const rows = s.appendReadings([reading("m1", 1), reading("m2", 2)], sign);
@@ -31,17 +31,102 @@ describe("agent store", () => {
       rows.map((r) => r.seq),
       [1000, 1001],
     );
-    assert.equal(s.allocateSeq(), 1002);
+    // login tokens have their own rising counter, at least the clock's floor
+    assert.equal(s.nextLoginSeq(7), 7000);
+    assert.equal(s.nextLoginSeq(7), 7001);
+    assert.equal(s.nextLoginSeq(9), 9000);
     s.close();
     s = new AgentStore(path, "agent-1", () => 5);
     assert.deepEqual(
       s.appendReadings([reading("m1", 3)], sign).map((r) => r.seq),
-      [1003],
+      [1002],
+      "no gap: the logins took nothing, and a floor below the counter changes nothing",
     );
     assert.deepEqual(
       s.outboxAfter(1000, 10).map((r) => r.seq),
-      [1001, 1003],
+      [1001, 1002],
     );
+    assert.equal(s.nextLoginSeq(1), 9001, "the login counter is kept across reopen");
+    s.close();
+  });
+
+  it("trading messages commit with synchronous=FULL, readings with NORMAL", () => {
+    const s = new AgentStore(join(tmp.dir, "sync.sqlite"), "agent-1", () => 1);
+    const level = () => s.database.pragma("synchronous", { simple: true });
+    let during: unknown;
+    s.appendMessages(
+      ["order"],
+      (_m, seq) => ({ type: "order", payload: String(seq) }),
+      () => {
+        during = level();
+      },
+    );
+    assert.equal(during, 2, "FULL inside the trading message's transaction");
+    assert.equal(level(), 1, "NORMAL again for the readings (the SD card's trade-off)");
+    s.close();
+  });
+
+  it("a floor above the stored counter raises it at open: a restored backup never reuses a number", () => {
+    const path = join(tmp.dir, "floor.sqlite");
+    let s = new AgentStore(path, "agent-1", () => 1000);
+    s.appendReadings([reading("m", 1), reading("m", 2)], sign);
+    s.close();
+    s = new AgentStore(path, "agent-1", () => 50_000);
+    assert.deepEqual(
+      s.appendReadings([reading("m", 3)], sign).map((r) => r.seq),
+      [50_000],
+    );
+    s.close();
+  });
+
+  it("resequence re-signs the listed outbox rows above the aggregator's highest and moves their readings", () => {
+    const s = new AgentStore(join(tmp.dir, "reseq.sqlite"), "agent-1", () => 10);
+    s.appendReadings(
+      [1, 2, 3].map((i) => reading("m", i)),
+      sign,
+    );
+    let seen: ReadonlyMap<number, number> | undefined;
+    const moved = s.resequence(
+      [11, 12, 99],
+      500,
+      0,
+      (row, seq) => ({ type: row.type, payload: `${row.payload}→${seq}` }),
+      (m) => {
+        seen = m;
+      },
+    );
+    assert.deepEqual(
+      [...moved],
+      [
+        [11, 501],
+        [12, 502],
+      ],
+    );
+    assert.deepEqual(seen, moved);
+    assert.deepEqual(
+      s.outboxAfter(0, 10).map((r) => r.seq),
+      [10, 501, 502],
+    );
+    assert.deepEqual(
+      s.readingKeys().map((k) => [k.seq, k.importWh]),
+      [
+        [10, 1],
+        [501, 2],
+        [502, 3],
+      ],
+    );
+    assert.equal(s.counters().nextSeq, 503);
+    assert.match(s.outboxAfter(500, 1)[0].payload, /→501$/);
+    // a meter summary commits to the envelopes the aggregator will store: the re-signed ones
+    const envelopes = s.database.prepare("SELECT seq, payload FROM reading_envelopes ORDER BY seq").all() as {
+      seq: number;
+      payload: string;
+    }[];
+    assert.deepEqual(
+      envelopes.map((e) => e.seq),
+      [10, 501, 502],
+    );
+    assert.match(envelopes[1].payload, /→501$/);
     s.close();
   });
 

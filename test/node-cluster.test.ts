@@ -42,6 +42,9 @@ async function until(what: string, cond: () => boolean, ms = 15_000): Promise<vo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+  // A node executes a block in the step that decides it but reports it (and sends what follows from it)
+  // once its turn's writes are on disk: the host's group commit, at the end of the same turn.
+  await new Promise((r) => setImmediate(r));
 }
 
 /** Four aggregators in one process over a MemoryNetwork, each with its own SQLite block store. */

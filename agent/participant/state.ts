@@ -77,6 +77,12 @@ export class TradingState {
       >(
         "SELECT r.seq, r.meter, r.ts, r.import_wh AS importWh, r.export_wh AS exportWh, e.payload FROM readings r JOIN reading_envelopes e ON e.seq = r.seq WHERE r.ts >= ? AND r.ts <= ? AND r.seq NOT IN (SELECT seq FROM dead) ORDER BY r.ts, r.seq",
       ),
+      notHeldBy: db.prepare<[number, number, string], { seq: number }>(
+        "SELECT r.seq FROM readings r JOIN reading_envelopes e ON e.seq = r.seq WHERE r.ts >= ? AND r.ts <= ? AND r.seq NOT IN (SELECT seq FROM dead) AND r.seq NOT IN (SELECT seq FROM outbox) AND NOT EXISTS (SELECT 1 FROM reading_receipts x WHERE x.seq = r.seq AND x.aggregator = ?) ORDER BY r.seq",
+      ),
+      summariesInFlight: db.prepare<[], { interval: number }>(
+        "SELECT s.interval FROM tp_summaries s JOIN outbox o ON o.seq = s.seq ORDER BY s.interval",
+      ),
       unreceipted: db.prepare<[number, number], { n: number }>(
         "SELECT count(*) AS n FROM readings r JOIN outbox o ON o.seq = r.seq WHERE r.ts >= ? AND r.ts <= ?",
       ),
@@ -169,6 +175,33 @@ export class TradingState {
   }
 
   /**
+   * Sent messages were re-signed under new sequence numbers (the aggregator held other content under
+   * the old ones): what remembers a message by its number follows it, so that its ledger result
+   * (`<agent>:<seq>`) is still recognised. Runs inside the agent store's transaction.
+   */
+  resequenced(moved: ReadonlyMap<number, number>): void {
+    for (const [old, seq] of moved) {
+      for (const table of ["tp_wallets", "tp_orders", "tp_summaries"])
+        this.db.prepare(`UPDATE ${table} SET seq = ? WHERE seq = ?`).run(seq, old);
+      this.db.prepare("UPDATE tp_fills SET confirm_seq = ? WHERE confirm_seq = ?").run(seq, old);
+    }
+    const loans = this.db.prepare<[], { record: string }>("SELECT record FROM tp_loans").all();
+    for (const { record } of loans) {
+      const loan = JSON.parse(record) as LoanRecord;
+      const requestSeq = moved.get(loan.requestSeq);
+      const repaySeq = loan.repaySeq === null ? undefined : moved.get(loan.repaySeq);
+      if (requestSeq === undefined && repaySeq === undefined) continue;
+      const next = {
+        ...loan,
+        requestSeq: requestSeq ?? loan.requestSeq,
+        repaySeq: repaySeq ?? loan.repaySeq,
+      };
+      this.db.prepare("DELETE FROM tp_loans WHERE request_seq = ?").run(loan.requestSeq);
+      this.putLoan(next);
+    }
+  }
+
+  /**
    * The agent's own readings around an interval: per meter the last one at or before its start (looked
    * for within one interval's length before it: a meter silent longer starts from its first reading
    * inside), and those inside.
@@ -183,6 +216,16 @@ export class TradingState {
     return this.q.evidence
       .all(fromMs, toMs)
       .map(({ payload, ...r }) => ({ ...r, envelope: JSON.parse(payload) }));
+  }
+
+  /** Receipted readings with reading time in [fromMs, toMs] that `aggregator` has not receipted. */
+  readingsNotHeldBy(fromMs: number, toMs: number, aggregator: string): number[] {
+    return this.q.notHeldBy.all(fromMs, toMs, aggregator).map((r) => r.seq);
+  }
+
+  /** Intervals whose summary is still in the outbox (sent, not receipted yet). */
+  summariesInFlight(): number[] {
+    return this.q.summariesInFlight.all().map((r) => r.interval);
   }
 
   /** How many of the readings with reading time in [fromMs, toMs] await their receipt. */

@@ -5,6 +5,7 @@ import { type LoadedIdentity, loadIdentity } from "../../protocol/load-identity.
 import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
+import { seqFloor } from "../../protocol/sequence.js";
 import { readTlsFiles } from "../../protocol/tls.js";
 import { startAgentHttp } from "../http/serve.js";
 import type { MeterDriver } from "../meters/types.js";
@@ -13,6 +14,7 @@ import { AgentStore } from "../store/agent-store.js";
 import { AgentRuntime } from "./agent.js";
 import type { DriverFactory } from "./drivers.js";
 import { AgentRuntimeError } from "./errors.js";
+import { homeAssistantOptions } from "./home-assistant.js";
 
 /** The agent's composition root: everything the runtime needs, built from one configuration. */
 export async function startAgent(
@@ -45,7 +47,7 @@ export async function startAgent(
   }
   const ids = new Set(drivers.map((d) => d.id));
   if (ids.size !== drivers.length) throw new AgentRuntimeError("METER_CONFIG", "meter ids must be unique");
-  const store = new AgentStore(config.store.path, config.id, () => now() * 1000);
+  const store = new AgentStore(config.store.path, config.id, () => seqFloor(now()));
   const clientId = config.mqtt.clientId ?? sessionClientId(config.id);
   const tls = readTlsFiles(config.mqtt.tls);
   const runtime = new AgentRuntime({
@@ -56,8 +58,9 @@ export async function startAgent(
     ...(aggregators === undefined ? {} : { aggregators }),
     drivers,
     store,
+    retention: { keepMs: config.store.keepReadingsDays * 86_400_000 },
     mqtt: { ...config.mqtt, clientId, tls },
-    homeAssistant: config.homeAssistant,
+    ...homeAssistantOptions(config, deps.log),
     notifier: deps.notifier,
     log: deps.log,
     now,
@@ -74,7 +77,7 @@ export async function startAgent(
             loginToken(identity.key, identity.cert, {
               clientId: cid,
               audience,
-              seq: store.allocateSeq(),
+              seq: store.nextLoginSeq(now()),
               now: now(),
             }),
           log: deps.log,

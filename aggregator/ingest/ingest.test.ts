@@ -100,6 +100,29 @@ describe("ingest", () => {
     assert.equal(ingest.stats.rejected.BAD_BODY, 1);
   });
 
+  it("the batch is committed with synchronous=FULL (durable against power loss) before any receipt", () => {
+    const { store, ingest, sent, send, settle } = setup();
+    const seen: { sync: unknown; receiptsSoFar: number }[] = [];
+    ingest.registerHandler("probe", {
+      parse: (b) => b,
+      store: (db) =>
+        seen.push({ sync: db.pragma("synchronous", { simple: true }), receiptsSoFar: sent.length }),
+    });
+    send("probe", 1, {});
+    send("probe", 2, {});
+    settle();
+    // 2 = FULL: the commit's fsync covers the whole batch (group commit)
+    assert.deepEqual(seen, [
+      { sync: 2, receiptsSoFar: 0 },
+      { sync: 2, receiptsSoFar: 0 },
+    ]);
+    assert.equal(store.db.pragma("synchronous", { simple: true }), 1, "other writes stay NORMAL");
+    assert.deepEqual(
+      sent.flatMap((x) => x.env.body.acks),
+      [1, 2],
+    );
+  });
+
   it("stores each (sender, seq) once whatever the order, and receipts duplicates again", () => {
     const { store, ingest, sent, send, settle } = setup();
     send(MSG_READING, 10, body(10));

@@ -43,7 +43,17 @@ export class AggregatorStore {
   readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(path: string, aggregatorId: string, firstSeq: () => number) {
+  /** the next sequence number of the aggregator's own envelopes (receipts, downlink, system txs) */
+  private nextSeq: number;
+  private readonly seqFloor: () => number;
+  private loginSeq = 0;
+
+  /**
+   * `seqFloor` is the clock's floor (protocol/sequence.ts): every number this store hands out is at least
+   * the floor at that moment and above the last one, so numbers keep rising across restarts and restored
+   * files without a write per number.
+   */
+  constructor(path: string, aggregatorId: string, seqFloor: () => number) {
     try {
       this.db = new Database(path);
     } catch (e) {
@@ -75,8 +85,8 @@ export class AggregatorStore {
     }
     const put = this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
     put.run("aggregator", aggregatorId);
-    // Clock-derived, as in the agent's store: a wiped store never reuses a receipt sequence number.
-    put.run("next_seq", String(firstSeq()));
+    this.seqFloor = seqFloor;
+    put.run("next_seq", "0");
     this.stmts = {
       seen: this.db.prepare<[string, number], { n: number }>(
         "SELECT 1 AS n FROM envelopes WHERE sender = ? AND seq = ?",
@@ -96,6 +106,7 @@ export class AggregatorStore {
       getSeq: this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'next_seq'"),
       setSeq: this.db.prepare<[string]>("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
     };
+    this.nextSeq = Math.max(Number(this.stmts.getSeq.get()!.value), seqFloor());
   }
 
   isStored(sender: string, seq: number): boolean {
@@ -113,6 +124,21 @@ export class AggregatorStore {
    * a handler's check may refuse one against what is stored. Nothing is stored twice.
    */
   commit(batch: readonly Accepted[], rejections: ReadonlyMap<string, number>, now: number): CommitResult {
+    // Receipts follow this commit: it alone runs with synchronous=FULL (one fsync for the whole batch,
+    // group commit), the other writes of this file stay NORMAL.
+    this.db.pragma("synchronous = FULL");
+    try {
+      return this.commitBatch(batch, rejections, now);
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  private commitBatch(
+    batch: readonly Accepted[],
+    rejections: ReadonlyMap<string, number>,
+    now: number,
+  ): CommitResult {
     return this.db.transaction(() => {
       const r: CommitResult = { fresh: [], duplicates: [], equivocations: [], refused: [] };
       for (const a of batch) {
@@ -134,19 +160,27 @@ export class AggregatorStore {
         r.fresh.push(a);
       }
       for (const [code, n] of rejections) this.stmts.bumpRejection.run(code, n);
+      // the counter rides along, so that a clock running behind after a restart still starts above it
+      this.stmts.setSeq.run(String(this.nextSeq));
       return r;
     })();
   }
 
+  /** The next number of one of the aggregator's own envelopes; no write (see the constructor). */
   allocateSeq(): number {
-    return this.db.transaction(() => {
-      const seq = Number(this.stmts.getSeq.get()!.value);
-      this.stmts.setSeq.run(String(seq + 1));
-      return seq;
-    })();
+    const seq = Math.max(this.nextSeq, this.seqFloor());
+    this.nextSeq = seq + 1;
+    return seq;
+  }
+
+  /** The sequence number of a login token to a broker: its own counter, rising, at least the floor. */
+  nextLoginSeq(): number {
+    this.loginSeq = Math.max(this.loginSeq + 1, this.seqFloor());
+    return this.loginSeq;
   }
 
   close(): void {
+    this.stmts.setSeq.run(String(this.nextSeq));
     this.db.close();
   }
 }

@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
 import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
@@ -235,10 +235,28 @@ function report(layout: DemoLayout): void {
   }
   console.log("\nWhere to look:");
   console.log(
-    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
+    `  ${gridletCommand()} ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
   );
-  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`);
-  console.log(`  python3 tools/verify_ledger.py --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
-  console.log(`  npx gridlet agent status --config ${layout.agents[0].config}`);
+  console.log(
+    `  ${gridletCommand()} ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`,
+  );
+  console.log(`  python3 ${verifierPath()} --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
+  console.log(`  ${gridletCommand()} agent status --config ${layout.agents[0].config}`);
   if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
+}
+
+/**
+ * How the user runs gridlet: `npx gridlet` in a checkout (its bin is linked into node_modules/.bin), plain
+ * `gridlet` from an installed release, where `npx gridlet` would look for a package of that name in the
+ * registry instead.
+ */
+function gridletCommand(): string {
+  return existsSync(join(process.cwd(), "node_modules", ".bin", "gridlet")) ? "npx gridlet" : "gridlet";
+}
+
+/** The independent Python verifier shipped in tools/: relative from the checkout's root, else absolute. */
+function verifierPath(): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tools", "verify_ledger.py");
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
 }

@@ -7,6 +7,13 @@ export interface ScenarioOptions {
   signatures?: "sim" | "ed25519";
   /** crash up to f replicas during the faulty phase and restart them (persisted or empty) */
   crashes?: boolean;
+  /**
+   * cut the power of up to f replicas, one to three times each, during the faulty phase: every write
+   * after the member's last fsync is lost; it comes back from its disk (or stays down)
+   */
+  powerCuts?: boolean;
+  /** when the shell's writes reach the disk (Simulation's `durability`; default "before-send") */
+  durability?: "before-send" | "lazy";
   /** split the network during the faulty phase */
   partitions?: boolean;
   byzantine?: ByzantineBehaviour;
@@ -26,6 +33,7 @@ export interface ScenarioResult {
   checkpoints: number;
   messages: number;
   faultsSeen: number;
+  powerCuts: number;
 }
 
 /**
@@ -44,6 +52,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     net: o.net ?? { drop: 0.1, duplicate: 0.05, minDelayMs: 1, maxDelayMs: 25 },
     byzantine: o.byzantine === undefined ? undefined : { id: `eag${o.seed % o.n}`, behaviour: o.byzantine },
     config: { checkpointInterval: 2, window: 3, probeInterval: 6 },
+    durability: o.durability,
   });
   const rng = sim.rng;
   const txs = o.txs ?? 12;
@@ -62,6 +71,24 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
       const fate = rng.int(0, 2);
       if (fate === 0) down.add(v);
       else sim.at(rng.int(crashAt + 1, faultyMs), () => sim.restart(v, fate === 1 ? "persisted" : "empty"));
+    }
+  }
+  if (o.powerCuts) {
+    const victims = [...sim.honest].sort(() => rng.next() - 0.5).slice(0, rng.int(1, Math.max(1, f)));
+    for (const v of victims) {
+      let t = 0;
+      const cuts = rng.int(1, 3);
+      for (let c = 0; c < cuts && t < faultyMs - 1; c++) {
+        const cutAt = rng.int(t, faultyMs - 1);
+        sim.at(cutAt, () => sim.powerCut(v));
+        // the last cut of some victims keeps them down for good (still within f)
+        if (c === cuts - 1 && rng.int(0, 3) === 0) {
+          down.add(v);
+          break;
+        }
+        t = rng.int(cutAt + 1, Math.min(faultyMs, cutAt + 200));
+        sim.at(t, () => sim.restart(v, "persisted"));
+      }
     }
   }
   if (o.partitions) {
@@ -97,5 +124,6 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     checkpoints,
     messages: sim.messagesSent,
     faultsSeen: sim.faults.length,
+    powerCuts: sim.powerCuts,
   };
 }

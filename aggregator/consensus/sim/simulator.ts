@@ -19,6 +19,7 @@ import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig, type VoteR
 import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
 import { EventQueue } from "./queue.js";
 import { Rng } from "./rng.js";
+import { SignedOnce } from "./signed-once.js";
 
 export const DEFAULT_POW: Omit<PowConfig, "members" | "self"> = {
   difficultyBits: 8,
@@ -55,6 +56,14 @@ export interface SimOptions<M extends ReplicatedStateMachine = KvMachine> {
   mode?: "pbft" | "pow";
   pow?: Partial<Omit<PowConfig, "members" | "self">>;
   /**
+   * When the shell's writes are on disk. "before-send" (default, ReplicaHost's group commit): every write
+   * of a step is durable before any of its messages leaves. "lazy" (synchronous=NORMAL without group
+   * commit): messages leave at once, writes reach the disk every `syncEveryMs`. Only a power cut
+   * (`powerCut`) tells the two apart; a crash of the process keeps every write.
+   */
+  durability?: "before-send" | "lazy";
+  syncEveryMs?: number;
+  /**
    * Each replica's state machine, made afresh at the start and on every restart (a restart re-executes
    * what the replica kept). The counter machine (KvMachine) unless given: the ledger scenarios pass the
    * real LedgerMachine here.
@@ -83,12 +92,15 @@ interface SimReplica<M> {
   stable: CheckpointRecord[];
   /** what the shell persisted: own votes in undecided slots */
   votes: VoteRecord[];
+  /** what of it is on disk, i.e. survives a power cut: the last fsync's view */
+  disk: { stored: number; votes: VoteRecord[]; stable: CheckpointRecord[] };
 }
 
 type Event =
   | { kind: "deliver"; from: string; to: string; msg: Message }
   | { kind: "timer"; to: string; key: string; gen: number; epoch: number }
-  | { kind: "action"; run: () => void };
+  | { kind: "action"; run: () => void }
+  | { kind: "sync" };
 
 /** A safety violation found while running: the run stops being trustworthy at that point. */
 export interface Violation {
@@ -122,6 +134,14 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
   messagesSent = 0;
   /** a targeted fault on top of the random ones: messages for which it returns true are lost */
   dropIf: ((from: string, to: string, msg: Message) => boolean) | undefined;
+  /**
+   * A targeted power cut: when it returns a restart delay (ms) for a message a member sends, the member
+   * loses power right after that step and comes back from its disk after the delay.
+   */
+  cutPowerAfter: ((from: string, msg: Message) => number | undefined) | undefined;
+  private readonly signedOnce = new SignedOnce();
+  private readonly durability: "before-send" | "lazy";
+  powerCuts = 0;
 
   constructor(readonly options: SimOptions<M>) {
     this.rng = new Rng(options.seed);
@@ -144,6 +164,8 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
       this.verifier = simVerifier(secrets);
     }
     for (const id of this.members) this.replicas.set(id, this.fresh(id));
+    this.durability = options.durability ?? "before-send";
+    if (this.durability === "lazy") this.queue.push(options.syncEveryMs ?? 50, { kind: "sync" });
   }
 
   get honest(): string[] {
@@ -171,7 +193,13 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
       ownCheckpoints: new Map(),
       stable: [],
       votes: [],
+      disk: { stored: 0, votes: [], stable: [] },
     };
+  }
+
+  /** An fsync: everything the shell wrote so far is on disk. */
+  private sync(r: SimReplica<M>): void {
+    r.disk = { stored: r.store.length, votes: [...r.votes], stable: [...r.stable] };
   }
 
   replica(id: string): {
@@ -201,6 +229,20 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
   }
 
   /**
+   * The member loses power: it stops, and every write after its last fsync is gone (the decided blocks,
+   * votes and checkpoints it wrote since). Restart it with `restart(id, "persisted")`.
+   */
+  powerCut(id: string): void {
+    const r = this.replicas.get(id)!;
+    if (!r.alive) return;
+    this.crash(id);
+    this.powerCuts++;
+    r.store = r.store.slice(0, r.disk.stored);
+    r.votes = [...r.disk.votes];
+    r.stable = [...r.disk.stable];
+  }
+
+  /**
    * Restart after a crash, as a new process: "persisted" rebuilds from what the shell stored (decided
    * blocks and own votes), "empty" starts from nothing and must catch up from its peers.
    */
@@ -209,6 +251,7 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
     const r: SimReplica<M> = { ...this.fresh(id), epoch: old.epoch + 1 };
     this.replicas.set(id, r);
     r.alive = true;
+    if (mode === "empty") this.signedOnce.forget(id);
     if (mode === "persisted") {
       const stored = old.store;
       // Replaying re-commits the stored blocks; the store keeps them once.
@@ -219,9 +262,13 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
         });
       }
       r.stable = old.stable;
-      this.input(r, { type: "restore", votes: old.votes.filter((v) => v.seq >= r.store.length) });
+      // the votes stay in the store across restarts, as in the block store's table
+      r.votes = old.votes.filter((v) => v.seq >= r.store.length);
+      this.input(r, { type: "restore", votes: [...r.votes] });
     }
     this.input(r, { type: "restart" });
+    // what a restarted member finds on disk is on disk
+    this.sync(r);
   }
 
   setPartition(groups: string[][] | null): void {
@@ -239,7 +286,18 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
     const byz = this.options.byzantine;
     if (byz !== undefined && byz.id === r.id)
       outputs = corrupt(byz.behaviour, outputs, r.signer, this.members, this.rng);
-    for (const o of outputs) this.handle(r, o);
+    if (this.durability === "lazy") {
+      for (const o of outputs) this.handle(r, o);
+      return;
+    }
+    // group commit: the step's writes, one fsync, then what leaves the member
+    const leaving: Output[] = [];
+    for (const o of outputs) {
+      if (o.type === "send" || o.type === "serve") leaving.push(o);
+      else this.handle(r, o);
+    }
+    this.sync(r);
+    for (const o of leaving) this.handle(r, o);
   }
 
   private handle(r: SimReplica<M>, o: Output): void {
@@ -321,6 +379,16 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
 
   private send(from: string, to: string, msg: Message): void {
     this.messagesSent++;
+    if (this.isHonest(from)) {
+      const conflict = this.signedOnce.note(from, msg);
+      if (conflict !== undefined) this.violations.push({ what: "double-vote", detail: conflict });
+    }
+    const restartAfter = this.cutPowerAfter?.(from, msg);
+    if (restartAfter !== undefined) {
+      // after the step that sends it: the queue runs same-time actions after the current event
+      this.at(this.now, () => this.powerCut(from));
+      this.at(this.now + restartAfter, () => this.restart(from, "persisted"));
+    }
     if (this.dropIf?.(from, to, msg)) return;
     const copies = this.rng.chance(this.net.duplicate) ? 2 : 1;
     for (let c = 0; c < copies; c++) {
@@ -338,6 +406,10 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
       switch (item.kind) {
         case "action":
           item.run();
+          break;
+        case "sync":
+          for (const r of this.replicas.values()) if (r.alive) this.sync(r);
+          this.queue.push(at + (this.options.syncEveryMs ?? 50), item);
           break;
         case "deliver": {
           const r = this.replicas.get(item.to)!;

@@ -26,6 +26,11 @@ export interface DecidedLog {
   putVote(record: VoteRecord): void;
   votes<T = VoteRecord>(): T[];
   pruneVotes(belowSeq: number): void;
+  /**
+   * Runs `fn`'s writes as one durable transaction (BlockStore: one fsync); absent, the writes run as
+   * they come (MemoryLog).
+   */
+  transaction?<T>(fn: () => T): T;
 }
 
 export class MemoryLog implements DecidedLog {
@@ -63,9 +68,22 @@ export interface HostEvents {
 /**
  * The thin shell around the pure core: real timers (one per key, re-arming replaces), the clock, the
  * block log and a link to the peers. Everything that decides anything stays in Replica.
+ *
+ * Group commit: what the core asks to persist (votes, decided blocks, checkpoints) is written in one
+ * transaction per turn of the event loop, and everything that leaves the host (messages to peers, commit
+ * and checkpoint events, answers to fetches) is held until that transaction is on disk. A vote or a
+ * proposal is therefore never seen by a peer before it would survive a power cut, so a member that loses
+ * power cannot sign something else for the same slot and view after its restart; and many steps share
+ * one fsync.
  */
 export class ReplicaHost {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** writes of this turn, and what waits for them to be durable, in output order */
+  private writes: (() => void)[] = [];
+  private held: (() => void)[] = [];
+  private flushScheduled = false;
+  /** durable transactions and the writes they carried, for the stats and tests */
+  readonly durability = { transactions: 0, writes: 0 };
   // Until start() has replayed the stored ledger, messages from peers would reach a core that has not.
   private stopped = true;
   /** entries below this position are already in the log (replayed at start) */
@@ -124,6 +142,8 @@ export class ReplicaHost {
       "start",
     );
     this.apply(this.core.step({ type: "restart" }, this.clock()), "start");
+    // the replayed blocks were on disk already: their events belong to start(), not to a later turn
+    this.flush();
   }
 
   /** Slots waiting for a decision (their timers run): work outstanding, whether or not it moves. */
@@ -134,58 +154,104 @@ export class ReplicaHost {
   }
 
   stop(): void {
+    // what the core already decided to persist still goes to disk; held messages go out with it
+    this.flush();
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+  }
+
+  /** Writes this turn's records in one transaction, then releases what waited for them. */
+  flush(): void {
+    this.flushScheduled = false;
+    const writes = this.writes;
+    const held = this.held;
+    this.writes = [];
+    this.held = [];
+    if (writes.length > 0) {
+      const all = () => {
+        for (const w of writes) w();
+      };
+      if (this.decided.transaction !== undefined) this.decided.transaction(all);
+      else all();
+      this.durability.transactions += 1;
+      this.durability.writes += writes.length;
+    }
+    for (const h of held) h();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private apply(outputs: Output[], cause: StepCause): void {
     this.stats.outputs(outputs, cause, this.clock());
     for (const o of outputs) {
       switch (o.type) {
-        case "send":
-          if (o.to === "*") this.link.broadcast(o.msg);
-          else this.link.send(o.to, o.msg);
+        case "timer":
+          this.arm(o.key, o.delayMs);
           break;
-        case "timer": {
-          const old = this.timers.get(o.key);
-          if (old !== undefined) clearTimeout(old);
-          const t = setTimeout(() => {
-            this.timers.delete(o.key);
-            if (!this.stopped)
-              this.apply(this.core.step({ type: "timer", key: o.key }, this.clock()), "timer");
-          }, o.delayMs);
-          t.unref?.();
-          this.timers.set(o.key, t);
-          break;
-        }
         case "vote":
-          this.decided.putVote(o.record);
+          this.writes.push(() => this.decided.putVote(o.record));
           break;
-        case "commit":
-          if (o.entry.seq >= this.persisted) this.decided.append(o.entry, o.hash);
-          // Votes of decided positions are no longer needed; pruned in batches to spare the disk.
-          if (o.entry.seq % 64 === 63) this.decided.pruneVotes(o.entry.seq + 1);
-          this.events.commit?.(o.entry, o.hash, this.clock());
-          break;
-        case "checkpoint":
-          this.decided.putCheckpoint(o.record);
-          this.events.checkpoint?.(o.record);
-          break;
-        case "serve": {
-          const entries = this.decided.list(o.fromSeq, o.limit);
-          if (entries.length > 0 && o.to !== this.id)
-            this.link.send(o.to, { t: "blocks", from: this.id, entries });
+        case "commit": {
+          const { entry, hash } = o;
+          this.writes.push(() => {
+            if (entry.seq >= this.persisted) this.decided.append(entry, hash);
+            // Votes of decided positions are no longer needed; pruned in batches to spare the disk.
+            if (entry.seq % 64 === 63) this.decided.pruneVotes(entry.seq + 1);
+          });
+          this.held.push(() => this.events.commit?.(entry, hash, this.clock()));
           break;
         }
-        case "rejected":
-          this.rejected.set(o.reason, (this.rejected.get(o.reason) ?? 0) + 1);
-          log.debug("message rejected", { self: this.id, from: o.from, reason: o.reason });
+        case "checkpoint": {
+          const record = o.record;
+          this.writes.push(() => this.decided.putCheckpoint(record));
+          this.held.push(() => this.events.checkpoint?.(record));
           break;
-        case "fault":
-          log.warn("fault detected", { self: this.id, kind: o.kind, member: o.member, detail: o.detail });
-          break;
+        }
+        default:
+          this.held.push(() => this.release(o));
       }
+    }
+    if (this.writes.length > 0 || this.held.length > 0) this.scheduleFlush();
+  }
+
+  private arm(key: string, delayMs: number): void {
+    const old = this.timers.get(key);
+    if (old !== undefined) clearTimeout(old);
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      if (!this.stopped) this.apply(this.core.step({ type: "timer", key }, this.clock()), "timer");
+    }, delayMs);
+    t.unref?.();
+    this.timers.set(key, t);
+  }
+
+  /** An output that leaves the host, once the turn's writes are durable. */
+  private release(o: Output): void {
+    switch (o.type) {
+      case "send":
+        if (o.to === "*") this.link.broadcast(o.msg);
+        else this.link.send(o.to, o.msg);
+        break;
+      case "serve": {
+        const entries = this.decided.list(o.fromSeq, o.limit);
+        if (entries.length > 0 && o.to !== this.id)
+          this.link.send(o.to, { t: "blocks", from: this.id, entries });
+        break;
+      }
+      case "rejected":
+        this.rejected.set(o.reason, (this.rejected.get(o.reason) ?? 0) + 1);
+        log.debug("message rejected", { self: this.id, from: o.from, reason: o.reason });
+        break;
+      case "fault":
+        log.warn("fault detected", { self: this.id, kind: o.kind, member: o.member, detail: o.detail });
+        break;
+      default:
+        break;
     }
   }
 }

@@ -1,0 +1,49 @@
+import { blockHash } from "../../ledger/block.js";
+import type { Message } from "../messages.js";
+
+/**
+ * What a member signed for each slot and view: one proposal (pre-prepare or new-view block), one prepare
+ * and one commit. An honest member that signs two different blocks under one key — a vote it forgot
+ * after a power cut, say — breaks PBFT's safety argument even if no two replicas happen to decide
+ * differently in the run; the simulator reports it as a violation of its own ("double-vote").
+ */
+export class SignedOnce {
+  private readonly seen = new Map<string, string>();
+
+  /**
+   * A member restarted empty (its disk lost, not a power cut) is bound only by what it signs from now
+   * on: like a new member, it cannot know what it signed before. PBFT counts such a member among the f.
+   */
+  forget(member: string): void {
+    for (const key of [...this.seen.keys()]) if (key.startsWith(`${member} `)) this.seen.delete(key);
+  }
+
+  /** Returns a description of the conflict when `from` already signed something else here. */
+  note(from: string, msg: Message): string | undefined {
+    let what: string;
+    let hash: string;
+    switch (msg.t) {
+      case "pp":
+      case "nv": {
+        const h = msg.block.header;
+        what = `${msg.t} round ${h.round} index ${h.index} view ${h.view}`;
+        hash = blockHash(h);
+        break;
+      }
+      case "prepare":
+      case "commit":
+        what = `${msg.t} round ${msg.round} index ${msg.index} view ${msg.view}`;
+        hash = msg.hash;
+        break;
+      default:
+        return undefined;
+    }
+    const key = `${from} ${what}`;
+    const known = this.seen.get(key);
+    if (known === undefined) {
+      this.seen.set(key, hash);
+      return undefined;
+    }
+    return known === hash ? undefined : `${from} signed ${what} for ${hash} after ${known}`;
+  }
+}
