@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import { LoadError } from "./errors.js";
 
@@ -61,6 +62,12 @@ export function isLoopbackHost(host: string): boolean {
   if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
   const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+/** Where a CA directory keeps its X.509 TLS CA (protocol/x509/tls-ca.ts writes it). */
+export function tlsCaPaths(caDir: string): { dir: string; cert: string; key: string } {
+  const dir = join(caDir, "tls");
+  return { dir, cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
 }
 
 /** MQTT URL schemes that carry the connection unencrypted. */

@@ -1,7 +1,18 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { tlsCaPaths } from "../../protocol/tls.js";
 import type { TestPki } from "./pki.js";
+
+/**
+ * The `tls` of a client configuration: what the test gives, or for an mqtts:// URL the PKI's TLS CA
+ * (bench/harness/tls.ts), as an operator would configure it.
+ */
+function tlsFor(url: string, given: object | undefined, pki: TestPki): { tls?: object } {
+  if (given !== undefined) return { tls: given };
+  const ca = tlsCaPaths(pki.ca.dir).cert;
+  return /^(mqtts|wss):/.test(url) && existsSync(ca) ? { tls: { ca } } : {};
+}
 
 /** Writes an agent configuration with synthetic or given meters; returns its path. */
 export function writeAgentConfig(
@@ -32,7 +43,7 @@ export function writeAgentConfig(
         reconnectMaxMs: 1000,
         receiptTimeoutMs: 5000,
         keepaliveSeconds: 10,
-        ...(opts.tls === undefined ? {} : { tls: opts.tls }),
+        ...tlsFor(opts.url, opts.tls, pki),
       },
       store: { path: opts.storePath ?? join(dir, `${a.id}.sqlite`) },
       intervalMs: opts.intervalMs ?? 200,
@@ -66,7 +77,7 @@ export function writeAggregatorConfig(
       identity: { key: g.keyPath, cert: g.certPath, ca: pki.caCertPath, revocations: pki.revocationsPath },
       broker:
         "url" in broker
-          ? { url: broker.url, ...(opts.clientTls === undefined ? {} : { tls: opts.clientTls }) }
+          ? { url: broker.url, ...tlsFor(broker.url, opts.clientTls, pki) }
           : {
               embedded: {
                 host: broker.host ?? "127.0.0.1",

@@ -130,7 +130,7 @@ const revoke: CommandModule = {
       .option("reason", { type: "string", default: "unspecified" })
       .example("$0 ca revoke --id agent-07 --reason 'key leaked'", "revoke agent-07")
       .example(
-        "$0 ca revoke --id agent-07 --to agg-1=mqtt://10.0.0.1:1883",
+        "$0 ca revoke --id agent-07 --to agg-1=mqtts://10.0.0.1:8883",
         "revoke, and publish the list on agg-1's broker (its peers pass it on)",
       ),
   handler: async (a) => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import { CaError } from "../ca-dir.js";
 import { assertValidId } from "../identity.js";
+import { tlsCaPaths } from "../tls.js";
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -60,20 +61,22 @@ export interface ClientRequest {
  */
 export class TlsCa {
   readonly dir: string;
+  private readonly paths: ReturnType<typeof tlsCaPaths>;
   private readonly now: () => number;
   private readonly random: (n: number) => Uint8Array;
 
   constructor(caDir: string, opts: { now?: () => number; random?: (n: number) => Uint8Array } = {}) {
-    this.dir = join(caDir, "tls");
+    this.paths = tlsCaPaths(caDir);
+    this.dir = this.paths.dir;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? ((n) => new Uint8Array(randomBytes(n)));
   }
 
   get certPath(): string {
-    return join(this.dir, "ca.crt");
+    return this.paths.cert;
   }
   get keyPath(): string {
-    return join(this.dir, "ca.key");
+    return this.paths.key;
   }
 
   exists(): boolean {
