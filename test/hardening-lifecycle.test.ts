@@ -63,6 +63,40 @@ describe("lifecycle: one process per store, clear failures, exit codes", { timeo
     }
   });
 
+  it("SIGTERM: the aggregator tells its agents it is offline, logs no warning and exits 0", async () => {
+    const dir = join(tmp.dir, "offline");
+    mkdirSync(dir);
+    const port = await freePort();
+    const agg = spawnGridlet([
+      "aggregator",
+      "--config",
+      writeAggregatorConfig(dir, pki, { embeddedPort: port }),
+    ]);
+    await agg.waitForOutput(/aggregator started/);
+    const a = pki.agents[0];
+    const clientId = `${a.id}/observer`;
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+      clientId,
+      username: a.id,
+      password: loginToken(a.key, a.cert, {
+        clientId,
+        audience: "agg-1",
+        seq: Date.now() * 1000,
+        now: Date.now(),
+      }),
+      reconnectPeriod: 0,
+    });
+    c.on("error", () => undefined);
+    const statuses: string[] = [];
+    c.on("message", (_t, payload) => statuses.push(payload.toString()));
+    await c.subscribeAsync(topics.aggregatorStatus("agg-1"), { qos: 1 });
+    const mark = agg.output().length;
+    assert.equal(await agg.stop("SIGTERM"), 0);
+    c.end(true);
+    assert.deepEqual(statuses, ["online", "offline"]);
+    assert.doesNotMatch(agg.output().slice(mark), /^\S*\s*(WARN|ERROR)\b/m);
+  });
+
   it("a port in use exits 2 at once, never hangs", async () => {
     const dir = join(tmp.dir, "port");
     mkdirSync(dir);

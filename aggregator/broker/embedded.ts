@@ -11,8 +11,11 @@ export interface EmbeddedBroker {
   port: number;
   /** where clients reach it: mqtts://host:port with TLS, mqtt://host:port without */
   url: string;
-  /** publishes from inside the broker's process, with no client connection (QoS 1) */
-  publish(topic: string, payload: Buffer | string, retain?: boolean): void;
+  /**
+   * publishes from inside the broker's process, with no client connection (QoS 1); `done` is called
+   * once the message has been handed to every subscriber's connection
+   */
+  publish(topic: string, payload: Buffer | string, retain?: boolean, done?: () => void): void;
   /** refusals by code: login codes, "PUBLISH_DENIED", "PACKET_TOO_LARGE", "THROTTLED", ... */
   refusals(): Record<string, number>;
   /** the identities of the clients connected now (an agent may hold two: its link and its trading client) */
@@ -164,11 +167,12 @@ export async function startEmbeddedBroker(opts: {
   return {
     port,
     url,
-    publish: (topic, payload, retain = false) =>
+    publish: (topic, payload, retain = false, done) =>
       broker.publish(
         { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain, dup: false },
         (err) => {
           if (err) log.warn("in-process publish failed", { topic, error: err.message });
+          done?.();
         },
       ),
     refusals: () => gate.refusals(),

@@ -214,7 +214,11 @@ export async function startAggregator(
       publish: embedded.publish,
       connected: () => true,
       close: async () => {
-        embedded.publish(statusTopic, STATUS_OFFLINE, true);
+        // the agents connected now learn it before their connections close
+        await new Promise<void>((resolve) => {
+          embedded.publish(statusTopic, STATUS_OFFLINE, true, resolve);
+          setTimeout(resolve, 2000).unref();
+        });
         await embedded.close();
       },
     };
