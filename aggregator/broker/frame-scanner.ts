@@ -17,7 +17,8 @@ export type FrameRefusal =
 export interface FrameLimits {
   /** the largest packet, fixed header included (MQTT 5 counts Maximum Packet Size the same way) */
   maxPacketBytes: number;
-  /** the largest first packet; a CONNECT carries a login token, a client id and a will */
+  /** the largest first packet, and any packet before the login is accepted; a CONNECT carries a login
+   * token, a client id and a will */
   maxConnectBytes: number;
 }
 
@@ -33,6 +34,8 @@ export class FrameScanner {
   private bodyLeft = 0;
   private packets = 0;
   private failed: ScanResult | undefined;
+  /** set once the client's login is accepted: until then every packet is held to `maxConnectBytes` */
+  loggedIn = false;
 
   constructor(private readonly limits: FrameLimits) {}
 
@@ -75,8 +78,8 @@ export class FrameScanner {
       this.packets += 1;
       if (first && total > this.limits.maxConnectBytes)
         return this.fail({ ok: false, code: "CONNECT_TOO_LARGE", declaredBytes: total });
-      if (total > this.limits.maxPacketBytes)
-        return this.fail({ ok: false, code: "PACKET_TOO_LARGE", declaredBytes: total });
+      const max = this.loggedIn ? this.limits.maxPacketBytes : this.limits.maxConnectBytes;
+      if (total > max) return this.fail({ ok: false, code: "PACKET_TOO_LARGE", declaredBytes: total });
       this.bodyLeft = this.length;
       this.phase = this.length === 0 ? "type" : "body";
     }

@@ -9,8 +9,7 @@ import { type FrameLimits, type FrameRefusal, FrameScanner } from "./frame-scann
  */
 export class GuardedConnection extends Duplex {
   private readonly scanner: FrameScanner;
-  /** set once the client's login has been accepted */
-  authenticated = false;
+  private authenticated_ = false;
   /** the identity that logged in on this connection */
   identity: string | undefined;
 
@@ -36,6 +35,16 @@ export class GuardedConnection extends Duplex {
     socket.on("close", () => {
       if (!this.destroyed) this.destroy();
     });
+  }
+
+  /** true once the client's login has been accepted (its packets may then be up to maxPacketBytes) */
+  get authenticated(): boolean {
+    return this.authenticated_;
+  }
+
+  set authenticated(v: boolean) {
+    this.authenticated_ = v;
+    this.scanner.loggedIn = v;
   }
 
   get remoteAddress(): string | undefined {

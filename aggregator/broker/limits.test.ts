@@ -44,11 +44,22 @@ describe("frame scanner", () => {
       fc.property(fc.array(fc.nat({ max: stream.length }), { maxLength: 12 }), (cuts) => {
         const points = [...new Set([0, ...cuts, stream.length])].sort((a, b) => a - b);
         const s = new FrameScanner(limits);
+        s.loggedIn = true; // as after the CONNECT was accepted
         const results = points.slice(1).map((end, i) => s.scan(stream.subarray(points[i], end)));
         assert.deepEqual(results.at(-1), { ok: false, code: "PACKET_TOO_LARGE", declaredBytes: 1001 });
         assert.equal(s.packetsSeen, 4);
       }),
     );
+  });
+
+  it("holds every packet before the login to the CONNECT limit", () => {
+    const s = new FrameScanner(limits);
+    assert.deepEqual(s.scan(Buffer.concat([header(0x10, 10), Buffer.alloc(10)])), { ok: true });
+    assert.deepEqual(s.scan(header(0x30, 500)), { ok: false, code: "PACKET_TOO_LARGE", declaredBytes: 503 });
+    const t = new FrameScanner(limits);
+    t.scan(Buffer.concat([header(0x10, 10), Buffer.alloc(10)]));
+    t.loggedIn = true;
+    assert.deepEqual(t.scan(header(0x30, 500)), { ok: true });
   });
 
   it("refuses a Remaining Length of five bytes", () => {

@@ -13,7 +13,8 @@ export const brokerLimitsSchema = z
       .min(1024)
       .max(256 * 1024 * 1024)
       .default(256 * 1024),
-    /** the largest first packet (CONNECT: client id, login token with its certificate, will) */
+    /** the largest first packet (CONNECT: client id, login token with its certificate, will), and of
+     * any packet before the login is accepted */
     maxConnectBytes: z
       .number()
       .int()
