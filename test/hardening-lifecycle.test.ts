@@ -107,7 +107,9 @@ describe("lifecycle: one process per store, clear failures, exit codes", { timeo
       intervalMs: 100,
     });
     const agent = spawnGridlet(["agent", "--config", config]);
-    await new Promise((r) => setTimeout(r, 3000));
+    // stopped once it runs (a fixed wait was too short on a loaded machine: SIGTERM before its handlers)
+    await agent.waitForOutput(/agent started/);
+    await new Promise((r) => setTimeout(r, 1000));
     assert.equal(await agent.stop(), 0);
     // the last page of the file (the checkpoint on close moved the WAL into it) overwritten
     const fd = openSync(store, "r+");
