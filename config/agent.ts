@@ -4,7 +4,16 @@ import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
-import { identitySchema, mqttSchema } from "./common.js";
+import { identitySchema, keepReadingsDays, mqttSchema, tlsSchema } from "./common.js";
+
+/**
+ * Eight days: a trading agent's meter summaries, accepted up to 7 days old, are built from its readings
+ * and their signed envelopes. About 44 MB per meter-day at one reading a second (docs/OPERATIONS.md,
+ * "Retention").
+ */
+export const DEFAULT_AGENT_KEEP_DAYS = 8;
+/** the least retention of a trading agent: last week's summaries still find their readings */
+const MIN_TRADING_KEEP_DAYS = 8;
 
 /** The agent's configuration, composed of the sections each part of the agent owns. */
 
@@ -29,6 +38,22 @@ const failoverAggregatorSchema = z
   })
   .strict();
 
+/** The operator's broker for Home Assistant: plain MQTT credentials, nothing of the agent's identity. */
+const haBrokerSchema = z
+  .object({
+    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    /** default gridlet-ha-<id> */
+    clientId: z.string().min(1).max(128).optional(),
+    tls: tlsSchema.optional(),
+  })
+  .strict()
+  .refine((b) => b.password === undefined || b.username !== undefined, {
+    message: "a password needs a username",
+    path: ["username"],
+  });
+
 let profileNames: string[] | undefined;
 /** The names of the shipped meter profiles, read once: an unknown one is a configuration error (exit 2). */
 function knownProfiles(): string[] {
@@ -46,18 +71,29 @@ export const agentConfigSchema = z
     /** the aggregators to fail over to, in order, home included (first by convention); mqtt.url is the home's */
     aggregators: z.array(failoverAggregatorSchema).min(1).optional(),
     mqtt: mqttSchema,
-    store: z.object({ path: z.string().min(1) }).strict(),
+    store: z
+      .object({
+        path: z.string().min(1),
+        /** receipted readings older than this are deleted (they are at the aggregator); 0: never */
+        keepReadingsDays: keepReadingsDays(DEFAULT_AGENT_KEEP_DAYS),
+      })
+      .strict(),
     /** one read of every meter per interval */
     intervalMs: z.number().int().min(100).max(3_600_000).default(1000),
+    /** Home Assistant discovery, state and availability (docs/AGENT.md, "Home Assistant") */
     homeAssistant: z
       .object({
         enabled: z.boolean().default(true),
         prefix: z.string().min(1).default("homeassistant"),
-        /** the retained state message is refreshed at most this often (HA needs no 1 s energy totals) */
-        stateIntervalMs: z.number().int().min(0).default(10_000),
+        /** a meter's retained state is published at most this often; 0: on every reading */
+        stateIntervalMs: z.number().int().min(0).default(0),
+        /** origin.support_url of the discovery messages (where the operator gets help); omitted when unset */
+        supportUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** the operator's own broker, the one Home Assistant reads; absent: the aggregator's broker */
+        broker: haBrokerSchema.optional(),
       })
       .strict()
-      .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 10_000 }),
+      .default({ enabled: true, prefix: "homeassistant", stateIntervalMs: 0 }),
     /** /metrics, /api/status, /healthz (docs/AGENT.md, "HTTP"); absent: no HTTP server */
     http: httpSectionSchema(DEFAULT_AGENT_HTTP_PORT).optional(),
     /** the agent's trading behaviour (agent/participant/config.ts, docs/AGENT-TRADING.md); off by default */
@@ -69,6 +105,13 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    const keep = c.store.keepReadingsDays;
+    if (c.trading.enabled && keep !== 0 && keep < MIN_TRADING_KEEP_DAYS)
+      ctx.addIssue({
+        code: "custom",
+        message: `0 (keep for ever) or at least ${MIN_TRADING_KEEP_DAYS} days when trading is enabled (a meter summary of last week is built from its readings)`,
+        path: ["store", "keepReadingsDays"],
+      });
     if (c.mqtt.clientId !== undefined && !ownsClientId(c.id, c.mqtt.clientId))
       ctx.addIssue({
         code: "custom",

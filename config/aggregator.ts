@@ -8,7 +8,16 @@ import {
 } from "../aggregator/service/config.js";
 import { DEFAULT_AGGREGATOR_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
-import { identitySchema, tlsSchema } from "./common.js";
+import { identitySchema, keepReadingsDays, tlsSchema } from "./common.js";
+
+/**
+ * A quarter of ingested readings (about 570 B each with its signed envelope and indexes: 49 MB per
+ * agent-day at one reading a second). The ledger is never pruned.
+ */
+export const DEFAULT_AGGREGATOR_KEEP_DAYS = 90;
+/** a summary of last week still finds its readings */
+const MIN_KEEP_DAYS = 8;
+const DAY_MS = 86_400_000;
 
 /** The aggregator's configuration, composed of the sections each part of the aggregator owns. */
 
@@ -40,7 +49,13 @@ export const aggregatorConfigSchema = z
       })
       .strict()
       .refine((b) => (b.embedded === undefined) !== (b.url === undefined), "exactly one of embedded or url"),
-    store: z.object({ path: z.string().min(1) }).strict(),
+    store: z
+      .object({
+        path: z.string().min(1),
+        /** ingested readings (and their exactly-once records) older than this are deleted; 0: never */
+        keepReadingsDays: keepReadingsDays(DEFAULT_AGGREGATOR_KEEP_DAYS),
+      })
+      .strict(),
     /** directory of agents' certificates (ID.cert.json), for agents that never log in to an embedded broker */
     trust: z
       .object({
@@ -73,6 +88,19 @@ export const aggregatorConfigSchema = z
     http: httpSectionSchema(DEFAULT_AGGREGATOR_HTTP_PORT).optional(),
   })
   .strict()
+  // A pruned reading's exactly-once record is gone: a copy sent again must be refused as STALE instead;
+  // and a meter summary, accepted up to 7 days old (LEDGER_MAX_AGE_MS in aggregator/service/
+  // handlers.ts), is checked against the readings of its interval, which must still be there.
+  .refine(
+    (c) =>
+      c.store.keepReadingsDays === 0 ||
+      (c.store.keepReadingsDays >= MIN_KEEP_DAYS &&
+        c.store.keepReadingsDays * DAY_MS >= c.ingest.readingMaxAgeMs + c.ingest.maxFutureMs),
+    {
+      message: `0 (keep for ever), or at least ${MIN_KEEP_DAYS} days and at least ingest.readingMaxAgeMs + ingest.maxFutureMs (a pruned reading sent again must be too old to be accepted)`,
+      path: ["store", "keepReadingsDays"],
+    },
+  )
   .refine((c) => c.broker.clientId === undefined || ownsClientId(c.id, c.broker.clientId), {
     message: "the aggregator's id or <id>/<suffix> (a session belongs to its identity)",
     path: ["broker", "clientId"],

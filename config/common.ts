@@ -46,3 +46,8 @@ export const mqttSchema = z
   .refine((m) => m.reconnectMinMs <= m.reconnectMaxMs, "reconnectMinMs not above reconnectMaxMs");
 
 export type TlsConfig = z.infer<typeof tlsSchema>;
+
+/** Days of readings kept in a store before they are pruned; 0 keeps them for ever. */
+export function keepReadingsDays(defaultDays: number) {
+  return z.number().int().min(0).max(36_500).default(defaultDays);
+}

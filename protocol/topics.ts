@@ -13,8 +13,11 @@ export const topics = {
   agentDown: (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/down`,
   /** retained "online" / "offline" (the last will) */
   agentStatus: (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/status`,
-  /** retained plain JSON of the latest reading, for Home Assistant's sensors (not an envelope) */
-  agentState: (agentId: string) => `${TOPIC_ROOT}/agent/${agentId}/state`,
+  /** retained plain JSON of a meter's latest reading, for Home Assistant's sensors (not an envelope) */
+  meterState: (agentId: string, meterKey: string) => `${TOPIC_ROOT}/agent/${agentId}/meter/${meterKey}/state`,
+  /** retained "online" / "offline": whether the meter answers (Home Assistant's per-meter availability) */
+  meterAvailability: (agentId: string, meterKey: string) =>
+    `${TOPIC_ROOT}/agent/${agentId}/meter/${meterKey}/availability`,
   /** aggregator → all its agents: market announcements (aggregate demand, reference price), blacklist */
   aggregatorAnnounce: (aggregatorId: string) => `${TOPIC_ROOT}/aggregator/${aggregatorId}/announce`,
   aggregatorStatus: (aggregatorId: string) => `${TOPIC_ROOT}/aggregator/${aggregatorId}/status`,

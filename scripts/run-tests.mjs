@@ -5,22 +5,38 @@
 //
 // The runner starts files in the order given, so the long ones (process tests that wait on wall-clock
 // intervals) go first: started last, one of them would run alone at the end while the other slot idles.
-// GRIDLET_TEST_CONCURRENCY overrides how many files run at once.
+// Three files at once on two cores: most process tests spend their time waiting on intervals and
+// timers, so a third file fills the idle CPU; GRIDLET_TEST_CONCURRENCY overrides it.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-/** Test files that take longest on the 2-core reference machine, longest first (substrings of paths). */
+/**
+ * Test files that take longest on the 2-core reference machine, in the order they should start
+ * (substrings of paths): the ones that wait on wall-clock intervals alternate with the CPU-bound
+ * simulator sweeps, so that the waits overlap with computation rather than with each other.
+ */
 const SLOW_FIRST = [
-  "agent-trading-process",
-  "e2e-consortium-failover",
-  "demo",
-  "e2e-consortium.test",
-  "agent-failover.test",
-  "e2e-store-forward",
-  "cli.test",
-  "agent-notify",
-  "e2e-consortium-setup",
+  "test/http-dashboard",
+  "test/consensus-byzantine",
+  "test/e2e-consortium-failover",
+  "test/demo.test",
+  "test/consensus-sim",
+  "test/agent-trading-process",
+  "test/e2e-consortium.test",
+  "test/consensus-pow",
+  "test/agent-failover.test",
+  "test/hardening-broker",
+  "test/node-cluster",
+  "test/e2e-store-forward",
+  "test/config-cli",
+  "test/logs.test",
+  "test/ledger-sim",
+  "test/agent-notify",
+  "test/e2e-sdm630",
+  "test/credit-cli",
+  "test/e2e-consortium-setup",
+  "test/cli.test",
 ];
 
 function find(dir, out) {
@@ -46,10 +62,22 @@ if (files.length === 0) {
   console.error("no test files found under build/ (run `npm run build:test` first)");
   process.exit(1);
 }
-const concurrency = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? 2);
+const concurrency = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? 3);
+const reporters = ["--test-reporter=spec", "--test-reporter-destination=stdout"];
+// GRIDLET_TEST_DURATIONS=FILE: also write each file's duration there (JSON, longest first)
+const durations = process.env.GRIDLET_TEST_DURATIONS;
+if (durations)
+  reporters.push(
+    `--test-reporter=${join(import.meta.dirname, "test-durations.mjs")}`,
+    `--test-reporter-destination=${durations}`,
+  );
+const started = Date.now();
 const r = spawnSync(
   process.execPath,
-  ["--test", "--test-reporter=spec", `--test-concurrency=${concurrency}`, ...files],
+  ["--test", ...reporters, `--test-concurrency=${concurrency}`, ...files],
   { stdio: "inherit" },
+);
+console.log(
+  `${files.length} test files, ${concurrency} at a time: ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 process.exit(r.status ?? 1);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { discoveryMessages, haNodeId, haStateTopic } from "../agent/link/home-assistant.js";
+import { discoveryMessages, HaPublisher, haNodeId, haTopics } from "../agent/link/home-assistant.js";
 import { mayPublish, maySubscribe } from "../aggregator/broker/acl.js";
 import { LoginVerifier } from "../aggregator/broker/login.js";
 import { makePki, type TestIdentity, type TestPki } from "../bench/harness/pki.js";
@@ -17,7 +17,8 @@ describe("broker authorisation", () => {
     for (const t of [
       "gridlet/v1/agent/agent-1/up",
       "gridlet/v1/agent/agent-1/status",
-      haStateTopic("agent-1"),
+      haTopics.state("agent-1", "main"),
+      haTopics.availability("agent-1", "main"),
     ]) {
       assert.ok(mayPublish(agent, t), t);
     }
@@ -26,6 +27,9 @@ describe("broker authorisation", () => {
       "gridlet/v1/agent/agent-1/down",
       "gridlet/v1/agent/agent-2/up",
       "gridlet/v1/agent/agent-1/up/extra",
+      "gridlet/v1/agent/agent-1/meter/main/up",
+      "gridlet/v1/agent/agent-1/meter/+/state",
+      haTopics.state("agent-2", "main"),
       "gridlet/v1/agent/+/up",
       "gridlet/v1/aggregator/agg-1/announce",
       "homeassistant/sensor/gridlet_agent-2/x/config",
@@ -62,6 +66,18 @@ describe("broker authorisation", () => {
     assert.ok(!mayPublish(agg, "gridlet/v1/aggregator/agg-2/status"));
     assert.ok(!mayPublish(agg, "gridlet/v1/agent/agent-7/up"));
     assert.ok(!maySubscribe(agg, "homeassistant/#"));
+  });
+
+  it("lets the CA hand over its revocation list and nothing else", () => {
+    const ca = { id: "test-ca", role: "ca" as const };
+    assert.equal(mayPublish(ca, "gridlet/v1/ca/revocations"), true);
+    for (const t of [
+      "gridlet/v1/agent/agent-1/up",
+      "gridlet/v1/agent/agent-1/down",
+      "gridlet/v1/consensus/x",
+    ])
+      assert.equal(mayPublish(ca, t), false, t);
+    assert.equal(maySubscribe(ca, "gridlet/v1/agent/agent-1/down"), false);
   });
 
   it("lets a peer aggregator read consensus traffic and its own bank's bills, not the agents'", () => {
@@ -166,8 +182,17 @@ describe("login tokens", () => {
 });
 
 describe("Home Assistant discovery", () => {
-  it("announces import and export energy and power per meter, available with the agent's status", () => {
-    const msgs = discoveryMessages("site.7", ["grid", "pv"]);
+  const o = {
+    agentId: "site.7",
+    meters: [
+      { id: "grid", model: "sdm630 (modbus-rtu)" },
+      { id: "pv", model: "x" },
+    ],
+    swVersion: "1.2.3",
+  };
+
+  it("announces import and export energy and power per meter, one device per meter", () => {
+    const msgs = discoveryMessages(o);
     assert.equal(msgs.length, 6);
     const imp = JSON.parse(
       msgs.find((m) => m.topic === "homeassistant/sensor/gridlet_site_7/grid_import/config")!.payload,
@@ -175,10 +200,61 @@ describe("Home Assistant discovery", () => {
     assert.equal(imp.device_class, "energy");
     assert.equal(imp.state_class, "total_increasing");
     assert.equal(imp.unit_of_measurement, "kWh");
-    assert.equal(imp.availability_topic, "gridlet/v1/agent/site.7/status");
-    assert.equal(imp.state_topic, "gridlet/v1/agent/site.7/state");
+    assert.equal(imp.default_entity_id, "sensor.gridlet_site_7_grid_import");
+    assert.equal(imp.object_id, undefined, "object_id is deprecated since HA 2025.10");
+    assert.deepEqual(
+      imp.availability.map((a: { topic: string }) => a.topic),
+      ["gridlet/v1/agent/site.7/status", "gridlet/v1/agent/site.7/meter/grid/availability"],
+    );
+    assert.equal(imp.availability_mode, "all");
+    assert.equal(imp.state_topic, "gridlet/v1/agent/site.7/meter/grid/state");
+    assert.deepEqual(imp.origin, { name: "gridlet", sw_version: "1.2.3" });
+    assert.equal(imp.device.sw_version, "1.2.3");
+    assert.equal(imp.device.model, "sdm630 (modbus-rtu)");
     const power = JSON.parse(msgs.find((m) => m.topic.endsWith("pv_power/config"))!.payload);
     assert.equal(power.unit_of_measurement, "W");
     assert.equal(power.device_class, "power");
+  });
+
+  it("publishes state on every reading, voltage sensors once seen, availability on change", () => {
+    const p = new HaPublisher(o);
+    const reading = { meter: "grid", ts: 5, importWh: 1234, exportWh: 0, powerW: 900, voltageV: 230.1 };
+    const first = p.reading(reading, 1000);
+    assert.deepEqual(
+      first.map((m) => m.topic),
+      [
+        "homeassistant/sensor/gridlet_site_7/grid_voltage/config",
+        "gridlet/v1/agent/site.7/meter/grid/availability",
+        "gridlet/v1/agent/site.7/meter/grid/state",
+      ],
+    );
+    assert.deepEqual(JSON.parse(first[2].payload), {
+      import_kwh: 1.234,
+      export_kwh: 0,
+      power_w: 900,
+      voltage_v: 230.1,
+      ts: 5,
+    });
+    assert.deepEqual(
+      p.reading(reading, 1001).map((m) => m.topic),
+      ["gridlet/v1/agent/site.7/meter/grid/state"],
+    );
+    assert.deepEqual(
+      p.failure("grid").map((m) => m.payload),
+      ["offline"],
+    );
+    assert.deepEqual(p.failure("grid"), [], "offline is said once per outage");
+    assert.equal(p.reading(reading, 1002)[0].payload, "online");
+    const again = p.onConnect().map((m) => m.topic);
+    assert.ok(again.includes("homeassistant/sensor/gridlet_site_7/grid_voltage/config"));
+    assert.ok(!again.includes("homeassistant/sensor/gridlet_site_7/pv_voltage/config"));
+    assert.ok(again.includes("gridlet/v1/agent/site.7/meter/grid/state"));
+  });
+
+  it("throttles state to stateIntervalMs when set", () => {
+    const p = new HaPublisher({ ...o, stateIntervalMs: 10_000 });
+    const r = { meter: "pv", ts: 1, importWh: 1, exportWh: 2, powerW: -5 };
+    const states = (now: number) => p.reading(r, now).filter((m) => m.topic.endsWith("/state")).length;
+    assert.deepEqual([states(0), states(5000), states(10_000)], [1, 0, 1]);
   });
 });

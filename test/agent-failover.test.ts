@@ -21,7 +21,7 @@ import {
 import { type Proc, runGridlet, spawnGridlet } from "../bench/harness/procs.js";
 import { tempDir, waitFor } from "../bench/harness/tmp.js";
 
-const INTERVAL = 3000;
+const INTERVAL = 2000;
 const LOGS = join(process.cwd(), "hardware", "logs");
 const tmp = tempDir("gridlet-agent-failover-");
 after(() => tmp.cleanup());
@@ -84,18 +84,26 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
         reconnectMinMs: 200,
         reconnectMaxMs: 1000,
         receiptTimeoutMs: 4000,
-        failoverAfterMs: 2000,
-        homeRetryMs: 2000,
+        failoverAfterMs: 1000,
+        homeRetryMs: 1000,
       },
       store: { path: storePath },
       intervalMs: 250,
       homeAssistant: { enabled: false },
-      meters: [{ id: "main", driver: "replay", file: join(LOGS, "h3-family.csv"), speed: 7200, loop: true }],
+      meters: [
+        {
+          id: "main",
+          driver: "replay",
+          file: join(LOGS, "h3-family.csv"),
+          speed: (6 * 3_600_000) / INTERVAL,
+          loop: true,
+        },
+      ],
       trading: {
         enabled: true,
         market: { intervalMs: INTERVAL, depositPct: 10, maxPriceMcPerKwh: 2000 },
         limits: { historyIntervals: 1, maxSellWh: 10_000, maxBuyWh: 10_000 },
-        settleDelayMs: 800,
+        settleDelayMs: INTERVAL / 5,
       },
     }),
   );
@@ -124,7 +132,7 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
       20,
     );
     t.diagnostic(
-      `kill -9 to "failed over" ${failedOverAt - killedAt} ms, to the first receipt from eag1 ${Date.now() - killedAt} ms (failoverAfterMs 2000)`,
+      `kill -9 to "failed over" ${failedOverAt - killedAt} ms, to the first receipt from eag1 ${Date.now() - killedAt} ms (failoverAfterMs 1000)`,
     );
     // ... and orders placed after the kill reach the ledger through it
     await waitFor(
@@ -177,7 +185,8 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
       40_000,
       500,
     );
-    for (const p of procs) assert.equal(await p.stop(), 0, p.output());
+    const codes = await Promise.all(procs.map((p) => p.stop()));
+    for (const [i, code] of codes.entries()) assert.equal(code, 0, procs[i].output());
     const heights = k.ledgerDbs.map((f) => ledgerHeight(f));
     const common = Math.min(...heights);
     const runs = k.ledgerDbs.map((f) => reexecute(f, k.genesisFile, common));
@@ -202,8 +211,12 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
       appliedCount >= 4,
       `most of what the agent sent was applied (${appliedCount} of ${sent.length})`,
     );
-    for (const f of k.ledgerDbs) {
-      const r = await runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]);
+    const verified = await Promise.all(
+      k.ledgerDbs.map((f) =>
+        runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]),
+      ),
+    );
+    for (const r of verified) {
       assert.equal(r.code, 0, r.stderr);
     }
   } catch (e) {

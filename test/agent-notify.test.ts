@@ -36,16 +36,18 @@ describe("systemd notification", { timeout: 60_000 }, () => {
     });
     const agent = spawnGridlet(["agent", "--config", config], {
       NOTIFY_SOCKET: sock,
-      WATCHDOG_USEC: "1000000",
+      // 0.6 s: pings every 0.5 s (the agent's shortest period) while a reading is younger than 0.6 s
+      WATCHDOG_USEC: "600000",
     });
     try {
       await waitFor("READY=1", () => got.includes("READY=1"));
       await waitFor("watchdog pings", () => count(got, "WATCHDOG=1") >= 2);
       await agent.waitForOutput(/exhausted/, 30_000);
-      // Give the last pings of the reading period (1 s watchdog, pings every 0.5 s) time to land.
-      await new Promise((r) => setTimeout(r, 1800));
+      // Give the last pings of the reading period (0.6 s watchdog, pings every 0.5 s) time to land.
+      await new Promise((r) => setTimeout(r, 1200));
       const settled = count(got, "WATCHDOG=1");
-      await new Promise((r) => setTimeout(r, 2000));
+      // three ping periods without a reading: no ping
+      await new Promise((r) => setTimeout(r, 1500));
       assert.equal(count(got, "WATCHDOG=1"), settled, "no pings once readings stopped flowing");
     } finally {
       await agent.stop();

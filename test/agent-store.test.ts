@@ -117,6 +117,16 @@ describe("agent store", () => {
     );
     assert.equal(s.counters().nextSeq, 503);
     assert.match(s.outboxAfter(500, 1)[0].payload, /→501$/);
+    // a meter summary commits to the envelopes the aggregator will store: the re-signed ones
+    const envelopes = s.database.prepare("SELECT seq, payload FROM reading_envelopes ORDER BY seq").all() as {
+      seq: number;
+      payload: string;
+    }[];
+    assert.deepEqual(
+      envelopes.map((e) => e.seq),
+      [10, 501, 502],
+    );
+    assert.match(envelopes[1].payload, /→501$/);
     s.close();
   });
 

@@ -164,6 +164,7 @@ test("participant: registers, orders, stores fills and views, confirms, and a re
     .filter((r) => r.type === "reading")
     .map((r) => r.seq);
   store.acknowledge(readingSeqs, 1_020_600);
+  store.recordReadingReceipts(readingSeqs, "agg-1");
   p.step();
   const sent = store
     .outboxAfter(0, 100)
@@ -397,13 +398,12 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
     ],
     (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
   );
-  store.acknowledge(
-    store
-      .outboxAfter(0, 100)
-      .filter((r) => r.type === "reading")
-      .map((r) => r.seq),
-    1_000_400,
-  );
+  const readingSeqs = store
+    .outboxAfter(0, 100)
+    .filter((r) => r.type === "reading")
+    .map((r) => r.seq);
+  store.acknowledge(readingSeqs, 1_000_400);
+  store.recordReadingReceipts(readingSeqs, "agg-1");
   p.onAnnounce(s.down("market.announce", announce, 3));
   p.step();
   const types = () => store.outboxAfter(0, 100).map((r) => r.type);
@@ -430,5 +430,92 @@ test("participant: an older view never replaces a newer one; a blacklisted agent
   assert.deepEqual(JSON.parse(confirm!.payload).body, { tradeId: "tr-9", receivedWh: 100 });
   const summaries = store.outboxAfter(0, 100).filter((r) => r.type === "meter.summary");
   assert.ok(!summaries.some((r) => JSON.parse(r.payload).body.interval === 100));
+  store.close();
+});
+
+test("participant: a summary is proven where it is sent; after a fail-over the readings go there first", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-evidence-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  const rows = store.appendReadings(
+    [reading(1_000_000, 100), reading(1_005_000, 150), reading(1_010_000, 200)],
+    (_r, seq) => ({ type: "reading", payload: JSON.stringify({ reading: seq }) }),
+  );
+  const seqs = rows.map((r) => r.seq);
+  // the home receipted them; the link then fails over to agg-2 before interval 100 is summarised
+  store.acknowledge(seqs, 1_010_100);
+  store.recordReadingReceipts(seqs, "agg-1");
+  p.onSwitch("agg-2");
+  s.setNow(1_010_600);
+  p.step();
+  const out = () =>
+    store.outboxAfter(0, 100).filter((r) => r.type === "reading" || r.type === "meter.summary");
+  assert.deepEqual(
+    out().map((r) => [r.seq, r.type]),
+    seqs.map((q) => [q, "reading"]),
+    "the readings are queued again under their own numbers, and no summary yet",
+  );
+  assert.deepEqual(
+    out().map((r) => r.payload),
+    rows.map((r) => r.payload),
+    "the same signed envelopes",
+  );
+  // agg-2 receipts them: the summary follows, proven by them
+  store.acknowledge(seqs, 1_010_700);
+  store.recordReadingReceipts(seqs, "agg-2");
+  p.step();
+  const summary = out().find((r) => r.type === "meter.summary");
+  assert.ok(summary, "summary sent once agg-2 holds the readings");
+  const body = JSON.parse(summary.payload).body;
+  assert.equal(body.importWh, 100);
+  assert.equal(body.meters[0].root, merkleRoot(seqs.map((q) => ({ reading: q }))));
+  // a switch back while that summary awaits its receipt: agg-1 already holds the readings, nothing to do
+  p.onSwitch("agg-1");
+  assert.equal(out().filter((r) => r.type === "reading").length, 0);
+  // to a third aggregator: the readings go again, ahead of the summary still in flight
+  p.onSwitch("agg-3");
+  const again = out();
+  assert.deepEqual(
+    again.map((r) => r.type),
+    ["reading", "reading", "reading", "meter.summary"],
+  );
+  store.close();
+});
+
+test("participant: after a signed meter replacement a summary counts the new meter's registers only", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "gridlet-trading-replace-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = setup(dir);
+  const { store, p } = s.open();
+  const reading = (ts: number, importWh: number) => ({ meter: "m1", ts, importWh, exportWh: 0, powerW: 0 });
+  const sign = (r: unknown, seq: number) => ({
+    type: "reading",
+    payload: JSON.stringify({ reading: seq, r }),
+  });
+  const old = store.appendReadings([reading(1_000_000, 5_000)], sign);
+  const rep = store.replaceMeter("m1", 1_005_000, "swapped", (body, seq) => ({
+    type: "meter.replace",
+    payload: JSON.stringify({ seq, body }),
+  }));
+  const fresh = store.appendReadings([reading(1_005_000, 0), reading(1_010_000, 40)], sign);
+  assert.deepEqual([...store.meterReplacements()], [["m1", [1_005_000]]]);
+  assert.ok(
+    rep > old[0].seq && rep < fresh[0].seq,
+    "the replacement goes out between the two meters' readings",
+  );
+  const seqs = [...old, ...fresh].map((r) => r.seq);
+  store.acknowledge([...seqs, rep], 1_010_100);
+  store.recordReadingReceipts(seqs, "agg-1");
+  s.setNow(1_010_600);
+  p.step();
+  const summary = store.outboxAfter(0, 100).find((r) => r.type === "meter.summary");
+  const body = JSON.parse(summary!.payload).body;
+  assert.equal(body.importWh, 40, "not 0 − 5000: the old meter's registers do not count");
+  assert.deepEqual(
+    [body.meters[0].first.seq, body.meters[0].last.seq],
+    fresh.map((r) => r.seq),
+  );
   store.close();
 });

@@ -16,8 +16,9 @@ test("gridlet demo: a local consortium trades, survives a kill -9 and ends with 
   timeout: 120_000,
 }, async () => {
   const dir = join(tmp.dir, "demo");
-  // The shortest run that still shows every step: 2 s intervals (the smallest the demo accepts) give
-  // allocations, orders and clearings within seconds; the kill -9 comes at a third of the duration.
+  // A short run that still shows every step: 2 s intervals (the smallest the demo accepts) give
+  // allocations, orders and clearings within seconds; the kill -9 comes at a third of the duration,
+  // which counts from when every agent is up.
   const r = await runGridlet(["demo", "--dir", dir, "--duration", "15", "--interval-ms", "2000"]);
   const out = r.stdout + r.stderr;
   assert.equal(r.code, 0, out.slice(-4000));

@@ -16,8 +16,13 @@ import { tempDir, waitFor } from "../bench/harness/tmp.js";
  * commit on; the agent fails over to another aggregator, which verifies its envelopes, submits them and
  * answers it. The killed one restarts from its SQLite files, resubmits what it had receipted and catches
  * up; every ledger verifies, all agree, and each envelope the agent sent is applied exactly once.
+ *
+ * What the ledger does after such a fail-over (delivery, settlement, credit) is asserted for many seeds
+ * on the simulator (test/ledger-sim.test.ts); this test keeps what only processes show.
  */
-const INTERVAL = 3000;
+const INTERVAL = 2000;
+/** wall-clock time the kill, the fail-over and the restart below take, with room for a loaded machine */
+const RESTART_ROOM_MS = 8000;
 const tmp = tempDir();
 after(() => tmp.cleanup());
 
@@ -56,7 +61,7 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
 
     // dave offers at his home, which is killed at once: what it receipted is in its outbox only
     const cur = Math.floor(Date.now() / INTERVAL);
-    const I = cur + 5; // room for the restart below before the interval starts
+    const I = Math.floor((Date.now() + RESTART_ROOM_MS) / INTERVAL) + 1; // the restart comes before I starts
     dave.meters.interval(cur - 1, INTERVAL, 0, 5_000);
     dave.send("meter.summary", dave.meters.summary(cur - 1, INTERVAL));
     const sell = dave.order("sell", I, 1_000, 200);
@@ -82,19 +87,10 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
     await waitFor("fills for both", () => alice.fills.length > 0 && dave.fills.length > 0, 30_000);
     assert.equal(dave.fills[0].side, "sell");
     assert.equal(dave.fills[0].tradeId, alice.fills[0].tradeId);
-
-    await waitFor("interval I over", () => Date.now() >= (I + 1) * INTERVAL + 50, 20_000);
-    dave.meters.interval(I, INTERVAL, 0, 1_000);
-    dave.send("meter.summary", dave.meters.summary(I, INTERVAL));
-    alice.meters.interval(I, INTERVAL, 1_000, 0);
-    alice.send("meter.summary", alice.meters.summary(I, INTERVAL));
-    const conf = alice.send("delivery.confirm", { tradeId: alice.fills[0].tradeId, receivedWh: 1_000 });
-    await waitFor("confirmation", () => alice.results.get(conf)?.ok === true, 20_000);
-    await waitFor(
-      "settlement seen by dave through eag2",
-      () =>
-        dave.lastView?.wallets[0]?.balanceMc === 20_250 && alice.lastView?.wallets[0]?.balanceMc === 19_750,
-      30_000,
+    // the fail-over aggregator serves its guest: the fill and an account view showing the trade reach
+    // dave at eag2 (delivery and settlement after a fail-over: test/ledger-sim.test.ts)
+    await waitFor("dave's account view with the trade, from eag2", () =>
+      dave.lastView?.openTrades.some((t) => t.id === dave.fills[0].tradeId),
     );
     assert.ok(dave.downFrom.has("eag2"), "the fail-over aggregator signs dave's downlink");
     await waitFor("nothing unreceipted", () => dave.unreceipted.size === 0 && alice.unreceipted.size === 0);
@@ -107,7 +103,8 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
     );
     await alice.close();
     await dave.close();
-    for (const p of procs) assert.equal(await p.stop(), 0, p.output());
+    const codes = await Promise.all(procs.map((p) => p.stop()));
+    for (const [i, code] of codes.entries()) assert.equal(code, 0, procs[i].output());
     const heights = k.ledgerDbs.map((f) => ledgerHeight(f));
     const common = Math.min(...heights);
     const runs = k.ledgerDbs.map((f) => reexecute(f, k.genesisFile, common));
@@ -116,8 +113,12 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
       1,
       `one state hash at height ${common} (${heights})`,
     );
-    for (const f of k.ledgerDbs) {
-      const r = await runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]);
+    const verified = await Promise.all(
+      k.ledgerDbs.map((f) =>
+        runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]),
+      ),
+    );
+    for (const r of verified) {
       assert.equal(r.code, 0, r.stderr);
     }
     // dave lost nothing: each of his envelopes is applied exactly once (the probe is refused once)

@@ -22,7 +22,7 @@ import { readCertificateFile } from "../protocol/keyfile.js";
  * envelopes) log in at different aggregators; their orders clear and settle, and every ledger file
  * verifies and re-executes to one state hash.
  */
-const INTERVAL = 3000;
+const INTERVAL = 2000;
 const tmp = tempDir();
 after(() => tmp.cleanup());
 
@@ -72,7 +72,7 @@ test("four aggregator processes: agents at different homes trade, clear and sett
     const cur = Math.floor(Date.now() / INTERVAL);
     sam.meters.interval(cur - 1, INTERVAL, 0, 5_000);
     sam.send("meter.summary", sam.meters.summary(cur - 1, INTERVAL));
-    const I = cur + 3;
+    const I = Math.floor((Date.now() + 3000) / INTERVAL) + 1; // 3 s at least to commit both orders
     const sell = sam.order("sell", I, 1_000, 200);
     const buy = alice.order("buy", I, 1_000, 300);
     await waitFor("both orders committed", () => alice.results.has(buy) && sam.results.has(sell), 20_000);
@@ -150,14 +150,19 @@ test("four aggregator processes: agents at different homes trade, clear and sett
     // the ledgers: all four verify and re-execute to one state hash at their common height
     await alice.close();
     await sam.close();
-    for (const p of procs) assert.equal(await p.stop(), 0, p.output());
+    const codes = await Promise.all(procs.map((p) => p.stop()));
+    for (const [i, code] of codes.entries()) assert.equal(code, 0, procs[i].output());
     const heights = k.ledgerDbs.map((f) => ledgerHeight(f));
     const common = Math.min(...heights);
     assert.ok(common > 5, `blocks committed: ${heights}`);
     const hashes = k.ledgerDbs.map((f) => reexecute(f, k.genesisFile, common).stateHash);
     assert.equal(new Set(hashes).size, 1, `one state hash at height ${common}: ${hashes}`);
-    for (const f of k.ledgerDbs) {
-      const r = await runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]);
+    const verified = await Promise.all(
+      k.ledgerDbs.map((f) =>
+        runGridlet(["ledger", "verify", "--db", f, "--genesis", k.genesisFile, "--json"]),
+      ),
+    );
+    for (const r of verified) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).ok, true);
     }

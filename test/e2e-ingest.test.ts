@@ -58,7 +58,8 @@ async function roundTrip(
   }
 }
 
-describe("agent → broker → aggregator", { timeout: 120_000 }, () => {
+// The two brokers are independent (own directories and ports): side by side.
+describe("agent → broker → aggregator", { timeout: 120_000, concurrency: 2 }, () => {
   const tmp = tempDir();
   let pki: TestPki;
   before(() => {

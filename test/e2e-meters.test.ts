@@ -107,7 +107,10 @@ describe("Modbus TCP, DSMR P1 and SML → agent → broker → aggregator", { ti
         const want = expected[r.meter];
         assert.equal(body.importWh, want.importWh, `${r.meter} import`);
         assert.equal(body.exportWh, want.exportWh, `${r.meter} export`);
-        assert.ok(Math.abs(body.powerW - want.powerW) < 1, `${r.meter} power ${body.powerW}`);
+        assert.ok(
+          Math.abs(body.powerMilliW - want.powerW * 1000) < 1000,
+          `${r.meter} power ${body.powerMilliW} mW`,
+        );
       }
     } finally {
       assert.equal(await agent.stop(), 0, agent.output());

@@ -74,7 +74,7 @@ describe("SDM630 over a pty at 9600 baud → agent → broker → aggregator", {
         assert.equal(r.importWh, 4_321_000);
         const body = JSON.parse(r.envelope).body;
         assert.equal(body.exportWh, 1_234_500);
-        assert.ok(Math.abs(body.powerW - -2750.5) < 0.5, `power ${body.powerW}`);
+        assert.ok(Math.abs(body.powerMilliW - -2_750_500) < 500, `power ${body.powerMilliW} mW`);
       }
     } finally {
       assert.equal(await agent.stop(), 0, agent.output());

@@ -13,7 +13,8 @@ import { type Mosquitto, startMosquitto } from "./helpers/mosquitto.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("store and forward", { timeout: 150_000 }, () => {
+// The two cases are independent (own directories, ports and brokers) and mostly wait: side by side.
+describe("store and forward", { timeout: 150_000, concurrency: 2 }, () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
 
@@ -26,7 +27,7 @@ describe("store and forward", { timeout: 150_000 }, () => {
       "--config",
       writeAggregatorConfig(tmp.dir, pki, { url: broker.url }),
     ]);
-    const perRun = 60;
+    const perRun = 30;
     const agentConfig = writeAgentConfig(tmp.dir, pki, 0, {
       url: broker.url,
       intervalMs: 100,
@@ -104,7 +105,7 @@ describe("store and forward", { timeout: 150_000 }, () => {
       writeAgentConfig(dir, pki, 0, {
         url: `mqtt://127.0.0.1:${port}`,
         intervalMs: 100,
-        meters: [{ id: "main", driver: "synthetic", powerW: 3600, readings: 50 }],
+        meters: [{ id: "main", driver: "synthetic", powerW: 3600, readings: 25 }],
       }),
     ]);
     try {
@@ -115,16 +116,16 @@ describe("store and forward", { timeout: 150_000 }, () => {
       agg = spawnGridlet(["aggregator", "--config", aggConfig]);
       await agg.waitForOutput(/aggregator started/);
       await waitFor(
-        "all 50 readings receipted",
+        "all 25 readings receipted",
         () => {
           const c = readStoreCounters(agentDb);
-          return c.readingsStored === 50 && c.outboxDepth === 0;
+          return c.readingsStored === 25 && c.outboxDepth === 0;
         },
         60_000,
       );
       const mine = agentReadings(agentDb);
       const theirs = aggregatorReadings(aggDb);
-      assert.equal(reverifyAll(theirs, pki), 50);
+      assert.equal(reverifyAll(theirs, pki), 25);
       assert.deepEqual(
         theirs.map((r) => ({ seq: r.seq, meter: r.meter, ts: r.ts, importWh: r.importWh })),
         mine,

@@ -19,7 +19,7 @@ import { tempDir } from "../bench/harness/tmp.js";
 import { openWalletKey, signPayment } from "../protocol/credit-token.js";
 import { boxKeyPairFromSecret } from "../protocol/crypto/box.js";
 import type { Envelope } from "../protocol/envelope.js";
-import { LedgerSim, type Verdict } from "./helpers/ledger-sim.js";
+import { LedgerSim, type Verdict } from "./kits/ledger-sim.js";
 
 const INTERVAL = 10_000;
 
@@ -33,6 +33,11 @@ const ONLY = process.env.GRIDLET_SIM_SEED === undefined ? undefined : Number(pro
 
 const tmp = tempDir("gridlet-ledger-sim-");
 after(() => tmp.cleanup());
+// a scenario keeps every replica's blocks in memory: it must stay far below 1 GB (about 0.1 GB today)
+after(() => {
+  const rss = process.memoryUsage().rss;
+  assert.ok(rss < 512 * 1024 * 1024, `resident memory ${Math.round(rss / 1048576)} MB`);
+});
 
 /** Runs `scenario` for each seed; a failure says which seed, so that it can be replayed alone. */
 function seeds(count: number, first: number, scenario: (seed: number) => void): void {

@@ -15,7 +15,8 @@ import { SignatureCache } from "../aggregator/node/sig-cache.js";
 import { machineForLedger } from "../aggregator/node/verify.js";
 import { summaryBody } from "../bench/harness/metering.js";
 import { BANK_FUNDS_MC, makeConsortium, TestAgent } from "../bench/harness/node-consortium.js";
-import { signEnvelope } from "../protocol/envelope.js";
+import { fromHex, toHex } from "../protocol/bytes.js";
+import { EnvelopeVerifier, encodeEnvelope, signEnvelope } from "../protocol/envelope.js";
 import { sha256 } from "../protocol/hash.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gridlet-node-ledger-"));
@@ -317,4 +318,29 @@ test("a proof-of-work reward counts only as the proposer's own at its own height
   assert.equal(m.state.wallets.get("reward-eag1")?.balance, 2_000);
   // never inside a PBFT proposal: it is not a signed envelope
   assert.equal(m.validateTx(reward("eag1", 7)), false);
+});
+
+test("one verification per envelope from ingest to execution: ingest checks through the ledger's cache", () => {
+  const cache = new SignatureCache();
+  const m = LedgerMachine.fromGenesis(c.genesis, { cache });
+  run(m, registerEnvelope(alice.cert, 50, now, { id: eag0.id, seed: eag0.seed }));
+  const key = fromHex(alice.cert.publicKey)!;
+  // what aggregator/runtime wires: ingest's verifier checks signatures through the same cache
+  const verifier = new EnvelopeVerifier({
+    directory: { lookup: (id) => (id === alice.id ? { publicKey: key, revoked: false } : undefined) },
+    checkSignature: (e, pk) => cache.verify(e, toHex(pk)),
+    now: clock,
+  });
+  const wire = encodeEnvelope(alice.sign("wallet.register", { wallet: alice.wallet }, now));
+  const before = cache.misses;
+  const env = verifier.verify(wire);
+  assert.equal(cache.misses, before + 1, "ingest verifies once");
+  // the ledger gets its own copy (the outbox row, then the block), checked at proposal and execution
+  const copy = JSON.parse(JSON.stringify(env));
+  assert.equal(m.validateTx(copy), true);
+  assert.equal(code(run(m, copy)), "ok");
+  assert.equal(cache.misses, before + 1, "no second ed25519 verification");
+  // a forged copy is still refused: the cache is keyed by content
+  const forged = { ...JSON.parse(JSON.stringify(env)), body: { wallet: "gwforged0001" } };
+  assert.equal(m.validateTx(forged), false);
 });

@@ -173,9 +173,10 @@ test("phantom energy: a summary its readings do not show is refused; no sale, no
     assert.equal(ex.code, 0, ex.stderr);
     const ts = await runGridlet(["ledger", "verify", "--export", file, "--ca", k.ca.certPath, "--json"]);
     assert.equal(ts.code, 0, ts.stderr);
+    assert.equal(JSON.parse(ts.stdout).evidence.provenExportWh, 5_000);
     const py = spawnSync(
       "python3",
-      [join(REPO_ROOT, "tools", "verify_ledger.py"), "--ca", k.ca.certPath, file, "--json"],
+      ["-B", join(REPO_ROOT, "tools", "verify_ledger.py"), "--ca", k.ca.certPath, file, "--json"],
       {
         encoding: "utf8",
       },

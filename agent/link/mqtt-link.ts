@@ -262,6 +262,12 @@ export class AgentLink {
     });
   }
 
+  /** Rows below the send position were added (readings queued again): send from `seq` on. */
+  rewind(seq: number): void {
+    this.cursor = Math.min(this.cursor, seq - 1);
+    this.kick();
+  }
+
   private drain(): void {
     const client = this.client;
     if (client === undefined || !client.connected || this.stopped) return;
@@ -270,6 +276,11 @@ export class AgentLink {
       if (rows.length === 0) break;
       const now = Date.now();
       for (const row of rows) {
+        // after a rewind, what is already on its way is not sent twice
+        if (this.inflightSent.has(row.seq)) {
+          this.cursor = row.seq;
+          continue;
+        }
         client.publish(topics.agentUp(this.o.agentId), row.payload, { qos: 1 }, (err) => {
           if (err) this.o.log.debug("publish not completed", { seq: row.seq, error: err.message });
         });

@@ -169,10 +169,12 @@ export function meterSummary(
   interval: number,
   readings: readonly EvidenceReading[],
   terms: MarketTerms,
+  replacements: ReadonlyMap<string, readonly number[]> = new Map(),
 ): MeterSummaryBody | null {
   const start = interval * terms.intervalMs;
   if (!readings.some((r) => r.ts > start && r.ts <= start + terms.intervalMs)) return null;
-  const meters = intervalEvidence(readings, interval, terms.intervalMs);
+  const meters = intervalEvidence(readings, interval, terms.intervalMs, replacements);
+  if (meters.length === 0) return null;
   return { interval, ...evidenceTotals(meters), meters };
 }
 

@@ -58,8 +58,8 @@ export interface ParticipantOptions {
   config: TradingConfig;
   log: Logger;
   now: () => number;
-  /** new rows are in the outbox */
-  kick: () => void;
+  /** new rows are in the outbox (from `rewindTo` on, when rows were queued again below the newest) */
+  kick: (rewindTo?: number) => void;
 }
 
 interface Outgoing {
@@ -75,9 +75,12 @@ export class Participant {
   readonly wallet: string;
   readonly counters = { sent: 0, fills: 0, views: 0, rejected: 0, badDown: 0, announcements: 0 };
   private readonly borrower: Borrower;
+  /** the aggregator the link uses now: where the next meter summary is checked */
+  private following: string;
 
   constructor(o: ParticipantOptions) {
     this.o = o;
+    this.following = o.aggregator.id;
     this.state = new TradingState(o.store.database);
     this.terms = o.config.market;
     this.wallets = o.identity.cert.wallets ?? [];
@@ -164,8 +167,20 @@ export class Participant {
       const [from, to] = [start - this.terms.intervalMs, start + this.terms.intervalMs];
       // the summary must match what the aggregator stored: wait for every reading's receipt (or refusal)
       if (this.state.unreceiptedReadings(from, to) > 0) continue;
+      // readings another aggregator receipted (a fail-over) go to this one first, then the summary
+      const elsewhere = this.state.readingsNotHeldBy(from, to, this.following);
+      if (elsewhere.length > 0) {
+        this.o.store.resendReadings(elsewhere);
+        this.o.log.info("readings sent again for a summary", {
+          interval,
+          aggregator: this.following,
+          readings: elsewhere.length,
+        });
+        this.o.kick(elsewhere[0]);
+        continue;
+      }
       const readings = this.state.evidenceReadings(from, to);
-      const body = meterSummary(interval, readings, this.terms);
+      const body = meterSummary(interval, readings, this.terms, this.o.store.meterReplacements());
       if (body === null) continue;
       this.send([{ type: MSG_METER_SUMMARY, body }], ([r]) => this.state.summarySent(interval, r.seq, body));
     }
@@ -330,6 +345,31 @@ export class Participant {
   }
 
   /** A `market.announce` envelope, already verified as a configured aggregator's. */
+  /**
+   * The link moved to another aggregator (fail-over, or back home). A summary still waiting for its
+   * receipt goes there now: the readings it covers that this aggregator lacks are queued again under
+   * their own (lower) sequence numbers, so that they arrive before it.
+   */
+  onSwitch(aggregator: string): void {
+    this.following = aggregator;
+    const seqs = this.state
+      .summariesInFlight()
+      .flatMap((interval) => this.readingsMissingAt(interval, aggregator));
+    if (seqs.length === 0) return;
+    this.o.store.resendReadings(seqs);
+    this.o.log.info("readings sent again for summaries in flight", { aggregator, readings: seqs.length });
+    this.o.kick(Math.min(...seqs));
+  }
+
+  private readingsMissingAt(interval: number, aggregator: string): number[] {
+    const start = interval * this.terms.intervalMs;
+    return this.state.readingsNotHeldBy(
+      start - this.terms.intervalMs,
+      start + this.terms.intervalMs,
+      aggregator,
+    );
+  }
+
   onAnnounce(env: Envelope): void {
     if (env.type !== MSG_ANNOUNCE) return;
     const a = announcementSchema.safeParse(env.body);

@@ -77,6 +77,12 @@ export class TradingState {
       >(
         "SELECT r.seq, r.meter, r.ts, r.import_wh AS importWh, r.export_wh AS exportWh, e.payload FROM readings r JOIN reading_envelopes e ON e.seq = r.seq WHERE r.ts >= ? AND r.ts <= ? AND r.seq NOT IN (SELECT seq FROM dead) ORDER BY r.ts, r.seq",
       ),
+      notHeldBy: db.prepare<[number, number, string], { seq: number }>(
+        "SELECT r.seq FROM readings r JOIN reading_envelopes e ON e.seq = r.seq WHERE r.ts >= ? AND r.ts <= ? AND r.seq NOT IN (SELECT seq FROM dead) AND r.seq NOT IN (SELECT seq FROM outbox) AND NOT EXISTS (SELECT 1 FROM reading_receipts x WHERE x.seq = r.seq AND x.aggregator = ?) ORDER BY r.seq",
+      ),
+      summariesInFlight: db.prepare<[], { interval: number }>(
+        "SELECT s.interval FROM tp_summaries s JOIN outbox o ON o.seq = s.seq ORDER BY s.interval",
+      ),
       unreceipted: db.prepare<[number, number], { n: number }>(
         "SELECT count(*) AS n FROM readings r JOIN outbox o ON o.seq = r.seq WHERE r.ts >= ? AND r.ts <= ?",
       ),
@@ -210,6 +216,16 @@ export class TradingState {
     return this.q.evidence
       .all(fromMs, toMs)
       .map(({ payload, ...r }) => ({ ...r, envelope: JSON.parse(payload) }));
+  }
+
+  /** Receipted readings with reading time in [fromMs, toMs] that `aggregator` has not receipted. */
+  readingsNotHeldBy(fromMs: number, toMs: number, aggregator: string): number[] {
+    return this.q.notHeldBy.all(fromMs, toMs, aggregator).map((r) => r.seq);
+  }
+
+  /** Intervals whose summary is still in the outbox (sent, not receipted yet). */
+  summariesInFlight(): number[] {
+    return this.q.summariesInFlight.all().map((r) => r.interval);
   }
 
   /** How many of the readings with reading time in [fromMs, toMs] await their receipt. */

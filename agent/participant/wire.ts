@@ -55,7 +55,10 @@ export function tradingHooks(o: {
       participant,
       step: () => participant.step(),
       onDown: (env: Parameters<Participant["onDown"]>[0]) => participant.onDown(env),
-      onSwitch: (to: { id: string; url: string }) => announce.follow(to.url, to.id),
+      onSwitch: (to: { id: string; url: string }) => {
+        participant.onSwitch(to.id);
+        announce.follow(to.url, to.id);
+      },
       onResequenced: (moved: ReadonlyMap<number, number>) => participant.state.resequenced(moved),
       stop: () => announce.stop(),
     };

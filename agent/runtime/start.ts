@@ -14,6 +14,7 @@ import { AgentStore } from "../store/agent-store.js";
 import { AgentRuntime } from "./agent.js";
 import type { DriverFactory } from "./drivers.js";
 import { AgentRuntimeError } from "./errors.js";
+import { homeAssistantOptions } from "./home-assistant.js";
 
 /** The agent's composition root: everything the runtime needs, built from one configuration. */
 export async function startAgent(
@@ -57,8 +58,9 @@ export async function startAgent(
     ...(aggregators === undefined ? {} : { aggregators }),
     drivers,
     store,
+    retention: { keepMs: config.store.keepReadingsDays * 86_400_000 },
     mqtt: { ...config.mqtt, clientId, tls },
-    homeAssistant: config.homeAssistant,
+    ...homeAssistantOptions(config, deps.log),
     notifier: deps.notifier,
     log: deps.log,
     now,

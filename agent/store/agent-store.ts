@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { seqFloor } from "../../protocol/sequence.js";
+import { openStore } from "../../protocol/store-file.js";
 import type { MeterReading } from "../meters/types.js";
 import { StoreError } from "./errors.js";
 
@@ -33,6 +34,7 @@ const SCHEMA_VERSION = 1;
 
 export class AgentStore {
   private readonly db: Database.Database;
+  private readonly closeStore: () => void;
   private readonly agentId: string;
   private readonly stmts: ReturnType<AgentStore["prepare"]>;
 
@@ -44,19 +46,17 @@ export class AgentStore {
    * on average. Gaps in an agent's sequence therefore appear at restarts only.
    */
   constructor(path: string, agentId: string, seqFloor: () => number) {
-    try {
-      this.db = new Database(path);
-    } catch (e) {
-      throw new StoreError("STORE_OPEN_FAILED", `cannot open agent store ${path}: ${(e as Error).message}`, {
-        path,
-      });
-    }
+    const store = openStore(path, "agent store");
+    this.db = store.db;
+    this.closeStore = store.close;
     this.agentId = agentId;
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
-    this.migrate(seqFloor);
-    this.stmts = this.prepare();
+    try {
+      this.migrate(seqFloor);
+      this.stmts = this.prepare();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
   }
 
   private migrate(seqFloor: () => number): void {
@@ -68,6 +68,12 @@ export class AgentStore {
       CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL);
       -- the signed envelope of every reading, kept after its receipt: a meter summary commits to them
       CREATE TABLE IF NOT EXISTS reading_envelopes (seq INTEGER PRIMARY KEY, payload TEXT NOT NULL);
+      -- meters replaced (signed meter.replace sent): from ts on, the meter's registers start again
+      CREATE TABLE IF NOT EXISTS meter_replacements (meter TEXT NOT NULL, ts INTEGER NOT NULL,
+        seq INTEGER NOT NULL, PRIMARY KEY (meter, ts)) WITHOUT ROWID;
+      -- the aggregators that receipted each reading (a summary is checked against one aggregator's)
+      CREATE TABLE IF NOT EXISTS reading_receipts (seq INTEGER NOT NULL, aggregator TEXT NOT NULL,
+        PRIMARY KEY (seq, aggregator)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS dead (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
         code TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);
     `);
@@ -105,6 +111,13 @@ export class AgentStore {
       ),
       insertOutbox: this.db.prepare("INSERT INTO outbox (seq, type, payload) VALUES (?, ?, ?)"),
       insertReadingEnvelope: this.db.prepare("INSERT INTO reading_envelopes (seq, payload) VALUES (?, ?)"),
+      dropReadingEnvelope: this.db.prepare<[number]>("DELETE FROM reading_envelopes WHERE seq = ?"),
+      recordReadingReceipt: this.db.prepare<[string, number]>(
+        "INSERT OR IGNORE INTO reading_receipts (seq, aggregator) SELECT seq, ? FROM reading_envelopes WHERE seq = ?",
+      ),
+      resendReading: this.db.prepare<[number]>(
+        "INSERT OR IGNORE INTO outbox (seq, type, payload) SELECT seq, 'reading', payload FROM reading_envelopes WHERE seq = ?",
+      ),
       outboxAfter: this.db.prepare<[number, number], OutboxRow>(
         "SELECT seq, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
       ),
@@ -118,6 +131,11 @@ export class AgentStore {
       countOutbox: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM outbox"),
       countDead: this.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM dead"),
       lastReading: this.db.prepare<[], { ts: number | null }>("SELECT max(ts) AS ts FROM readings"),
+      oldestReadings: this.db.prepare<[number, number], { seq: number; ts: number }>(
+        "SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT ?",
+      ),
+      deleteReading: this.db.prepare<[number]>("DELETE FROM readings WHERE seq = ?"),
+      deleteReadingEnvelope: this.db.prepare<[number]>("DELETE FROM reading_envelopes WHERE seq = ?"),
     };
   }
 
@@ -244,6 +262,9 @@ export class AgentStore {
         this.stmts.deleteOutbox.run(old);
         this.stmts.insertOutbox.run(next, signed.type, signed.payload);
         this.stmts.moveReading.run(next, old);
+        // the reading's evidence is the envelope under its new number (what the aggregator will store)
+        this.stmts.dropReadingEnvelope.run(old);
+        if (row.type === "reading") this.stmts.insertReadingEnvelope.run(next, signed.payload);
         moved.set(old, next);
         next += 1;
       }
@@ -256,6 +277,56 @@ export class AgentStore {
   /** Outbox rows with seq above `afterSeq`, oldest first. */
   outboxAfter(afterSeq: number, limit: number): OutboxRow[] {
     return this.stmts.outboxAfter.all(afterSeq, limit);
+  }
+
+  /** Records which aggregator receipted these envelopes, for those that are readings. */
+  recordReadingReceipts(seqs: readonly number[], aggregator: string): void {
+    this.db.transaction(() => {
+      for (const s of seqs) this.stmts.recordReadingReceipt.run(aggregator, s);
+    })();
+  }
+
+  /**
+   * Puts already receipted readings back in the outbox under their own sequence numbers and signatures
+   * (another aggregator needs them to check a meter summary; the one that has them receipts them again).
+   */
+  resendReadings(seqs: readonly number[]): number {
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const s of seqs) n += this.stmts.resendReading.run(s).changes;
+      return n;
+    })();
+  }
+
+  /**
+   * Records a meter replacement and puts its signed `meter.replace` in the outbox, in one transaction
+   * (docs/PROTOCOL.md, "Metered evidence"). Returns the envelope's sequence number.
+   */
+  replaceMeter(
+    meter: string,
+    ts: number,
+    reason: string,
+    sign: (
+      body: { meter: string; ts: number; reason: string },
+      seq: number,
+    ) => { type: string; payload: string },
+  ): number {
+    const [row] = this.appendMessages([{ meter, ts, reason }], sign, ([r]) => {
+      this.db
+        .prepare("INSERT OR REPLACE INTO meter_replacements (meter, ts, seq) VALUES (?, ?, ?)")
+        .run(meter, ts, r.seq);
+    });
+    return row.seq;
+  }
+
+  /** The replacement times of each meter. */
+  meterReplacements(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const r of this.db
+      .prepare<[], { meter: string; ts: number }>("SELECT meter, ts FROM meter_replacements")
+      .all())
+      out.set(r.meter, [...(out.get(r.meter) ?? []), r.ts]);
+    return out;
   }
 
   /** Removes receipted envelopes; returns how many were still in the outbox. */
@@ -280,6 +351,37 @@ export class AgentStore {
         moved += 1;
       }
       return moved;
+    })();
+  }
+
+  /**
+   * Retention: deletes up to `maxRows` readings older than `cutoffTs`, with the copy of their signed
+   * envelope, once the envelope has left the outbox (receipted by an aggregator, or refused for good and
+   * kept in `dead`); returns how many. Readings are
+   * walked oldest first by sequence number, which follows the clock, and the walk stops at the first one
+   * not older than the cutoff, so a store with nothing to prune costs one row read. Readings still waiting
+   * for their receipt are kept whatever their age.
+   */
+  pruneReceipted(cutoffTs: number, maxRows: number): number {
+    return this.db.transaction(() => {
+      let removed = 0;
+      let after = -1;
+      // unreceipted old readings (a long outage) are stepped over; this bounds the walk over them
+      let examined = 0;
+      while (removed < maxRows && examined < 10 * maxRows) {
+        const rows = this.stmts.oldestReadings.all(after, 500);
+        if (rows.length === 0) return removed;
+        for (const r of rows) {
+          if (r.ts >= cutoffTs) return removed;
+          after = r.seq;
+          examined += 1;
+          if (this.stmts.outboxRow.get(r.seq) !== undefined) continue;
+          this.stmts.deleteReading.run(r.seq);
+          this.stmts.deleteReadingEnvelope.run(r.seq);
+          if (++removed >= maxRows) return removed;
+        }
+      }
+      return removed;
     })();
   }
 
@@ -315,7 +417,7 @@ export class AgentStore {
   }
 
   close(): void {
-    this.db.close();
+    this.closeStore();
   }
 }
 

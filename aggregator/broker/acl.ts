@@ -5,7 +5,8 @@ import type { BrokerIdentity } from "./login.js";
 /**
  * Who may publish and subscribe where (the same rules as config/mosquitto.acl.example):
  * an agent publishes only under its own `gridlet/v1/agent/<id>/` (never its `down`, which is the
- * aggregator's) and its own Home Assistant discovery topics; it subscribes to its own `down` and to the
+ * aggregator's; per meter only Home Assistant's state and availability) and its own Home Assistant
+ * discovery topics; it subscribes to its own `down` and to the
  * public aggregator and CA topics. An aggregator publishes to agents' `down` topics and under its own
  * topics; a peer aggregator subscribes to consensus traffic and its bank's bills only.
  */
@@ -13,10 +14,18 @@ export function mayPublish(who: BrokerIdentity, topic: string): boolean {
   if (topic.includes("+") || topic.includes("#")) return false;
   const parts = topic.split("/");
   if (who.role === "agent") {
-    if (topic.startsWith(`${TOPIC_ROOT}/agent/${who.id}/`)) return parts.length === 5 && parts[4] !== "down";
+    if (topic.startsWith(`${TOPIC_ROOT}/agent/${who.id}/`)) {
+      if (parts.length === 5) return parts[4] !== "down";
+      // Home Assistant's per-meter topics: gridlet/v1/agent/<id>/meter/<meter>/(state|availability)
+      return (
+        parts.length === 7 && parts[4] === "meter" && (parts[6] === "state" || parts[6] === "availability")
+      );
+    }
     // homeassistant/<component>/<node_id>/<object_id>/config
     return parts.length >= 4 && parts[0] === HA_DISCOVERY_PREFIX && parts[2] === haNodeId(who.id);
   }
+  // The CA logs in (with a token its own key signs) only to hand its revocation list to a broker.
+  if (who.role === "ca") return topic === `${TOPIC_ROOT}/ca/revocations`;
   if (who.role === "aggregator") {
     if (parts.length === 5 && topic.startsWith(`${TOPIC_ROOT}/agent/`) && parts[4] === "down") return true;
     if (topic.startsWith(`${TOPIC_ROOT}/aggregator/${who.id}/`)) return true;

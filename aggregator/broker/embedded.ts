@@ -31,6 +31,8 @@ export async function startEmbeddedBroker(opts: {
   log: Logger;
   limits?: BrokerLimits;
   now?: () => number;
+  /** a reason to refuse a publish for its payload (a revocation list that is not the CA's), if any */
+  checkPublish?: (topic: string, payload: Buffer) => string | undefined;
   /** called once per refusal, for the aggregator's persistent counters */
   onRefusal?: (code: string) => void;
   /**
@@ -47,6 +49,7 @@ export async function startEmbeddedBroker(opts: {
     log,
     now: opts.now ?? Date.now,
     onRefusal: opts.onRefusal,
+    checkPublish: opts.checkPublish,
   });
   let broker: Aedes;
   const clientsById = (): Record<string, Client | undefined> =>
@@ -54,6 +57,7 @@ export async function startEmbeddedBroker(opts: {
   broker = await Aedes.createBroker({
     id: "gridlet-embedded",
     connectTimeout: limits.connectTimeoutMs,
+    drainTimeout: limits.drainTimeoutMs,
     // Client ids are `<identity>` or `<identity>/<suffix>` (docs/SECURITY.md), longer than MQTT 3.1's 23.
     maxClientsIdLength: 256,
     authenticate: (client, username, password, done) =>
@@ -72,6 +76,18 @@ export async function startEmbeddedBroker(opts: {
   });
   broker.on("clientError", (client, err) =>
     log.debug("client error", { client: client.id, error: err.message }),
+  );
+  // Aedes' emitter (mqemitter) queues messages beyond its concurrency while subscribers are slow (a
+  // peer that stopped reading), and starts the next queued one from the completion of the previous:
+  // when every completion is synchronous (no subscriber left, or only in-process ones) a long queue
+  // drains by recursion and overflows the stack, as it did when 16 aggregators stopped together.
+  // One subscriber on everything that completes on the next turn keeps that drain iterative.
+  await new Promise<void>((resolve) =>
+    broker.subscribe(
+      "#",
+      (_p, done) => setImmediate(done),
+      () => resolve(),
+    ),
   );
   for (const sub of opts.subscriptions ?? []) {
     await new Promise<void>((resolve) =>

@@ -17,6 +17,8 @@ export type BrokerRefusalCode =
   | "PUBLISH_DENIED"
   | "SUBSCRIBE_DENIED"
   | "RETAINED_LIMIT"
+  /** a payload the broker checks and refuses: a revocation list not signed by the CA, or older */
+  | "BAD_PAYLOAD"
   | "THROTTLED"
   | "RATE_LIMITED"
   | "REVOKED_CUT"
@@ -58,6 +60,7 @@ export class BrokerGate {
       log: Logger;
       now: () => number;
       onRefusal?: ((code: string) => void) | undefined;
+      checkPublish?: ((topic: string, payload: Buffer) => string | undefined) | undefined;
     },
   ) {
     this.retained = new RetainedQuota(o.limits.maxRetainedPerIdentity, o.limits.maxRetainedBytesPerIdentity);
@@ -195,6 +198,20 @@ export class BrokerGate {
         topic: packet.topic,
       });
       done(new Error(`publish to ${packet.topic} not allowed`));
+      return;
+    }
+    const payloadRefusal = this.o.checkPublish?.(
+      packet.topic,
+      typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload,
+    );
+    if (payloadRefusal !== undefined) {
+      this.refuse("BAD_PAYLOAD", who.id, "publish refused", {
+        client: client.id,
+        id: who.id,
+        topic: packet.topic,
+        reason: payloadRefusal,
+      });
+      done(new Error(payloadRefusal));
       return;
     }
     if (packet.retain) {

@@ -38,6 +38,8 @@ export const brokerLimitsSchema = z
     publishPerSecond: z.number().int().min(1).max(1_000_000).default(200),
     /** publishes an identity may send at once before the rate applies */
     publishBurst: z.number().int().min(1).max(1_000_000).default(2000),
+    /** a client whose socket takes longer than this to drain (it stopped reading) is disconnected */
+    drainTimeoutMs: z.number().int().min(1000).max(600_000).default(15_000),
     /** a publish that would have to wait longer than this for its turn drops the connection instead */
     maxThrottleMs: z.number().int().min(0).max(60_000).default(5000),
   })

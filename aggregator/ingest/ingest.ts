@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { describeBodyError } from "../../protocol/body-error.js";
 import { BurstLog } from "../../protocol/burst-log.js";
+import { toHex } from "../../protocol/bytes.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
@@ -53,6 +54,11 @@ export interface IngestOptions {
   now: () => number;
   maxFutureMs: number;
   log: Logger;
+  /**
+   * The signature check to use (the ledger's signature cache, aggregator/node/sig-cache.ts): an
+   * envelope verified here is a cache hit when the ledger checks it again. Default: ed25519 verify.
+   */
+  checkSignature?: (env: Envelope, publicKeyHex: string) => boolean;
 }
 
 /**
@@ -87,6 +93,9 @@ export class Ingest {
         maxAgeMs: (type) => this.handlers.get(type)?.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
         maxFutureMs: opts.maxFutureMs,
       },
+      ...(opts.checkSignature === undefined
+        ? {}
+        : { checkSignature: (e: Envelope, pk: Uint8Array) => opts.checkSignature!(e, toHex(pk)) }),
       now: opts.now,
     });
   }

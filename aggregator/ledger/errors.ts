@@ -12,7 +12,11 @@ export type LedgerErrorCode =
   | "GAP"
   | "STATE_MISMATCH"
   | "STORE"
-  | "BAD_EXPORT";
+  | "BAD_EXPORT"
+  /** the readings export: a reading not signed by a registered agent */
+  | "BAD_READING"
+  /** a meter summary in the ledger that the readings export does not prove */
+  | "SUMMARY_MISMATCH";
 
 export const { Error: LedgerError, is: isLedgerError } = errorFamily<LedgerErrorCode>("LedgerError");
 export type LedgerError = FamilyError<LedgerErrorCode>;

@@ -4,7 +4,7 @@ import type { AggregatorConfig } from "../../config/aggregator.js";
 import { describeError } from "../../protocol/errors.js";
 import { MSG_METER_REPLACE } from "../../protocol/evidence.js";
 import type { RunningHttpServer } from "../../protocol/http/server.js";
-import { type RevocationList, TrustStore } from "../../protocol/identity.js";
+import { TrustStore } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { loadIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
@@ -21,11 +21,14 @@ import { startAggregatorHttp } from "../http/serve.js";
 import { Ingest } from "../ingest/ingest.js";
 import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
+import { IngestRetention } from "../ingest/retention.js";
 import { AggregatorStore } from "../ingest/store.js";
+import { SignatureCache } from "../node/sig-cache.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
 import { DutyClock } from "./clock.js";
 import { AggregatorRuntimeError } from "./errors.js";
+import { RevocationFeed } from "./revocations.js";
 
 export interface RunningAggregator {
   ingest: Ingest;
@@ -40,6 +43,13 @@ export interface RunningAggregator {
   http: RunningHttpServer | undefined;
   stop(): Promise<void>;
 }
+
+/**
+ * Retention (docs/OPERATIONS.md): every 30 s, at most this many rows of each kind, so that a run pauses
+ * the process (consensus included) for tens of milliseconds, not seconds; up to 14 million a day.
+ */
+const RETENTION_EVERY_MS = 30_000;
+const RETENTION_BATCH = 5_000;
 
 /**
  * The aggregator's composition root: identity and trust store, SQLite store, the one DutyClock, the
@@ -99,7 +109,11 @@ export async function startAggregator(
     maxPerReceipt: 2000,
     sender: { send: (topic, payload) => link?.publish(topic, payload) },
   });
+  // One verification per envelope: ingest checks signatures through the ledger's cache, so the
+  // ledger's check of the same envelope at proposal and execution is a lookup.
+  const signatures = new SignatureCache();
   const ingest = new Ingest({
+    checkSignature: (env, publicKeyHex) => signatures.verify(env, publicKeyHex),
     store,
     directory: trust,
     refreshSender: () => scanCertDir(),
@@ -111,6 +125,15 @@ export async function startAggregator(
   const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
   ingest.registerHandler(MSG_READING, readings);
   ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
+  const keepMs = config.store.keepReadingsDays * 86_400_000;
+  if (keepMs > 0) {
+    const retention = new IngestRetention(store.db);
+    clock.every("retention", RETENTION_EVERY_MS, (t) => {
+      const removed = retention.prune(t - keepMs, RETENTION_BATCH);
+      if (removed.readings + removed.envelopes > 0)
+        log.info("old readings pruned", { ...removed, olderThanDays: config.store.keepReadingsDays });
+    });
+  }
   // The ledger's message types are registered before agents can connect.
   const ledger =
     config.consortium === undefined || config.genesis === undefined
@@ -125,35 +148,27 @@ export async function startAggregator(
           ingest,
           evidence: readings.evidence,
           publish: (topic, payload) => link?.publish(topic, payload),
+          onRevocations: (peer, payload) => revocations.offer(payload, `peer ${peer}`),
           log: log.child("ledger"),
           clock,
+          signatures,
           now,
         });
 
   const statusTopic = topics.aggregatorStatus(config.id);
   const agentsUp = `${TOPIC_ROOT}/agent/+/up`;
-  // A revoked identity must stop being able to log in or be believed as soon as the CA says so: the
-  // CA's signed list arrives retained on its topic or as a newer file, and is installed if newer.
-  const applyRevocations = (list: unknown, source: string) => {
-    try {
-      if (trust.setRevocations(list as RevocationList)) {
-        const l = list as RevocationList;
-        log.info("revocation list installed", { source, version: l.version, revoked: l.revoked.length });
-      }
-    } catch (e) {
-      ingest.count("BAD_REVOCATION_LIST");
-      log.warn("revocation list refused", { source, error: describeError(e) });
-    }
-  };
+  // A revoked identity must stop being able to log in, be believed or stay connected as soon as the CA
+  // says so: the CA's signed list arrives on its topic (here or at a peer) or as a newer file.
+  const revocations = new RevocationFeed({
+    trust,
+    cut: (revoked) => broker?.disconnect((who) => revoked(who.id), "certificate revoked") ?? 0,
+    republish: (payload) => link?.publish(topics.revocations(), payload, true),
+    count: (code) => ingest.count(code),
+    log,
+  });
   const route = (topic: string, payload: Buffer) => {
     if (topic !== topics.revocations()) return ingest.receive(topic, payload);
-    let list: unknown;
-    try {
-      list = JSON.parse(payload.toString("utf8"));
-    } catch {
-      list = undefined;
-    }
-    applyRevocations(list, topic);
+    revocations.offer(payload, topic);
   };
   const revocationsFile = config.identity.revocations;
   if (revocationsFile !== undefined)
@@ -166,7 +181,7 @@ export async function startAggregator(
         log.warn("revocation list unreadable", { file: revocationsFile, error: describeError(e) });
         return;
       }
-      applyRevocations(list, revocationsFile);
+      revocations.offer(list, revocationsFile);
     });
   let broker: EmbeddedBroker | undefined;
   let url: string;
@@ -181,6 +196,8 @@ export async function startAggregator(
       }),
       log: log.child("broker"),
       onRefusal: (code) => ingest.count(`BROKER_${code}`),
+      checkPublish: (topic, payload) =>
+        topic === topics.revocations() ? revocations.refusal(payload) : undefined,
       subscriptions: [
         { filter: agentsUp, onMessage: route },
         { filter: topics.revocations(), onMessage: route },

@@ -8,6 +8,7 @@ export type DutyName =
   | "announce"
   | "register-agents"
   | "revocations"
+  | "retention"
   | "watchdog";
 
 interface Duty {

@@ -4,7 +4,7 @@ import type { Ed25519 } from "../../protocol/crypto/index.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
-import { TOPIC_ROOT } from "../../protocol/topics.js";
+import { TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
 import type { Message } from "../consensus/messages.js";
 import type { Link } from "../consensus/transport/host.js";
@@ -32,6 +32,8 @@ export interface PeerLinkOptions {
   deliver: (msg: Message) => void;
   /** a bill for this aggregator's bank forwarded by a peer (the raw agent envelope) */
   onBill?: (peer: string, payload: Buffer) => void;
+  /** the CA's revocation list as retained on a peer's broker (verified by the receiver) */
+  onRevocations?: (peer: string, payload: Buffer) => void;
   /** login sequence numbers: rising across restarts */
   nextLoginSeq: () => number;
   now: () => number;
@@ -67,6 +69,7 @@ export class PeerLink implements Link {
       c.on("connect", () => {
         const filters = [peerTopics.broadcast(m.id), peerTopics.direct(m.id, o.self)];
         if (o.onBill !== undefined) filters.push(peerTopics.bills(o.self));
+        if (o.onRevocations !== undefined) filters.push(topics.revocations());
         c.subscribe(filters, { qos: 0 }, (err) => {
           if (err) o.log.warn("peer subscribe failed", { peer: m.id, error: err.message });
         });
@@ -121,6 +124,10 @@ export class PeerLink implements Link {
 
   /** True when the message went to the core (or, for a bill, to the bank). */
   private receive(peer: string, topic: string, payload: Buffer): boolean {
+    if (topic === topics.revocations()) {
+      this.o.onRevocations?.(peer, payload);
+      return true;
+    }
     if (topic === peerTopics.bills(this.o.self)) {
       this.o.onBill?.(peer, payload);
       return true;

@@ -15,6 +15,7 @@ import { BlockStore } from "../ledger/store.js";
 import { announceInterval } from "../market/announce.js";
 import { loadGenesisFile } from "../node/genesis.js";
 import { AggregatorNode } from "../node/node.js";
+import type { SignatureCache } from "../node/sig-cache.js";
 import type { DutyClock } from "../runtime/clock.js";
 import { BillDesk } from "./bill-desk.js";
 import { CommitRelay } from "./commit.js";
@@ -40,9 +41,13 @@ export interface LedgerServiceDeps {
   evidence: MeterEvidenceStore;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
+  /** a revocation list published on a peer's broker (the CA's, signed; the caller checks it) */
+  onRevocations?: (peer: string, payload: Buffer) => void;
   log: Logger;
   /** the process's one timer: the ledger registers its periodic duties on it when it starts */
   clock: DutyClock;
+  /** the signature cache ingest verifies through (one verification per envelope) */
+  signatures?: SignatureCache;
   now?: () => number;
 }
 
@@ -119,6 +124,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
         ? undefined
         : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
     nextLoginSeq: () => d.store.nextLoginSeq(),
+    ...(d.onRevocations === undefined ? {} : { onRevocations: d.onRevocations }),
     now,
     log: log.child("peers"),
   });
@@ -155,6 +161,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
     consensus: config.consensus,
     bank,
     clock: now,
+    ...(d.signatures === undefined ? {} : { signatures: d.signatures }),
     // ticked by the process's DutyClock
     tickMs: 0,
     onCommit: (out) => {

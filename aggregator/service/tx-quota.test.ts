@@ -71,12 +71,14 @@ describe("ledger transaction quota", () => {
           a.key.seed,
         ),
       );
+    const sent = new Map<number, Buffer>();
     for (let seq = 1; seq <= 3000; seq++) {
-      ingest.receive(topics.agentUp(a.id), tx(seq));
+      sent.set(seq, tx(seq));
+      ingest.receive(topics.agentUp(a.id), sent.get(seq)!);
       if (seq === 10) ingest.flush();
     }
     // a resend of a stored one is receipted again, not counted against the quota
-    ingest.receive(topics.agentUp(a.id), tx(5));
+    ingest.receive(topics.agentUp(a.id), sent.get(5)!);
     ingest.flush();
     batcher.flush();
     assert.equal(outbox.size(), 64);

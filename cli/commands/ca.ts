@@ -95,19 +95,64 @@ const issue: CommandModule = {
   },
 };
 
+const withTargets = <T>(y: Argv<T>) =>
+  y
+    .option("to", {
+      type: "string",
+      array: true,
+      describe: "AGGREGATOR_ID=BROKER_URL to hand the revocation list to (repeatable)",
+    })
+    .option("consortium", { type: "string", describe: "hand it to every member of this consortium file" });
+
+async function publishTo(ca: CaDirectory, a: Record<string, unknown>): Promise<void> {
+  const { publishRevocations, publishTargets } = await import("./ca-publish.js");
+  const targets = await publishTargets(
+    ((a.to as string[] | undefined) ?? []).map(String),
+    a.consortium === undefined ? undefined : String(a.consortium),
+    ca,
+  );
+  const results = await publishRevocations(ca, targets);
+  for (const r of results)
+    console.log(r.error === undefined ? `  published to ${r.id}` : `  NOT published to ${r.id}: ${r.error}`);
+  if (results.some((r) => r.error !== undefined)) process.exitCode = EXIT_RUNTIME;
+}
+
 const revoke: CommandModule = {
   command: "revoke",
-  describe: "revoke an issued certificate (re-signs revocations.json with a higher version)",
+  describe:
+    "revoke an issued certificate (re-signs revocations.json with a higher version), optionally handing the list to aggregators",
   builder: (y) =>
-    withDir(y)
+    withTargets(withDir(y))
       .option("id", { type: "string", demandOption: true })
       .option("reason", { type: "string", default: "unspecified" })
-      .example("$0 ca revoke --id agent-07 --reason 'key leaked'", "revoke agent-07"),
-  handler: (a) => {
-    const list = new CaDirectory(String(a.dir)).revoke(String(a.id), String(a.reason));
+      .example("$0 ca revoke --id agent-07 --reason 'key leaked'", "revoke agent-07")
+      .example(
+        "$0 ca revoke --id agent-07 --to agg-1=mqtt://10.0.0.1:1883",
+        "revoke, and publish the list on agg-1's broker (its peers pass it on)",
+      ),
+  handler: async (a) => {
+    const ca = new CaDirectory(String(a.dir));
+    const list = ca.revoke(String(a.id), String(a.reason));
     console.log(
       `revoked "${a.id}"; revocation list is now version ${list.version} (${list.revoked.length} entries)`,
     );
+    if (a.to !== undefined || a.consortium !== undefined) await publishTo(ca, a);
+  },
+};
+
+const publish: CommandModule = {
+  command: "publish",
+  describe:
+    "hand the current revocation list to aggregators' brokers (retained on gridlet/v1/ca/revocations)",
+  builder: (y) =>
+    withTargets(withDir(y)).example(
+      "$0 ca publish --consortium /etc/gridlet/consortium.json",
+      "to every member of the consortium",
+    ),
+  handler: async (a) => {
+    const ca = new CaDirectory(String(a.dir));
+    console.log(`revocation list version ${ca.revocations().version}`);
+    await publishTo(ca, a);
   },
 };
 
@@ -165,8 +210,9 @@ export const caCommand: CommandModule = {
       .command(init)
       .command(issue)
       .command(revoke)
+      .command(publish)
       .command(verify)
-      .demandCommand(1, "name a ca command: init, issue, revoke or verify")
+      .demandCommand(1, "name a ca command: init, issue, revoke, publish or verify")
       .strict()
       .example("$0 ca init && $0 ca issue --role aggregator --id agg-1", "a CA and one aggregator"),
   handler: () => undefined,

@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
 import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
@@ -148,8 +148,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       const aggs = layout.aggregators.map((g) => sup.start(g.id, ["aggregator", "--config", g.config]));
       await Promise.all(aggs.map((c) => waitForLine(c, /ledger started/, 60_000, sup)));
       const agents = layout.agents.map((g) => sup.start(g.id, ["agent", "--config", g.config]));
-      void agents;
       printUrls(layout, a.duration);
+      // The duration is trading time: it runs from when every agent is up (a loaded machine takes a while
+      // to start twelve processes).
+      await Promise.all(agents.map((c) => waitForLine(c, /agent started/, 60_000, sup)));
       const start = Date.now();
       const endless = a.duration === 0;
       // Until Ctrl-C, the kill comes after a minute: long enough to have the dashboard open.
@@ -235,10 +237,28 @@ function report(layout: DemoLayout): void {
   }
   console.log("\nWhere to look:");
   console.log(
-    `  npx gridlet ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
+    `  ${gridletCommand()} ledger verify --db ${layout.aggregators[0].ledgerDb} --ca ${join(layout.caDir, "ca.cert.json")}`,
   );
-  console.log(`  npx gridlet ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`);
-  console.log(`  python3 tools/verify_ledger.py --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
-  console.log(`  npx gridlet agent status --config ${layout.agents[0].config}`);
+  console.log(
+    `  ${gridletCommand()} ledger export --db ${layout.aggregators[0].ledgerDb} --out ledger.jsonl`,
+  );
+  console.log(`  python3 ${verifierPath()} --ca ${join(layout.caDir, "ca.cert.json")} ledger.jsonl`);
+  console.log(`  ${gridletCommand()} agent status --config ${layout.agents[0].config}`);
   if (hashes.size !== 1 || s.supplyMc !== s.walletTotalMc) process.exitCode = 1;
+}
+
+/**
+ * How the user runs gridlet: `npx gridlet` in a checkout (its bin is linked into node_modules/.bin), plain
+ * `gridlet` from an installed release, where `npx gridlet` would look for a package of that name in the
+ * registry instead.
+ */
+function gridletCommand(): string {
+  return existsSync(join(process.cwd(), "node_modules", ".bin", "gridlet")) ? "npx gridlet" : "gridlet";
+}
+
+/** The independent Python verifier shipped in tools/: relative from the checkout's root, else absolute. */
+function verifierPath(): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tools", "verify_ledger.py");
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
 }

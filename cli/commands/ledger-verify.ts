@@ -1,16 +1,18 @@
+import { readFileSync } from "node:fs";
 import { LedgerExport } from "../../aggregator/ledger/export.js";
 import { machineFactory, machineNames } from "../../aggregator/ledger/machines.js";
-import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
+import { cachingVerifier, ed25519Verifier } from "../../aggregator/ledger/signing.js";
 import { BlockStore, type LedgerMember } from "../../aggregator/ledger/store.js";
 import { type LedgerSource, type VerifyReport, verifyLedger } from "../../aggregator/ledger/verify.js";
 import { NodeError } from "../../aggregator/node/errors.js";
-import { verifyGenesis } from "../../aggregator/node/genesis.js";
+import { type LedgerGenesis, verifyGenesis } from "../../aggregator/node/genesis.js";
 import { LedgerMachine } from "../../aggregator/node/machine.js";
 import { anchorToCa, LEDGER_MACHINE_NAME, type SelfDescription } from "../../aggregator/node/verify.js";
+import { type EvidenceReport, verifyEvidence } from "../../aggregator/node/verify-evidence.js";
 import type { ReplicatedStateMachine } from "../../aggregator/state/replicated.js";
 import { fromHex } from "../../protocol/bytes.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
-import { readJsonFile } from "../../protocol/keyfile.js";
+import { parseCertificate } from "../../protocol/identity.js";
 import { UsageError } from "../exit.js";
 
 export interface VerifyArgs {
@@ -32,6 +34,8 @@ interface Opened {
   mode: "pbft" | "pow";
   consortium: unknown;
   genesis: unknown;
+  /** lines of the export besides the ledger: the readings export */
+  others: readonly Record<string, unknown>[];
   close(): void;
 }
 
@@ -53,6 +57,7 @@ function open(a: VerifyArgs): Opened {
       mode: store.getMeta<"pbft" | "pow">("mode") ?? "pbft",
       consortium: store.getMeta("consortiumFile"),
       genesis: store.getMeta("genesisFile"),
+      others: [],
       close: () => store.close(),
     };
   }
@@ -73,8 +78,18 @@ function open(a: VerifyArgs): Opened {
     mode: m.mode ?? "pbft",
     consortium: x.header.consortium,
     genesis: x.header.genesis,
+    others: x.others,
     close: () => {},
   };
+}
+
+/** A JSON file named on the command line: unreadable or not JSON is a usage error (exit 2). */
+export function readArgJson(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UsageError("USAGE", `${what} ${path}: ${(e as Error).message}`);
+  }
 }
 
 function keysOf(members: readonly LedgerMember[]): Map<string, Uint8Array> {
@@ -93,24 +108,35 @@ function keysOf(members: readonly LedgerMember[]): Map<string, Uint8Array> {
  * parameters from the CA-signed genesis (both carried by the ledger, or named); without it, from what the
  * ledger says about itself, which only shows that the file is internally consistent.
  */
-export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; consortium?: string } {
+export function runVerify(
+  a: VerifyArgs,
+): VerifyReport & { anchored: boolean; consortium?: string; evidence?: EvidenceReport } {
   const l = open(a);
   try {
     const consortiumDoc =
-      a.consortium === undefined ? l.consortium : readJsonFile(a.consortium, "consortium file");
-    const genesisDoc = a.genesis === undefined ? l.genesis : readJsonFile(a.genesis, "genesis file");
+      a.consortium === undefined ? l.consortium : readArgJson(a.consortium, "--consortium");
+    const genesisDoc = a.genesis === undefined ? l.genesis : readArgJson(a.genesis, "--genesis");
     const name = a.machine ?? l.machine;
     let members: readonly LedgerMember[];
     let make: (() => ReplicatedStateMachine) | undefined;
     let consortiumName: string | undefined;
+    let genesis: LedgerGenesis | undefined;
     if (a.ca !== undefined) {
-      const anchor = anchorToCa(
-        readJsonFile(a.ca, "CA certificate"),
-        { consortium: consortiumDoc, genesis: genesisDoc },
-        l.self,
-      );
+      if (consortiumDoc === undefined || consortiumDoc === null)
+        throw new UsageError("USAGE", `${l.name} carries no consortium file: name it with --consortium FILE`);
+      if (genesisDoc === undefined || genesisDoc === null)
+        throw new UsageError("USAGE", `${l.name} carries no genesis file: name it with --genesis FILE`);
+      const caCert = readArgJson(a.ca, "--ca");
+      try {
+        const c = parseCertificate(caCert);
+        if (c.role !== "ca") throw new Error(`"${c.id}" has role ${c.role}, not ca`);
+      } catch (e) {
+        throw new UsageError("USAGE", `--ca ${a.ca} is not a CA certificate: ${(e as Error).message}`);
+      }
+      const anchor = anchorToCa(caCert, { consortium: consortiumDoc, genesis: genesisDoc }, l.self);
       members = anchor.members;
       consortiumName = anchor.consortium.name;
+      genesis = anchor.genesis;
       if (name === LEDGER_MACHINE_NAME) make = () => LedgerMachine.fromGenesis(anchor.genesis);
     } else {
       if (!Array.isArray(l.self.members) || l.self.members.length === 0)
@@ -122,13 +148,14 @@ export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; co
             "USAGE",
             `${l.name} holds a trading ledger: name its genesis file with --genesis FILE`,
           );
-        const genesis = verifyGenesis(genesisDoc, { members });
-        if (l.self.genesis && l.self.genesis !== genesis.hash)
+        const g = verifyGenesis(genesisDoc, { members });
+        if (l.self.genesis && l.self.genesis !== g.hash)
           throw new NodeError(
             "STORE_MISMATCH",
-            `the ledger was written under genesis ${l.self.genesis.slice(0, 16)}…, not this one (${genesis.hash.slice(0, 16)}…)`,
+            `the ledger was written under genesis ${l.self.genesis.slice(0, 16)}…, not this one (${g.hash.slice(0, 16)}…)`,
           );
-        make = () => LedgerMachine.fromGenesis(genesis);
+        genesis = g;
+        make = () => LedgerMachine.fromGenesis(g);
       }
     }
     if (name !== undefined && name !== LEDGER_MACHINE_NAME) {
@@ -141,11 +168,17 @@ export function runVerify(a: VerifyArgs): VerifyReport & { anchored: boolean; co
     }
     const report = verifyLedger(l.source, {
       members,
-      verifier: ed25519Verifier(keysOf(members), defaultEd25519),
+      // a member's vote batch signature stands behind many certificates: each is checked once
+      verifier: cachingVerifier(ed25519Verifier(keysOf(members), defaultEd25519)),
       machine: make?.(),
       mode: l.mode,
     });
-    return { ...report, anchored: a.ca !== undefined, consortium: consortiumName };
+    // with the readings export: every meter summary rebuilt from the signed readings
+    const evidence =
+      genesis !== undefined && l.others.some((x) => x.kind === "reading")
+        ? verifyEvidence(l.source.iterate(), l.others, genesis)
+        : undefined;
+    return { ...report, anchored: a.ca !== undefined, consortium: consortiumName, evidence };
   } finally {
     l.close();
   }

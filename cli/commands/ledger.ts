@@ -5,9 +5,8 @@ import { exportLedger } from "../../aggregator/ledger/export.js";
 import { machineNames } from "../../aggregator/ledger/machines.js";
 import { BlockStore } from "../../aggregator/ledger/store.js";
 import { LEDGER_MACHINE_NAME } from "../../aggregator/node/verify.js";
-import { readJsonFile } from "../../protocol/keyfile.js";
 import { UsageError } from "../exit.js";
-import { runVerify, type VerifyArgs } from "./ledger-verify.js";
+import { readArgJson, runVerify, type VerifyArgs } from "./ledger-verify.js";
 
 interface ExportArgs {
   db: string;
@@ -75,7 +74,10 @@ const verify: CommandModule<object, VerifyArgs> = {
         `\nhead link ${report.lastLink}\n` +
         (report.anchored
           ? `member keys from the CA-signed consortium file "${report.consortium}"\n`
-          : "member keys from the ledger's own metadata: NOT anchored to a CA (pass --ca CA_CERT)\n"),
+          : "member keys from the ledger's own metadata: NOT anchored to a CA (pass --ca CA_CERT)\n") +
+        (report.evidence === undefined
+          ? ""
+          : `meter summaries: ${report.evidence.summariesChecked} proven by ${report.evidence.readings} signed readings (${report.evidence.provenImportWh} Wh import, ${report.evidence.provenExportWh} Wh export)\n`),
     );
   },
 };
@@ -122,8 +124,8 @@ const exportCmd: CommandModule<object, ExportArgs> = {
       const out = a.out === undefined ? process.stdout : createWriteStream(a.out);
       const count = await exportLedger(store, out, {
         fromSeq: a.from,
-        consortium: a.consortium === undefined ? undefined : readJsonFile(a.consortium, "consortium file"),
-        genesis: a.genesis === undefined ? undefined : readJsonFile(a.genesis, "genesis file"),
+        consortium: a.consortium === undefined ? undefined : readArgJson(a.consortium, "--consortium"),
+        genesis: a.genesis === undefined ? undefined : readArgJson(a.genesis, "--genesis"),
         extra: a.readings === undefined ? undefined : readingsExport(a.readings),
       });
       if (a.out !== undefined) {

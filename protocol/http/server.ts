@@ -114,7 +114,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      log.warn("http request failed", { path: req.url, error: describeError(e) });
+      // The path only: the query may hold the access token.
+      log.warn("http request failed", { path: (req.url ?? "/").split("?")[0], error: describeError(e) });
       if (!res.headersSent) sendJson(res, 500, { error: describeError(e) });
       else res.destroy();
     });

@@ -21,10 +21,13 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const TYPES = new Set(["counter", "gauge", "histogram", "summary", "untyped"]);
 
+/** As Prometheus reads it (Go's strconv.ParseFloat): NaN and Inf in any case, e.g. prom-client's "Nan". */
 function parseValue(s: string, line: number): number {
-  if (s === "NaN") return Number.NaN;
-  if (s === "+Inf" || s === "Inf") return Number.POSITIVE_INFINITY;
-  if (s === "-Inf") return Number.NEGATIVE_INFINITY;
+  const lower = s.toLowerCase();
+  if (lower === "nan") return Number.NaN;
+  if (lower === "+inf" || lower === "inf" || lower === "+infinity" || lower === "infinity")
+    return Number.POSITIVE_INFINITY;
+  if (lower === "-inf" || lower === "-infinity") return Number.NEGATIVE_INFINITY;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new Error(`line ${line}: bad value "${s}"`);
   return Number(s);
 }

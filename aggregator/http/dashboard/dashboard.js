@@ -23,6 +23,7 @@ function svg(tag, attrs, text) {
 const coins = (mc) => (mc === null || mc === undefined ? "–" : (mc / 1000).toFixed(3));
 const kwh = (wh) => (wh === null || wh === undefined ? "–" : (wh / 1000).toFixed(3));
 const clock = (ms) => new Date(ms).toLocaleTimeString();
+const hhmmss = (ms) => new Date(ms).toTimeString().slice(0, 8);
 function ago(ms) {
   if (ms === null || ms === undefined) return "never";
   if (ms < 1000) return "now";
@@ -157,12 +158,13 @@ function drawMarket(market) {
     c.append(svg("title", {}, `interval ${interval}: ${coins(p)} coins/kWh`));
     plot.append(c);
   }
-  // Intervals are labelled by their start (interval number × interval length, wall clock).
-  const labelEvery = Math.max(1, Math.ceil(data.length / 8));
+  // Intervals are labelled by their start (interval number × interval length, wall clock), as many
+  // as fit without overlapping (a label is about 60 units wide), the newest always.
+  const labelEvery = Math.max(1, Math.ceil(60 / step));
   data.forEach((d, i) => {
     if ((data.length - 1 - i) % labelEvery === 0)
       plot.append(
-        svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, clock(d.interval * market.intervalMs)),
+        svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, hhmmss(d.interval * market.intervalMs)),
       );
   });
 }

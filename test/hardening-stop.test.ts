@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { makeProcessConsortium } from "../bench/harness/process-consortium.js";
+import { type Proc, spawnGridlet } from "../bench/harness/procs.js";
+import { tempDir, waitFor } from "../bench/harness/tmp.js";
+
+const tmp = tempDir();
+after(() => tmp.cleanup());
+
+/**
+ * Sixteen aggregator processes, each with its embedded broker and fifteen peers logged in to it, are
+ * stopped with SIGTERM at once: every one exits 0, publishes its `offline` status, and logs no
+ * warning or error while it stops (Aedes used to overflow its stack closing many clients).
+ */
+test("16 aggregator processes stopped with SIGTERM all exit 0, with no warning", {
+  timeout: 300_000,
+}, async () => {
+  const k = await makeProcessConsortium(tmp.dir, {
+    n: 16,
+    trading: { intervalMs: 60_000, confirmWindowMs: 60_000 },
+  });
+  const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
+  try {
+    await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 120_000)));
+    // every member connected to every peer's broker before the stop
+    await waitFor(
+      "every member connected to its 15 peers",
+      () => procs.every((p) => [...p.output().matchAll(/connected to peer broker/g)].length >= 15),
+      120_000,
+      500,
+    );
+    const marks = procs.map((p) => p.output().length);
+    const codes = await Promise.all(procs.map((p) => p.stop("SIGTERM")));
+    const tails = procs.map((p, i) => p.output().slice(marks[i]));
+    for (const [i, tail] of tails.entries()) {
+      assert.doesNotMatch(tail, /RangeError|Maximum call stack/, `eag${i}:\n${tail}`);
+      assert.doesNotMatch(tail, /^\S*\s*(WARN|ERROR)\b/m, `eag${i} warned while stopping:\n${tail}`);
+    }
+    assert.deepEqual(codes, new Array(16).fill(0));
+  } finally {
+    await Promise.all(procs.map((p) => p.stop("SIGKILL")));
+  }
+});
