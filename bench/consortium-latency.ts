@@ -59,7 +59,7 @@ export async function run(): Promise<Record<string, unknown>> {
     );
     for (const [i, id] of k.ids.entries()) {
       const a = new RawAgent(k.ca, `agent${i}`, id, dir);
-      await a.connect(`mqtt://127.0.0.1:${k.ports[i]}`, id);
+      await a.connect(k.urls[i], id);
       agents.push(a);
     }
     const regs = agents.map((a) => a.send("wallet.register", { wallet: a.wallet }));

@@ -4,7 +4,7 @@ import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";
 import { DEFAULT_AGENT_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
-import { identitySchema, keepReadingsDays, mqttSchema, tlsSchema } from "./common.js";
+import { brokerUrlSchema, identitySchema, keepReadingsDays, mqttSchema, tlsSchema } from "./common.js";
 
 /**
  * Eight days: a trading agent's meter summaries, accepted up to 7 days old, are built from its readings
@@ -33,7 +33,7 @@ const syntheticMeterSchema = z
 const failoverAggregatorSchema = z
   .object({
     id: z.string().min(1),
-    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    url: brokerUrlSchema,
     cert: z.string().min(1).describe("path of the aggregator's certificate"),
   })
   .strict();

@@ -8,7 +8,8 @@ import {
 } from "../aggregator/service/config.js";
 import { DEFAULT_AGGREGATOR_HTTP_PORT, httpSectionSchema } from "../protocol/http/config.js";
 import { ownsClientId } from "../protocol/login.js";
-import { identitySchema, keepReadingsDays, tlsSchema } from "./common.js";
+import { isLoopbackHost } from "../protocol/tls.js";
+import { brokerUrlSchema, identitySchema, keepReadingsDays, listenerTlsSchema, tlsSchema } from "./common.js";
 
 /**
  * A quarter of ingested readings (about 570 B each with its signed envelope and indexes: 49 MB per
@@ -34,14 +35,19 @@ export const aggregatorConfigSchema = z
             port: z.number().int().min(0).max(65535).default(1883),
             /** what one client may cost the broker (aggregator/broker/limits.ts, docs/SECURITY.md) */
             limits: brokerLimitsSchema.default(DEFAULT_BROKER_LIMITS),
+            /** MQTT over TLS (gridlet ca tls-server); without it the broker listens on loopback only */
+            tls: listenerTlsSchema.optional(),
           })
           .strict()
+          .refine((e) => e.tls !== undefined || isLoopbackHost(e.host), {
+            message:
+              "plain MQTT on a non-loopback address: give broker.embedded.tls {cert, key} (gridlet ca tls-server) or listen on 127.0.0.1",
+            path: ["host"],
+          })
           .optional(),
-        url: z
-          .string()
-          .regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL")
-          .optional(),
+        url: brokerUrlSchema.optional(),
         clientId: z.string().min(1).max(128).optional(),
+        /** TLS of this aggregator's clients: to the external broker, and to its peers' brokers (ca) */
         tls: tlsSchema.optional(),
         /** broker user/password of the aggregator itself on an external broker (Mosquitto password file) */
         username: z.string().optional(),

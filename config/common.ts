@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { plainRemoteHost } from "../protocol/tls.js";
 
 /**
  * Configuration sections both programs share: the identity files, TLS to a broker and the MQTT link.
@@ -24,9 +25,36 @@ export const tlsSchema = z
   .strict()
   .refine((t) => (t.cert === undefined) === (t.key === undefined), "cert and key together");
 
+/**
+ * A broker URL. Plain mqtt://, tcp:// and ws:// are for loopback only: anything that leaves the machine
+ * uses mqtts:// or wss:// (the transport is untrusted, docs/SECURITY.md).
+ */
+export const brokerUrlSchema = z
+  .string()
+  .regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL")
+  .refine((url) => plainRemoteHost(url) === undefined, {
+    message:
+      "plain MQTT to another machine: use mqtts:// (with tls.ca, the consortium's TLS CA); mqtt:// is for 127.0.0.1 only",
+  });
+
+/** A broker's TLS listener: its server certificate and key, and optionally the CA its clients' come from. */
+export const listenerTlsSchema = z
+  .object({
+    cert: z.string().min(1).describe("PEM server certificate (gridlet ca tls-server --name ID --host ...)"),
+    key: z.string().min(1).describe("PEM server key"),
+    clientCa: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM CA: when given, every client presents a certificate it signed, CN = the identity it logs in as",
+      ),
+  })
+  .strict();
+
 export const mqttSchema = z
   .object({
-    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    url: brokerUrlSchema,
     /** fixed client id of the persistent session: <id> (the default) or <id>/<suffix> */
     clientId: z.string().min(1).max(128).optional(),
     tls: tlsSchema.optional(),

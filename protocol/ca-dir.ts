@@ -25,7 +25,7 @@ export type CaErrorCode =
   | "NOT_ISSUED"
   | "ALREADY_REVOKED"
   | "BAD_REQUEST";
-export const { Error: CaError } = errorFamily<CaErrorCode>("CaError");
+export const { Error: CaError, is: isCaError } = errorFamily<CaErrorCode>("CaError");
 export type CaError = FamilyError<CaErrorCode>;
 
 const DAY_MS = 86_400_000;

@@ -25,6 +25,7 @@ export const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([
   "IDENTITY_FILE",
   "IDENTITY_MISMATCH",
   "TLS_FILE",
+  "BAD_CONFIG",
   "NOT_AN_AGGREGATOR",
   "NOT_A_MEMBER",
   "BANK_KEY_MISMATCH",

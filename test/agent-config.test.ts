@@ -14,7 +14,8 @@ describe("agent and aggregator configuration", () => {
     assert.equal(agent.meters[0].driver, "modbus-rtu");
     assert.equal(agent.mqtt.inflight, 1000);
     const agg = loadConfigFile(aggregatorConfigSchema, join(CONFIG_DIR, "aggregator.example.yaml"), {});
-    assert.equal(agg.broker.embedded?.port, 1883);
+    assert.equal(agg.broker.embedded?.port, 8883);
+    assert.ok(agg.broker.embedded?.tls !== undefined, "the example serves MQTT over TLS");
     assert.equal(agg.ingest.readingMaxAgeMs, 30 * 86_400_000);
   });
 

@@ -70,7 +70,7 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
   const a = k.ca.issue({ role: "agent", id: "family", home: "eag0", wallets: 1 }, ids);
   const storePath = join(tmp.dir, "family.sqlite");
   const agentConfig = join(tmp.dir, "family.yaml");
-  const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
+  const url = (i: number) => k.urls[i];
   writeFileSync(
     agentConfig,
     stringify({
@@ -81,6 +81,7 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
       aggregators: k.ids.map((id, i) => ({ id, url: url(i), cert: join(ids, `${id}.cert.json`) })),
       mqtt: {
         url: url(0),
+        ...(k.tlsCa === undefined ? {} : { tls: { ca: k.tlsCa } }),
         reconnectMinMs: 200,
         reconnectMaxMs: 1000,
         receiptTimeoutMs: 4000,

@@ -96,7 +96,7 @@ describe("gridlet config check", () => {
 
   it("a wrong file among good ones: every file is checked, the wrong one named, exit 2", () => {
     const bad = join(dir, "agg-check-bad.yaml");
-    writeFileSync(bad, aggregatorExample.replace("port: 1883", "port: 70000"));
+    writeFileSync(bad, aggregatorExample.replace("port: 8883", "port: 70000"));
     const r = gridlet(["config", "check", bad, "config/agent.example.yaml"]);
     assert.equal(r.status, 2);
     assert.match(

@@ -35,7 +35,7 @@ test("an aggregator killed -9 during trading: the others go on, its agent fails 
   });
   const alice = new RawAgent(k.ca, "alice", "eag0", tmp.dir);
   const dave = new RawAgent(k.ca, "dave", "eag3", tmp.dir);
-  const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
+  const url = (i: number) => k.urls[i];
   // eag3 alone first: no quorum, so it receipts dave's registration without committing it, and dies
   const lone = spawnGridlet(["aggregator", "--config", k.configs[3]]);
   const procs: Proc[] = [lone];

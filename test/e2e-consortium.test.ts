@@ -37,7 +37,7 @@ test("four aggregator processes: agents at different homes trade, clear and sett
   const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
   const alice = new RawAgent(k.ca, "alice", "eag2", tmp.dir);
   const sam = new RawAgent(k.ca, "sam", "eag1", tmp.dir);
-  const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
+  const url = (i: number) => k.urls[i];
   try {
     await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 30_000)));
     await alice.connect(url(2), "eag2");

@@ -16,6 +16,8 @@ const tmp = tempDir();
 after(() => tmp.cleanup());
 
 let seq = Date.now() * 1000;
+/** the consortium's TLS CA: its brokers serve mqtts:// */
+let tlsCa: Buffer | undefined;
 
 async function login(
   url: string,
@@ -32,6 +34,7 @@ async function login(
     password: loginToken(key, cert, { clientId, audience, seq: loginSeq, now: Date.now() }),
     reconnectPeriod: 0,
     protocolVersion: 4,
+    ...(tlsCa === undefined ? {} : { ca: tlsCa }),
   });
   await new Promise<void>((resolve, reject) => {
     c.once("connect", () => resolve());
@@ -60,7 +63,8 @@ test("a revocation handed to one aggregator cuts the revoked agent's connections
     delete doc.identity.revocations;
     writeFileSync(path, stringify(doc));
   }
-  const url = (i: number) => `mqtt://127.0.0.1:${k.ports[i]}`;
+  const url = (i: number) => k.urls[i];
+  tlsCa = k.tlsCa === undefined ? undefined : readFileSync(k.tlsCa);
   const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
   const clients: MqttClient[] = [];
   try {

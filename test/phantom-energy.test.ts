@@ -47,7 +47,7 @@ test("phantom energy: a summary its readings do not show is refused; no sale, no
   const proc: Proc = spawnGridlet(["aggregator", "--config", k.configs[0]]);
   const mallory = new RawAgent(k.ca, "mallory", "eag0", tmp.dir);
   const bob = new RawAgent(k.ca, "bob", "eag0", tmp.dir);
-  const url = `mqtt://127.0.0.1:${k.ports[0]}`;
+  const url = k.urls[0];
   const refusal = async (a: RawAgent, txId: string) => {
     const seq = Number(txId.split(":")[1]);
     return waitFor(

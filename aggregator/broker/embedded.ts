@@ -1,13 +1,16 @@
-import { createServer, type Server, type Socket } from "node:net";
-import { Aedes, type Client } from "aedes";
+import type { Server } from "node:net";
+import { Aedes, type AuthenticateError, type Client } from "aedes";
 import type { Logger } from "../../protocol/log.js";
 import { BrokerError } from "./errors.js";
 import { BrokerGate } from "./gate.js";
 import { type BrokerLimits, DEFAULT_BROKER_LIMITS } from "./limits.js";
+import { clientCertificateName, createListener, type ListenerTls } from "./listener.js";
 import type { BrokerIdentity, LoginVerifier } from "./login.js";
 
 export interface EmbeddedBroker {
   port: number;
+  /** where clients reach it: mqtts://host:port with TLS, mqtt://host:port without */
+  url: string;
   /** publishes from inside the broker's process, with no client connection (QoS 1) */
   publish(topic: string, payload: Buffer | string, retain?: boolean): void;
   /** refusals by code: login codes, "PUBLISH_DENIED", "PACKET_TOO_LARGE", "THROTTLED", ... */
@@ -30,6 +33,8 @@ export async function startEmbeddedBroker(opts: {
   login: LoginVerifier;
   log: Logger;
   limits?: BrokerLimits;
+  /** MQTT over TLS; without it the listener must be on loopback (config/aggregator.ts checks) */
+  tls?: ListenerTls | undefined;
   now?: () => number;
   /** a reason to refuse a publish for its payload (a revocation list that is not the CA's), if any */
   checkPublish?: (topic: string, payload: Buffer) => string | undefined;
@@ -60,8 +65,18 @@ export async function startEmbeddedBroker(opts: {
     drainTimeout: limits.drainTimeoutMs,
     // Client ids are `<identity>` or `<identity>/<suffix>` (docs/SECURITY.md), longer than MQTT 3.1's 23.
     maxClientsIdLength: 256,
-    authenticate: (client, username, password, done) =>
-      gate.authenticate(client, username, password, clientsById()[client.id], done),
+    authenticate: (client, username, password, done) => {
+      if (opts.tls?.clientCa !== undefined && !certificateMatches(client, username)) {
+        const remote = (client.conn as { remoteAddress?: string }).remoteAddress ?? "unknown";
+        gate.refuse("CERT_NOT_IDENTITY", remote, "login refused", {
+          remote,
+          username,
+          certificate: clientCertificateName((client.conn as { socket?: unknown }).socket),
+        });
+        return done(notAuthorized("the TLS client certificate is not the login identity's"), false);
+      }
+      gate.authenticate(client, username, password, clientsById()[client.id], done);
+    },
     authorizePublish: (client, packet, done) => gate.authorizePublish(client, packet, done),
     authorizeSubscribe: (client, sub, done) => gate.authorizeSubscribe(client, sub, done),
   });
@@ -104,10 +119,22 @@ export async function startEmbeddedBroker(opts: {
       ),
     );
   }
-  const server: Server = createServer((socket: Socket) => {
-    const conn = gate.accept(socket);
-    if (conn !== undefined) broker.handle(conn);
-  });
+  const server: Server = createListener(
+    opts.tls,
+    { maxHandshakes: limits.maxPendingConnections, handshakeTimeoutMs: limits.connectTimeoutMs },
+    (socket) => {
+      const conn = gate.accept(socket);
+      if (conn !== undefined) broker.handle(conn);
+    },
+    ({ code, remote, reason }) =>
+      gate.refuse(
+        code,
+        remote,
+        "TLS connection refused",
+        { remote, reason },
+        code === "TLS_HANDSHAKE" ? "info" : "warn",
+      ),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -127,9 +154,16 @@ export async function startEmbeddedBroker(opts: {
   }
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : opts.port;
-  log.info("embedded broker listening", { host: opts.host, port });
+  const url = `${opts.tls === undefined ? "mqtt" : "mqtts"}://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`;
+  log.info("embedded broker listening", { host: opts.host, port, tls: opts.tls !== undefined });
+  if (opts.tls === undefined)
+    log.warn("embedded broker without TLS: loopback clients only (broker.embedded.tls for others)", {
+      host: opts.host,
+      port,
+    });
   return {
     port,
+    url,
     publish: (topic, payload, retain = false) =>
       broker.publish(
         { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain, dup: false },
@@ -149,6 +183,18 @@ export async function startEmbeddedBroker(opts: {
     },
     close: () => closeBroker(broker, server),
   };
+}
+
+/** With client certificates required, the one a client presented names the identity it logs in as. */
+function certificateMatches(client: Client, username: string | undefined): boolean {
+  const cn = clientCertificateName((client.conn as { socket?: unknown }).socket);
+  return cn !== undefined && cn === username;
+}
+
+function notAuthorized(message: string): AuthenticateError {
+  const err = new Error(message) as AuthenticateError;
+  err.returnCode = 5; // CONNACK "not authorized" [MQTT-3.2.2.3]
+  return err;
 }
 
 /** Stops accepting, closes every client (each publishing its will), then the broker. */

@@ -12,7 +12,7 @@ import { loginToken, sessionClientId } from "../../protocol/login.js";
 import { MSG_READING } from "../../protocol/messages/readings.js";
 import type { ServiceNotifier } from "../../protocol/notify.js";
 import { seqFloor } from "../../protocol/sequence.js";
-import { readTlsFiles } from "../../protocol/tls.js";
+import { readListenerTls, readTlsFiles } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
@@ -125,6 +125,8 @@ export async function startAggregator(
   const readings = readingsHandler(store.db, config.ingest.readingMaxAgeMs);
   ingest.registerHandler(MSG_READING, readings);
   ingest.registerHandler(MSG_METER_REPLACE, readings.evidence.replaceHandler(config.ingest.readingMaxAgeMs));
+  // TLS of this process's MQTT clients: the external broker, and the peers' brokers
+  const clientTls = readTlsFiles(config.broker.tls);
   const keepMs = config.store.keepReadingsDays * 86_400_000;
   if (keepMs > 0) {
     const retention = new IngestRetention(store.db);
@@ -147,6 +149,7 @@ export async function startAggregator(
           storePath: config.store.path,
           ingest,
           evidence: readings.evidence,
+          tls: clientTls,
           publish: (topic, payload) => link?.publish(topic, payload),
           onRevocations: (peer, payload) => revocations.offer(payload, `peer ${peer}`),
           log: log.child("ledger"),
@@ -186,8 +189,10 @@ export async function startAggregator(
   let broker: EmbeddedBroker | undefined;
   let url: string;
   if (config.broker.embedded !== undefined) {
+    const embeddedTls = config.broker.embedded.tls;
     const embedded = await startEmbeddedBroker({
       ...config.broker.embedded,
+      tls: embeddedTls === undefined ? undefined : readListenerTls(embeddedTls),
       now,
       login: new LoginVerifier(trust, {
         audience: config.id,
@@ -204,7 +209,7 @@ export async function startAggregator(
       ],
     });
     broker = embedded;
-    url = `mqtt://${config.broker.embedded.host}:${embedded.port}`;
+    url = embedded.url;
     link = {
       publish: embedded.publish,
       connected: () => true,
@@ -233,7 +238,7 @@ export async function startAggregator(
       subscribe: [agentsUp, topics.revocations()],
       onConnect: () => link?.publish(statusTopic, STATUS_ONLINE, true),
       onMessage: route,
-      tls: readTlsFiles(config.broker.tls),
+      tls: clientTls,
       log,
     });
     link.publish(statusTopic, STATUS_ONLINE, true);

@@ -4,6 +4,7 @@ import type { Ed25519 } from "../../protocol/crypto/index.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
+import type { TlsMaterial } from "../../protocol/tls.js";
 import { TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
 import type { Message } from "../consensus/messages.js";
@@ -36,8 +37,16 @@ export interface PeerLinkOptions {
   onRevocations?: (peer: string, payload: Buffer) => void;
   /** login sequence numbers: rising across restarts */
   nextLoginSeq: () => number;
+  /** TLS to the peers' brokers: the CA their server certificates are checked against */
+  tls?: TlsMaterial | undefined;
   now: () => number;
   log: Logger;
+}
+
+/** Node's codes for a server certificate that does not verify (unknown CA, wrong name, expired...). */
+export function isTlsRefusal(e: Error & { code?: unknown }): boolean {
+  const code = typeof e.code === "string" ? e.code : "";
+  return code.startsWith("ERR_TLS_") || /CERT|UNABLE_TO_VERIFY|SELF_SIGNED|ERR_SSL_/.test(code);
 }
 
 /**
@@ -53,6 +62,7 @@ export class PeerLink implements Link {
 
   constructor(private readonly o: PeerLinkOptions) {
     this.keys = new Map(o.consortium.members.map((m) => [m.id, fromHex(m.publicKey)!]));
+    const refusedTls = new Set<string>();
     for (const m of o.consortium.members) {
       if (m.id === o.self) continue;
       const clientId = sessionClientId(o.self, "peer");
@@ -65,6 +75,7 @@ export class PeerLink implements Link {
         connectTimeout: 5000,
         username: o.self,
         password: token(),
+        ...o.tls,
       });
       c.on("connect", () => {
         const filters = [peerTopics.broadcast(m.id), peerTopics.direct(m.id, o.self)];
@@ -74,13 +85,25 @@ export class PeerLink implements Link {
           if (err) o.log.warn("peer subscribe failed", { peer: m.id, error: err.message });
         });
         o.log.info("connected to peer broker", { peer: m.id, url: m.broker });
+        refusedTls.delete(m.id);
       });
       // Every reconnect presents a fresh token: the broker refuses an old or replayed one.
       c.on("close", () => {
         c.options.password = token();
       });
       c.on("message", (topic, payload) => this.receive(m.id, topic, payload));
-      c.on("error", (e) => o.log.debug("peer broker error", { peer: m.id, error: e.message }));
+      c.on("error", (e) => {
+        // A certificate the consortium's TLS CA does not vouch for is a configuration problem (or an
+        // impostor): said once until the peer is reached again, unlike the ordinary retries.
+        if (isTlsRefusal(e) && !refusedTls.has(m.id)) {
+          refusedTls.add(m.id);
+          o.log.warn("peer broker's TLS certificate refused", {
+            peer: m.id,
+            url: m.broker,
+            error: e.message,
+          });
+        } else o.log.debug("peer broker error", { peer: m.id, error: e.message });
+      });
       this.peers.set(m.id, c);
     }
   }

@@ -6,6 +6,7 @@ import type { TrustStore } from "../../protocol/identity.js";
 import type { LoadedIdentity } from "../../protocol/load-identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { type MeterSummaryBody, MSG_METER_SUMMARY } from "../../protocol/messages/trading.js";
+import { plainRemoteHost, type TlsMaterial } from "../../protocol/tls.js";
 import { loadConsortiumDocument } from "../consensus/consortium.js";
 import { CreditBankService } from "../credit/service.js";
 import type { MeterEvidenceStore } from "../ingest/evidence.js";
@@ -39,6 +40,8 @@ export interface LedgerServiceDeps {
   ingest: Ingest;
   /** the readings ingested here: a meter summary is checked against them before it enters the ledger */
   evidence: MeterEvidenceStore;
+  /** TLS of the connections to the peers' brokers (broker.tls: the consortium's TLS CA) */
+  tls?: TlsMaterial | undefined;
   /** publishes on this aggregator's own broker */
   publish: (topic: string, payload: Buffer) => void;
   /** a revocation list published on a peer's broker (the CA's, signed; the caller checks it) */
@@ -80,6 +83,14 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
       "NOT_A_MEMBER",
       `${config.consortium.file} lists ${self} with another key than its certificate's`,
     );
+  for (const m of consortium.members) {
+    const host = m.id === self ? undefined : plainRemoteHost(m.broker);
+    if (host !== undefined)
+      throw new LedgerServiceError(
+        "BAD_CONFIG",
+        `${config.consortium.file} gives ${m.id}'s broker as ${m.broker}: plain MQTT to another machine; peers connect over mqtts:// (docs/OPERATIONS.md, "TLS")`,
+      );
+  }
   const genesis = loadGenesisFile(config.genesis.file, {
     members: consortium.members,
     consortium: consortium.name,
@@ -125,6 +136,7 @@ export function createLedgerService(d: LedgerServiceDeps): RunningLedger {
         : (peer, payload) => bills?.receive(payload.toString("utf8"), peer) ?? false,
     nextLoginSeq: () => d.store.nextLoginSeq(),
     ...(d.onRevocations === undefined ? {} : { onRevocations: d.onRevocations }),
+    tls: d.tls,
     now,
     log: log.child("peers"),
   });

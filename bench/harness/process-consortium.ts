@@ -20,20 +20,23 @@ import { type Fill, requiredDepositMc } from "../../protocol/messages/trading.js
 import { topics } from "../../protocol/topics.js";
 import { MeterLog } from "./metering.js";
 import { freePort } from "./net.js";
+import { LOOPBACK_HOSTS, TestTls, tlsCaOf } from "./tls.js";
 
 /**
- * A consortium of aggregator processes for end-to-end tests: a real CA directory, aggregator
- * identities, the CA-signed consortium and genesis files, one YAML configuration per aggregator
- * (embedded broker on a free loopback port, SQLite files in `dir`), and raw MQTT "agents" that sign
- * their own envelopes and open what is sealed to them.
+ * A consortium of aggregator processes for end-to-end tests: a real CA directory (with its TLS CA),
+ * aggregator identities, the CA-signed consortium and genesis files, one YAML configuration per
+ * aggregator (embedded broker on a free loopback port serving MQTT over TLS, SQLite files in `dir`),
+ * and raw MQTT "agents" that sign their own envelopes and open what is sealed to them.
  */
 export interface ProcessConsortium {
   dir: string;
   ca: CaDirectory;
   ids: string[];
   ports: number[];
-  /** where clients reach each member's broker */
+  /** where clients reach each member's broker: mqtts:// (mqtt:// with `tls: false`) */
   urls: string[];
+  /** the TLS CA certificate clients check the brokers against (mqtt.tls.ca), unless `tls: false` */
+  tlsCa: string | undefined;
   /** each member's HTTP endpoint (`http` given) */
   httpUrls: string[];
   configs: string[];
@@ -49,8 +52,13 @@ export interface ProcessConsortiumOptions {
   consensus?: Record<string, unknown>;
   /** where each member's broker listens (default 127.0.0.1 on a free port) */
   listen?: { host: string; port: number }[];
-  /** the broker URL the consortium file gives peers (default: the listen address), e.g. a delay relay */
+  /**
+   * the broker URL the consortium file gives peers (default: the listen address), e.g. a delay relay;
+   * with TLS an mqtt:// URL here is given as mqtts:// (a relay forwards the TLS bytes as they are)
+   */
   advertise?: string[];
+  /** plain MQTT on loopback instead of TLS (default true: as deployed, docs/OPERATIONS.md "TLS") */
+  tls?: boolean;
   /** an HTTP endpoint per member (/api/status, /metrics); a token is needed off loopback */
   http?: { listen: { host: string; port: number }[]; token?: string };
 }
@@ -67,12 +75,20 @@ export async function makeProcessConsortium(
   const listen: { host: string; port: number }[] = o.listen ?? [];
   for (let i = listen.length; i < ids.length; i++) listen.push({ host: "127.0.0.1", port: await freePort() });
   const ports = listen.map((l) => l.port);
-  const urls = listen.map((l) => `mqtt://${l.host}:${l.port}`);
+  const tls = o.tls === false ? undefined : await new TestTls(ca.dir).init();
+  const scheme = tls === undefined ? "mqtt" : "mqtts";
+  const urls = listen.map((l) => `${scheme}://${l.host}:${l.port}`);
+  const serverTls: { cert: string; key: string }[] = [];
+  if (tls !== undefined)
+    for (const [i, id] of ids.entries()) {
+      const t = await tls.server(id, [listen[i].host, ...LOOPBACK_HOSTS]);
+      serverTls.push({ cert: t.cert, key: t.key });
+    }
   const httpUrls = (o.http?.listen ?? []).map((l) => `http://${l.host}:${l.port}`);
   const members = issued.map((x, i) => ({
     id: x.cert.id,
     publicKey: x.cert.publicKey,
-    broker: o.advertise?.[i] ?? urls[i],
+    broker: o.advertise?.[i]?.replace(/^mqtt:/, `${scheme}:`) ?? urls[i],
   }));
   const caSeed = readKeyFile(ca.keyPath).seed;
   const consortiumFile = join(dir, "consortium.json");
@@ -103,7 +119,10 @@ export async function makeProcessConsortium(
         version: 1,
         id: x.cert.id,
         identity: { key: x.keyPath, cert: x.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
-        broker: { embedded: listen[i] },
+        broker:
+          tls === undefined
+            ? { embedded: listen[i] }
+            : { embedded: { ...listen[i], tls: serverTls[i] }, tls: { ca: tls.caPath } },
         store: { path: join(dir, `${x.cert.id}.sqlite`) },
         trust: { certDir: join(dir, "ca", "certs") },
         consortium: { file: consortiumFile, ledgerDb, resubmitMs: 3000, announceLeadMs: 500 },
@@ -121,7 +140,19 @@ export async function makeProcessConsortium(
     );
     configs.push(path);
   });
-  return { dir, ca, ids, ports, urls, httpUrls, configs, ledgerDbs, genesisFile, consortiumFile };
+  return {
+    dir,
+    ca,
+    ids,
+    ports,
+    urls,
+    tlsCa: tls?.caPath,
+    httpUrls,
+    configs,
+    ledgerDbs,
+    genesisFile,
+    consortiumFile,
+  };
 }
 
 /** An agent driven from the test: a raw MQTT client signing its own envelopes, as the agent would. */
@@ -151,10 +182,14 @@ export class RawAgent {
   readonly receiptedAt = new Map<number, number>();
   readonly resultAt = new Map<string, number>();
 
+  /** the consortium's TLS CA, which mqtts:// brokers are checked against */
+  private readonly tlsCa: Buffer | undefined;
+
   constructor(ca: CaDirectory, id: string, home: string, dir: string) {
     const issued = ca.issue({ role: "agent", id, home, wallets: 1 }, join(dir, "agents"));
     this.cert = issued.cert;
     this.key = issued.key;
+    this.tlsCa = tlsCaOf(ca.dir);
   }
 
   get id(): string {
@@ -185,6 +220,7 @@ export class RawAgent {
       }),
       reconnectPeriod: 0,
       connectTimeout: 5000,
+      ...(this.tlsCa === undefined ? {} : { ca: this.tlsCa }),
     });
     await new Promise<void>((resolve, reject) => {
       c.once("connect", () => resolve());

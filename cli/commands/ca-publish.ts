@@ -1,9 +1,11 @@
+import { existsSync, readFileSync } from "node:fs";
 import mqtt from "mqtt";
 import { fromHex } from "../../protocol/bytes.js";
 import type { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
 import { loginToken } from "../../protocol/login.js";
+import { plainRemoteHost, tlsCaPaths } from "../../protocol/tls.js";
 import { topics } from "../../protocol/topics.js";
 import { UsageError } from "../exit.js";
 
@@ -17,7 +19,10 @@ export async function publishTargets(to: string[], consortiumPath: string | unde
   const targets: BrokerTarget[] = to.map((t) => {
     const i = t.indexOf("=");
     if (i < 1) throw new UsageError("USAGE", `--to ${t}: expected AGGREGATOR_ID=BROKER_URL`);
-    return { id: t.slice(0, i), url: t.slice(i + 1) };
+    const url = t.slice(i + 1);
+    if (plainRemoteHost(url) !== undefined)
+      throw new UsageError("USAGE", `--to ${t}: plain MQTT to another machine; use mqtts://`);
+    return { id: t.slice(0, i), url };
   });
   if (consortiumPath !== undefined) {
     const { loadConsortiumFile } = await import("../../aggregator/consensus/consortium.js");
@@ -43,6 +48,9 @@ export async function publishRevocations(
   const key = readKeyFile(ca.keyPath);
   const payload = JSON.stringify(ca.revocations());
   let seq = Date.now() * 1000;
+  // mqtts:// brokers are checked against the consortium's TLS CA, kept in the same CA directory
+  const tlsCa = tlsCaPaths(ca.dir).cert;
+  const tls = existsSync(tlsCa) ? { ca: readFileSync(tlsCa) } : {};
   return Promise.all(
     targets.map(async (t) => {
       const clientId = `${cert.id}/revocations`;
@@ -54,6 +62,7 @@ export async function publishRevocations(
         connectTimeout: timeoutMs,
         username: cert.id,
         password: loginToken(key, cert, { clientId, audience: t.id, seq: seq++, now: Date.now() }),
+        ...tls,
       });
       try {
         await new Promise<void>((resolve, reject) => {

@@ -11,6 +11,7 @@ import {
 } from "../../protocol/identity.js";
 import { readCertificateFile, readJsonFile } from "../../protocol/keyfile.js";
 import { EXIT_RUNTIME, UsageError } from "../exit.js";
+import { initTlsCa, tlsClient, tlsInit, tlsServer } from "./ca-tls.js";
 
 const DEFAULT_DIR = process.env.GRIDLET_CA_DIR ?? "./gridlet-ca";
 
@@ -37,20 +38,22 @@ const withDir = <T>(y: Argv<T>) =>
 
 const init: CommandModule = {
   command: "init",
-  describe: "create a certificate authority (ed25519 key, self-signed certificate, empty revocation list)",
+  describe:
+    "create a certificate authority: ed25519 key, certificate and empty revocation list, and an X.509 CA for TLS",
   builder: (y) =>
     withDir(y)
       .option("id", { type: "string", default: "gridlet-ca", describe: "id of the CA" })
       .option("days", { type: "number", default: 3650, describe: `validity in days (1..${MAX_CA_DAYS})` })
       .check((a) => checkDays(a.days, MAX_CA_DAYS))
       .example("$0 ca init --dir /etc/gridlet/ca", "create a CA in /etc/gridlet/ca"),
-  handler: (a) => {
+  handler: async (a) => {
     const ca = new CaDirectory(String(a.dir));
     const cert = ca.init(String(a.id), Number(a.days));
     console.log(`CA "${cert.id}" created in ${ca.dir}`);
     console.log(`  key:         ${ca.keyPath} (mode 0600)`);
     console.log(`  certificate: ${ca.certPath}`);
     console.log(`  public key:  ${cert.publicKey}`);
+    await initTlsCa(ca.dir, cert.id, Number(a.days));
   },
 };
 
@@ -127,7 +130,7 @@ const revoke: CommandModule = {
       .option("reason", { type: "string", default: "unspecified" })
       .example("$0 ca revoke --id agent-07 --reason 'key leaked'", "revoke agent-07")
       .example(
-        "$0 ca revoke --id agent-07 --to agg-1=mqtt://10.0.0.1:1883",
+        "$0 ca revoke --id agent-07 --to agg-1=mqtts://10.0.0.1:8883",
         "revoke, and publish the list on agg-1's broker (its peers pass it on)",
       ),
   handler: async (a) => {
@@ -204,7 +207,7 @@ const verify: CommandModule = {
 
 export const caCommand: CommandModule = {
   command: "ca <command>",
-  describe: "certificate authority: create it, issue, revoke and verify identities",
+  describe: "certificate authority: create it, issue, revoke and verify identities; TLS certificates",
   builder: (y) =>
     y
       .command(init)
@@ -212,7 +215,13 @@ export const caCommand: CommandModule = {
       .command(revoke)
       .command(publish)
       .command(verify)
-      .demandCommand(1, "name a ca command: init, issue, revoke, publish or verify")
+      .command(tlsInit)
+      .command(tlsServer)
+      .command(tlsClient)
+      .demandCommand(
+        1,
+        "name a ca command: init, issue, revoke, publish, verify, tls-init, tls-server or tls-client",
+      )
       .strict()
       .example("$0 ca init && $0 ca issue --role aggregator --id agg-1", "a CA and one aggregator"),
   handler: () => undefined,
