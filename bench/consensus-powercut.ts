@@ -13,6 +13,7 @@ function sweep(seeds: number, durability: "before-send" | "lazy", firstSeed: num
   const started = process.hrtime.bigint();
   const violations: Record<string, number> = {};
   const failedSeeds: number[] = [];
+  const stalledSeeds: number[] = [];
   let stalled = 0;
   let seedsWithViolations = 0;
   let powerCuts = 0;
@@ -26,7 +27,10 @@ function sweep(seeds: number, durability: "before-send" | "lazy", firstSeed: num
       seedsWithViolations++;
       if (failedSeeds.length < 20) failedSeeds.push(seed);
     }
-    if (r.stalled.length > 0) stalled++;
+    if (r.stalled.length > 0) {
+      stalled++;
+      if (stalledSeeds.length < 20) stalledSeeds.push(seed);
+    }
     powerCuts += r.powerCuts;
     committedAfterHeal += r.committedAfterHeal;
   }
@@ -39,6 +43,7 @@ function sweep(seeds: number, durability: "before-send" | "lazy", firstSeed: num
     seedsWithViolations,
     firstFailingSeeds: failedSeeds,
     stalledRuns: stalled,
+    firstStalledSeeds: stalledSeeds,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
 }

@@ -177,11 +177,18 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
     });
     await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 60_000 + 3_000 * n)));
     const startupMs = Date.now() - startedAt;
-    for (const [i, id] of k.ids.entries()) {
-      const a = new RawAgent(k.ca, `agent${i}`, id, dir);
-      await a.connect(k.urls[i], id);
-      agents.push(a);
-    }
+    for (const [i, id] of k.ids.entries()) agents.push(new RawAgent(k.ca, `agent${i}`, id, dir));
+    // busy brokers may miss a CONNACK deadline: each agent tries again until the start-up budget is spent
+    await Promise.all(
+      agents.map((a, i) =>
+        waitFor(
+          `agent${i} connected`,
+          () => a.connect(k.urls[i], k.ids[i]).then(() => true),
+          60_000 + 2_000 * n,
+          500,
+        ),
+      ),
+    );
     const regs = agents.map((a) => a.send("wallet.register", { wallet: a.wallet }));
     await waitFor(
       "every agent's wallet registered",

@@ -2,6 +2,7 @@
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { describeError, GridletError } from "../protocol/errors.js";
+import { describeFatal, exitCodeFor, installFatalHandlers } from "../protocol/exit-codes.js";
 import { checkLogEnv } from "../protocol/log.js";
 import { gridletVersion } from "../protocol/version.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
@@ -33,19 +34,6 @@ async function commandsFor(argv: string[]): Promise<CommandModule[]> {
   // each module's own type says what its handler takes; yargs checks the arguments against its builder
   return (await Promise.all(names.map((n) => COMMANDS[n]()))) as CommandModule[];
 }
-
-/** Error codes from any domain that mean "the user asked for something malformed": exit 2. */
-const USAGE_CODES = new Set([
-  "USAGE",
-  "CONFIG",
-  "CONFIG_INVALID",
-  "CONFIG_UNREADABLE",
-  "CONFIG_VERSION",
-  "BAD_REQUEST",
-  "ADDRESS_IN_USE",
-  "TLS_FILE",
-  "BAD_CONFIG",
-]);
 
 /**
  * A reader that stops reading (`gridlet ledger export ... | head`) closes the pipe: that is not a failure.
@@ -87,11 +75,11 @@ export async function main(argv: string[]): Promise<number> {
     for (const c of await commandsFor(argv)) parser = parser.command(c);
     await parser.parseAsync();
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof GridletError && USAGE_CODES.has(e.code))) {
-      process.stderr.write(`gridlet: ${e.message}\n`);
+    if (e instanceof UsageError || exitCodeFor(e) === EXIT_USAGE) {
+      process.stderr.write(`gridlet: ${e instanceof UsageError ? e.message : describeFatal(e)}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`gridlet: ${describeError(e)}\n`);
+    process.stderr.write(`gridlet: ${describeFatal(e)}\n`);
     if (process.env.GRIDLET_DEBUG && e instanceof Error && !(e instanceof GridletError)) {
       process.stderr.write(`${e.stack}\n`);
     }
@@ -100,8 +88,12 @@ export async function main(argv: string[]): Promise<number> {
   return process.exitCode === undefined ? 0 : Number(process.exitCode);
 }
 
+installFatalHandlers("gridlet");
 main(hideBin(process.argv)).then(
   (code) => {
+    // A command that failed while starting (a port in use, a store held by another process) may have
+    // opened sockets or timers already: exit now rather than hang on them.
+    if (code !== 0) process.exit(code);
     process.exitCode = code;
   },
   (e: unknown) => {

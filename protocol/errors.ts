@@ -86,7 +86,7 @@ export const { Error: ProtocolError, is: isProtocolError } = errorFamily<Protoco
 export type ProtocolError = FamilyError<ProtocolErrorCode>;
 
 /** Loading an identity, its keys and TLS files from disk. */
-export type LoadErrorCode = "TLS_FILE" | "IDENTITY_MISMATCH";
+export type LoadErrorCode = "TLS_FILE" | "IDENTITY_FILE" | "IDENTITY_MISMATCH";
 export const { Error: LoadError, is: isLoadError } = errorFamily<LoadErrorCode>("LoadError");
 export type LoadError = FamilyError<LoadErrorCode>;
 

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { toHex } from "./bytes.js";
 import { defaultEd25519 } from "./crypto/index.js";
-import { LoadError } from "./errors.js";
+import { describeError, LoadError } from "./errors.js";
 import {
   type Certificate,
   type KeyMaterial,
@@ -31,15 +31,19 @@ export interface LoadedIdentity {
  * and holds the public key of the key file.
  */
 export function loadIdentity(files: IdentityFiles, expectedId: string, now: number): LoadedIdentity {
-  const key = readKeyFile(files.key);
-  const cert = readCertificateFile(files.cert);
-  const ca = readCertificateFile(files.ca);
+  const key = fileField("identity.key", files.key, () => readKeyFile(files.key));
+  const cert = fileField("identity.cert", files.cert, () => readCertificateFile(files.cert));
+  const ca = fileField("identity.ca", files.ca, () => readCertificateFile(files.ca));
   let revocations: RevocationList | undefined;
-  if (files.revocations !== undefined && existsSync(files.revocations)) {
-    revocations = readJsonFile(files.revocations, "revocation list") as RevocationList;
-    verifyRevocationList(revocations, ca);
+  const revocationsFile = files.revocations;
+  if (revocationsFile !== undefined && existsSync(revocationsFile)) {
+    revocations = fileField("identity.revocations", revocationsFile, () => {
+      const list = readJsonFile(revocationsFile, "revocation list") as RevocationList;
+      verifyRevocationList(list, ca);
+      return list;
+    });
   }
-  verifyCertificate(cert, ca, now, revocations);
+  fileField("identity.cert", files.cert, () => verifyCertificate(cert, ca, now, revocations));
   if (cert.id !== expectedId) {
     throw new LoadError(
       "IDENTITY_MISMATCH",
@@ -53,4 +57,13 @@ export function loadIdentity(files: IdentityFiles, expectedId: string, now: numb
     );
   }
   return { key, cert, ca, revocations };
+}
+
+/** Runs a step of loading one configured file; any failure names the configuration field and file. */
+function fileField<T>(field: string, path: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw new LoadError("IDENTITY_FILE", `${field} (${path}): ${describeError(e)}`, { field, path });
+  }
 }

@@ -85,8 +85,8 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
         reconnectMinMs: 200,
         reconnectMaxMs: 1000,
         receiptTimeoutMs: 4000,
-        failoverAfterMs: 2000,
-        homeRetryMs: 2000,
+        failoverAfterMs: 1000,
+        homeRetryMs: 1000,
       },
       store: { path: storePath },
       intervalMs: 250,
@@ -133,7 +133,7 @@ test("an agent whose home is killed -9 fails over, trades on at another aggregat
       20,
     );
     t.diagnostic(
-      `kill -9 to "failed over" ${failedOverAt - killedAt} ms, to the first receipt from eag1 ${Date.now() - killedAt} ms (failoverAfterMs 2000)`,
+      `kill -9 to "failed over" ${failedOverAt - killedAt} ms, to the first receipt from eag1 ${Date.now() - killedAt} ms (failoverAfterMs 1000)`,
     );
     // ... and orders placed after the kill reach the ledger through it
     await waitFor(

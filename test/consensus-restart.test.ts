@@ -29,7 +29,11 @@ function replica(self: string, votes: VoteRecord[] = []) {
   return r;
 }
 
+const votesTimer = { type: "timer", key: "votes" } as const;
 const sent = (outs: Output[]): Message[] => outs.flatMap((o) => (o.type === "send" ? [o.msg] : []));
+/** Votes go out in signed batches: the kinds of vote a list of messages carries from `from`. */
+const votesIn = (msgs: Message[], from: string, kind: "prepare" | "commit") =>
+  msgs.flatMap((m) => (m.t === "votes" && m.from === from ? m.votes.filter((v) => v.kind === kind) : []));
 
 test("after a restart, no prepare for a different block in a slot and view already voted", () => {
   const other = makeBlock(
@@ -40,12 +44,14 @@ test("after a restart, no prepare for a different block in a slot and view alrea
   );
   const pp: Message = { t: "pp", from: "eag0", block: other };
   // Control: a member with no history prepares it.
-  const fresh = sent(replica("eag1").step({ type: "message", msg: pp }, 1));
-  assert.ok(fresh.some((m) => m.t === "prepare" && m.from === "eag1"));
+  const control = replica("eag1");
+  const fresh = sent([...control.step({ type: "message", msg: pp }, 1), ...control.step(votesTimer, 60)]);
+  const inSlot0 = (msgs: Message[]) => votesIn(msgs, "eag1", "prepare").filter((v) => v.index === 0);
+  assert.equal(inSlot0(fresh).length, 1);
   // With a persisted prepare for another block there, it stays silent.
   const restarted = replica("eag1", [{ seq: 0, kind: "prepare", view: 0, hash: "ab".repeat(32) }]);
-  const outs = sent(restarted.step({ type: "message", msg: pp }, 1));
-  assert.ok(!outs.some((m) => m.t === "prepare"), "signed a second prepare in the same slot and view");
+  const outs = sent([...restarted.step({ type: "message", msg: pp }, 1), ...restarted.step(votesTimer, 60)]);
+  assert.equal(inSlot0(outs).length, 0, "signed a second prepare in the same slot and view");
 });
 
 test("a leader that restarts does not propose again in a slot it proposed in", () => {
@@ -109,9 +115,12 @@ test("every prepare and commit is handed to the shell before it is sent", () => 
     };
     outs.push(...r.step({ type: "message", msg: v }, 2));
   }
+  outs.push(...r.step(votesTimer, 60));
   for (const kind of ["prepare", "commit"] as const) {
     const i = outs.findIndex((o) => o.type === "vote" && o.record.kind === kind);
-    const j = outs.findIndex((o) => o.type === "send" && o.msg.t === kind);
+    const j = outs.findIndex(
+      (o) => o.type === "send" && o.msg.t === "votes" && o.msg.votes.some((v) => v.kind === kind),
+    );
     assert.ok(i >= 0 && j >= 0 && i < j, `${kind}: not persisted before sending`);
   }
 });

@@ -4,8 +4,11 @@ import type { Message } from "../aggregator/consensus/messages.js";
 import { Simulation } from "../aggregator/consensus/sim/simulator.js";
 
 const quiet = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
-/** A commit vote of slot (0, 0) in view 0. */
-const firstViewCommit = (m: Message) => m.t === "commit" && m.round === 0 && m.index === 0 && m.view === 0;
+/** A commit vote of slot (0, 0) in view 0, alone or in a vote batch (the whole batch is lost with it). */
+const firstViewCommit = (m: Message) =>
+  (m.t === "commit" && m.round === 0 && m.index === 0 && m.view === 0) ||
+  (m.t === "votes" &&
+    m.votes.some((v) => v.kind === "commit" && v.round === 0 && v.index === 0 && v.view === 0));
 
 test("a block prepared before its leader fails survives the view change (PBFT's rule)", () => {
   const sim = new Simulation({ seed: 1, n: 4, signatures: "ed25519", net: quiet });

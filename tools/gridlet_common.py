@@ -1,7 +1,9 @@
 """Faults, hex and signature helpers, and the block and checkpoint checks of docs/PROTOCOL-BLOCKS.md."""
 
+import hashlib
+
 from gridlet_ed25519 import ed25519_verify
-from gridlet_jcs import merkle_root, sha256_hex, signing_bytes
+from gridlet_jcs import jcs, merkle_root, sha256_hex, signing_bytes
 
 # ---------------------------------------------------------------------------------------------------
 
@@ -91,6 +93,48 @@ def check_documents(header, ca_key):
 HEADER_KEYS = {"v", "round", "index", "view", "proposer", "time", "txRoot", "txCount"}
 
 
+def batch_root(leaf, proof):
+    """The root a vote-batch proof {at, of, path} leads to from a leaf (docs/PROTOCOL-BLOCKS.md), or None."""
+    if not isinstance(proof, dict):
+        return None
+    at, of, path = proof.get("at"), proof.get("of"), proof.get("path")
+    if not _nat(at) or not _nat(of) or at >= of or not isinstance(path, list):
+        return None
+    h, i, m, k = leaf, at, of, 0
+    while m > 1:
+        if (i ^ 1) < m:
+            if k >= len(path):
+                return None
+            sib = _hex(path[k], 32)
+            if sib is None:
+                return None
+            k += 1
+            h = hashlib.sha256(b"\x01" + (sib + h if i & 1 else h + sib)).digest()
+        i, m = i >> 1, (m + 1) >> 1
+    return h.hex() if k == len(path) else None
+
+
+def check_vote(v, vote, key, ctx):
+    """One certificate vote: signed alone over gridlet/vote/v1, or in a batch over gridlet/vote-batch/v1."""
+    sig = _hex(v.get("sig"), 64)
+    if sig is None:
+        return False
+    if "batch" not in v:
+        return ed25519_verify(key, signing_bytes("gridlet/vote/v1", vote), sig)
+    leaf = hashlib.sha256(b"\x00" + jcs(vote).encode("utf-8")).digest()
+    root = batch_root(leaf, v["batch"])
+    if root is None:
+        return False
+    # a member's batch signature stands behind every slot of a round: each (key, root, sig) is checked once
+    seen = ctx.setdefault("batch_sigs", set())
+    if (key, root, sig) in seen:
+        return True
+    ok = ed25519_verify(key, signing_bytes("gridlet/vote-batch/v1", {"root": root}), sig)
+    if ok:
+        seen.add((key, root, sig))
+    return ok
+
+
 def check_block(entry, ctx):
     seq = entry.get("seq")
     block = entry.get("block")
@@ -125,7 +169,6 @@ def check_block(entry, ctx):
     if not isinstance(qc, dict) or not _nat(qc.get("view")) or not isinstance(qc.get("votes"), list):
         raise Fault("BAD_CERTIFICATE", "block %d: certificate has the wrong shape" % seq)
     vote = {"kind": "commit", "round": h["round"], "index": h["index"], "view": qc["view"], "block": block_hash}
-    vote_bytes = signing_bytes("gridlet/vote/v1", vote)
     seen = set()
     for v in qc["votes"]:
         who = v.get("from") if isinstance(v, dict) else None
@@ -134,8 +177,7 @@ def check_block(entry, ctx):
             raise Fault("UNKNOWN_SIGNER", "block %d: certificate vote from non-member %s" % (seq, who))
         if who in seen:
             raise Fault("BAD_CERTIFICATE", "block %d: duplicate vote from %s" % (seq, who))
-        vsig = _hex(v.get("sig"), 64)
-        if vsig is None or not ed25519_verify(key, vote_bytes, vsig):
+        if not check_vote(v, vote, key, ctx):
             raise Fault("BAD_CERTIFICATE", "block %d: bad commit signature from %s" % (seq, who))
         seen.add(who)
     if len(seen) < ctx["quorum"]:

@@ -5,8 +5,7 @@
  * command's modules are about 30 MB of resident memory a Pi does not need to keep for months).
  * Exit codes as the CLI's: 0 stopped by a signal, 1 runtime failure, 2 usage or configuration error.
  */
-import { ConfigError } from "../../config/load.js";
-import { describeError } from "../../protocol/errors.js";
+import { describeFatal, exitCodeFor, installFatalHandlers } from "../../protocol/exit-codes.js";
 import { checkLogEnv } from "../../protocol/log.js";
 import { runAgent } from "./run.js";
 
@@ -27,13 +26,15 @@ if (badLogSetting !== undefined) {
   process.stderr.write(`gridlet-agent: ${USAGE}\n`);
   process.exitCode = 2;
 } else {
+  installFatalHandlers("gridlet-agent");
   runAgent(path).then(
     () => {
       process.exitCode = 0;
     },
     (e: unknown) => {
-      process.stderr.write(`gridlet-agent: ${e instanceof ConfigError ? e.message : describeError(e)}\n`);
-      process.exitCode = e instanceof ConfigError ? 2 : 1;
+      process.stderr.write(`gridlet-agent: ${describeFatal(e)}\n`);
+      // whatever had started (a meter port, a timer) must not keep a failed start alive
+      process.exit(exitCodeFor(e));
     },
   );
 }

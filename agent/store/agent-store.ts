@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { seqFloor } from "../../protocol/sequence.js";
+import { openStore } from "../../protocol/store-file.js";
 import type { MeterReading } from "../meters/types.js";
 import { StoreError } from "./errors.js";
 
@@ -33,6 +34,7 @@ const SCHEMA_VERSION = 1;
 
 export class AgentStore {
   private readonly db: Database.Database;
+  private readonly closeStore: () => void;
   private readonly agentId: string;
   private readonly stmts: ReturnType<AgentStore["prepare"]>;
 
@@ -44,19 +46,17 @@ export class AgentStore {
    * on average. Gaps in an agent's sequence therefore appear at restarts only.
    */
   constructor(path: string, agentId: string, seqFloor: () => number) {
-    try {
-      this.db = new Database(path);
-    } catch (e) {
-      throw new StoreError("STORE_OPEN_FAILED", `cannot open agent store ${path}: ${(e as Error).message}`, {
-        path,
-      });
-    }
+    const store = openStore(path, "agent store");
+    this.db = store.db;
+    this.closeStore = store.close;
     this.agentId = agentId;
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
-    this.migrate(seqFloor);
-    this.stmts = this.prepare();
+    try {
+      this.migrate(seqFloor);
+      this.stmts = this.prepare();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
   }
 
   private migrate(seqFloor: () => number): void {
@@ -417,7 +417,7 @@ export class AgentStore {
   }
 
   close(): void {
-    this.db.close();
+    this.closeStore();
   }
 }
 

@@ -21,6 +21,8 @@ export const consensusConfigSchema = z
     batchDelayMs: z.number().int().min(0).max(10_000).default(DEFAULT_CONFIG.batchDelayMs),
     slotTimeoutMs: z.number().int().min(10).max(600_000).default(DEFAULT_CONFIG.slotTimeoutMs),
     probeInterval: z.number().int().min(1).max(100_000).default(DEFAULT_CONFIG.probeInterval),
+    /** longest wait of a vote for the rest of its batch */
+    voteBatchMs: z.number().int().min(0).max(10_000).default(DEFAULT_CONFIG.voteBatchMs),
     pow: z
       .object({
         difficultyBits: z.number().int().min(0).max(32).default(12),
@@ -77,6 +79,7 @@ export function createCore(
       slotTimeoutMs: c.slotTimeoutMs,
       probeInterval: c.probeInterval,
       fetchLimit: DEFAULT_CONFIG.fetchLimit,
+      voteBatchMs: c.voteBatchMs,
     },
     deps,
   );

@@ -25,6 +25,27 @@ export interface Vote {
   re?: boolean;
 }
 
+/** One vote inside a batch; the batch's signature covers it (aggregator/ledger/vote-batch.ts). */
+export interface BatchedVote {
+  kind: "prepare" | "commit";
+  round: number;
+  index: number;
+  view: number;
+  hash: string;
+}
+
+/**
+ * A member's votes of any slots, signed together: `sig` is over signingBytes("gridlet/vote-batch/v1",
+ * {root}) where root is the Merkle root of the votes' leaves in this order. One signature check per batch.
+ */
+export interface VoteBatch {
+  t: "votes";
+  from: string;
+  votes: BatchedVote[];
+  sig: string;
+  re?: boolean;
+}
+
 /** A block prepared by 2f+1 in some view: it must survive any later view change of its slot. */
 export interface PreparedCert {
   view: number;
@@ -99,6 +120,7 @@ export interface Forward {
 export type Message =
   | PrePrepare
   | Vote
+  | VoteBatch
   | ViewChange
   | NewView
   | Checkpoint

@@ -2,9 +2,9 @@ import type { Block, LedgerEntry, QuorumCertificate } from "../ledger/block.js";
 import { checkBlock, GENESIS_PREV, makeBlock, voteBytes } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
 import { CheckpointTracker } from "./checkpoints.js";
-import type { Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
+import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { newViewBytes, viewChangeBytes } from "./messages.js";
-import { firstVotes, newSlot, type Slot, votesOf } from "./slot.js";
+import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
 import {
   checkConfig,
   type Decision,
@@ -15,6 +15,7 @@ import {
   type VoteRecord,
 } from "./types.js";
 import { checkNewView, checkViewChange, type MemberInfo } from "./viewchange.js";
+import { OutgoingVotes } from "./vote-out.js";
 
 const MAX_BACKOFF_EXP = 5;
 
@@ -53,6 +54,8 @@ export abstract class ReplicaCore {
   protected forwardTimer = false;
   protected forwardAttempts = 0;
   protected out: Output[] = [];
+  protected readonly outVotes = new OutgoingVotes();
+  protected voteTimer = false;
   protected now = 0;
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
@@ -138,17 +141,53 @@ export abstract class ReplicaCore {
     const records = this.restored.get(seq);
     if (records === undefined) return;
     this.restored.delete(seq);
+    let lastVc: VoteRecord | undefined;
+    const lastVote = new Map<"prepare" | "commit", VoteRecord>();
     for (const r of records) {
       if (r.kind === "vc") {
         if (r.view > s.view) {
           s.view = r.view;
           s.inViewChange = true;
         }
+        if (lastVc === undefined || r.view > lastVc.view) lastVc = r;
       } else if (typeof r.hash === "string") {
         s.signed.set(`${r.kind}:${r.view}`, r.hash);
         if (r.kind === "commit") s.sentCommit.add(r.view);
+        const before = lastVote.get(r.kind);
+        if (before === undefined || r.view > before.view) lastVote.set(r.kind, r);
       }
       if (r.prepared && (s.prepared === null || r.prepared.view > s.prepared.view)) s.prepared = r.prepared;
+    }
+    this.resignRestored(s, lastVc, lastVote);
+  }
+
+  /**
+   * The messages a member sent before its restart are lost with its memory, but the slot timer re-sends
+   * `mine` until the slot moves: without them, a member restored in a view change would wait for ever
+   * for peers that never heard its view change. They are signed again from the records: the same
+   * statements (ed25519 signatures are deterministic), so nothing new is promised.
+   */
+  private resignRestored(
+    s: Slot,
+    vc: VoteRecord | undefined,
+    votes: ReadonlyMap<"prepare" | "commit", VoteRecord>,
+  ): void {
+    const { round, index } = s;
+    for (const [kind, r] of votes) {
+      const hash = r.hash as string;
+      const sig = this.deps.signer.sign(voteBytes(kind, round, index, r.view, hash));
+      s.mine.set(kind, { t: kind, from: this.config.self, round, index, view: r.view, hash, sig });
+    }
+    if (vc !== undefined && vc.view === s.view) {
+      const unsigned = { round, index, view: vc.view, prepared: vc.prepared ?? null };
+      const msg: ViewChange = {
+        t: "vc",
+        from: this.config.self,
+        ...unsigned,
+        sig: this.deps.signer.sign(viewChangeBytes(unsigned)),
+      };
+      s.mine.set("vc", msg);
+      this.storeViewChange(s, msg);
     }
   }
 
@@ -253,19 +292,8 @@ export abstract class ReplicaCore {
     if (!this.sign(s, "prepare", view, hash)) return;
     s.accepted.set(view, hash);
     s.blocks.set(hash, block);
-    const sig = this.deps.signer.sign(voteBytes("prepare", s.round, s.index, view, hash));
-    const vote: Vote = {
-      t: "prepare",
-      from: this.config.self,
-      round: s.round,
-      index: s.index,
-      view,
-      hash,
-      sig,
-    };
-    s.mine.set("prepare", vote);
-    this.broadcast(vote);
-    votesOf(s, "prepare", view, hash).set(this.config.self, sig);
+    const held = this.outVotes.add(s, "prepare", view, hash, this.config.self);
+    votesOf(s, "prepare", view, hash).set(this.config.self, held);
     this.evaluate(s, view, hash);
     this.seen(s.round);
   }
@@ -283,8 +311,54 @@ export abstract class ReplicaCore {
       this.reject(v.from, `bad ${v.t} signature`);
       return;
     }
-    m.set(v.from, v.sig);
+    m.set(v.from, { sig: v.sig });
     this.evaluate(s, v.view, v.hash);
+  }
+
+  /** A vote out of a batch whose signature was checked once for all its votes. */
+  protected applyBatchedVote(s: Slot, v: BatchedVote, from: string, held: HeldVote): void {
+    if (v.view < s.v0) return;
+    const m = votesOf(s, v.kind, v.view, v.hash);
+    if (m.has(from)) return;
+    m.set(from, held);
+    this.evaluate(s, v.view, v.hash);
+  }
+
+  /** Signs and sends the votes waiting in our batch. */
+  protected flushVotes(): void {
+    const msg = this.outVotes.flush(this.deps.signer);
+    if (msg !== undefined) this.broadcast(msg);
+  }
+
+  /**
+   * Our batch goes out as soon as it holds, for some round, our vote of its kind in every slot of that
+   * round still open here (every proposal of the round prepared, or every slot of it prepared for
+   * commits): one batch per round and phase in the normal case, whatever n is. Otherwise a timer of
+   * voteBatchMs sends what there is, so a missing proposal delays the others' votes only that long.
+   */
+  protected settleVotes(): void {
+    if (this.outVotes.size === 0) return;
+    const complete = (kind: "prepare" | "commit") =>
+      [...this.outVotes.rounds[kind]].some((r) => this.roundVoted(r, kind));
+    if (complete("prepare") || complete("commit")) this.flushVotes();
+    else if (!this.voteTimer) {
+      this.voteTimer = true;
+      this.emit({ type: "timer", key: "votes", delayMs: this.config.voteBatchMs });
+    }
+  }
+
+  /** True when we hold our vote of `kind` in the current view of every open slot of round r. */
+  private roundVoted(r: number, kind: "prepare" | "commit"): boolean {
+    if (!this.active(r)) return true;
+    for (let i = 0; i < this.n; i++) {
+      const seq = r * this.n + i;
+      if (seq < this.nextSeq) continue;
+      const s = this.slots.get(seq);
+      if (s === undefined) return false;
+      if (s.decided !== undefined || s.inViewChange) continue;
+      if (kind === "prepare" ? !s.signed.has(`prepare:${s.view}`) : !s.sentCommit.has(s.view)) return false;
+    }
+    return true;
   }
 
   /** Moves the slot on when quorums are complete: prepared → send commit; committed → decide. */
@@ -302,26 +376,17 @@ export abstract class ReplicaCore {
     ) {
       s.sentCommit.add(view);
       if (s.prepared === null || s.prepared.view < view) {
+        if (needsUnsigned(prepares, this.quorum)) this.flushVotes();
         s.prepared = { view, block, votes: firstVotes(prepares, this.quorum) };
       }
       if (this.sign(s, "commit", view, hash)) {
-        const sig = this.deps.signer.sign(voteBytes("commit", s.round, s.index, view, hash));
-        const vote: Vote = {
-          t: "commit",
-          from: this.config.self,
-          round: s.round,
-          index: s.index,
-          view,
-          hash,
-          sig,
-        };
-        s.mine.set("commit", vote);
-        this.broadcast(vote);
-        votesOf(s, "commit", view, hash).set(this.config.self, sig);
+        const held = this.outVotes.add(s, "commit", view, hash, this.config.self);
+        votesOf(s, "commit", view, hash).set(this.config.self, held);
       }
     }
     const commits = votesOf(s, "commit", view, hash);
     if (commits.size >= this.quorum && block !== undefined) {
+      if (needsUnsigned(commits, this.quorum)) this.flushVotes();
       const qc: QuorumCertificate = { view, votes: firstVotes(commits, this.quorum) };
       this.decide(s.round * this.n + s.index, { hash, block, qc }, s);
     }

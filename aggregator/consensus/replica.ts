@@ -1,21 +1,9 @@
 import { hashJson } from "../../protocol/hash.js";
-import {
-  type Block,
-  checkBlock,
-  checkCertificate,
-  type LedgerEntry,
-  linkHash,
-  makeBlock,
-  type QuorumCertificate,
-} from "../ledger/block.js";
-import { isLedgerError } from "../ledger/errors.js";
-import type { Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
-import { ReplicaCore } from "./replica-core.js";
+import { blockHash, type LedgerEntry, linkHash, makeBlock } from "../ledger/block.js";
+import type { Message, PrePrepare } from "./messages.js";
+import { ReplicaRouting } from "./replica-routing.js";
 import type { Slot } from "./slot.js";
 import type { Input, Output, ReplicaConfig, ReplicaDeps, VoteRecord } from "./types.js";
-
-const FUTURE_ROUNDS = 3;
-const MAX_BUFFERED = 20_000;
 
 /**
  * One aggregator's multi-leader PBFT core (after Mir-BFT / ISS): member i leads slots (r, i); slots are
@@ -23,9 +11,9 @@ const MAX_BUFFERED = 20_000;
  * state machine: `step(input, now)` returns what to send, which timers to arm and what was decided. It
  * owns no clock, timer, socket or file; `now` is only used to stamp the blocks this replica proposes.
  */
-export class Replica extends ReplicaCore {
-  /** positions decided from a peer's certificate rather than our own quorum, until executed */
-  private readonly adopted = new Set<number>();
+export class Replica extends ReplicaRouting {
+  /** when each of our messages was last re-sent */
+  private readonly resentAt = new WeakMap<Message, number>();
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
     super(config, deps);
@@ -52,6 +40,7 @@ export class Replica extends ReplicaCore {
         this.onRestore(input.votes);
         break;
     }
+    this.settleVotes();
     return this.out;
   }
 
@@ -83,6 +72,11 @@ export class Replica extends ReplicaCore {
       }
       return;
     }
+    if (key === "votes") {
+      this.voteTimer = false;
+      this.flushVotes();
+      return;
+    }
     if (key === "fetch") {
       this.fetchTimer = false;
       if (this.maxSeenRound >= this.base + this.config.window || this.checkpoints.stableRound > this.base) {
@@ -101,11 +95,19 @@ export class Replica extends ReplicaCore {
     if (s.ticks < this.patience(s) || (s.inViewChange && !joined)) {
       // Until patience runs out, re-send: messages may just have been lost, and peers that already
       // decided the slot answer a re-send with the decision.
-      for (const m of s.mine.values()) this.broadcast({ ...m, re: true } as Message);
+      for (const m of s.mine.values()) this.resend(m);
       this.armTimer(s);
     } else {
       this.startViewChange(s, s.view + 1);
     }
+  }
+
+  /** Re-sends one of our messages; a vote batch shared by many stalled slots goes once per half timeout. */
+  private resend(m: Message): void {
+    const at = this.resentAt.get(m);
+    if (at !== undefined && this.now - at < this.config.slotTimeoutMs / 2) return;
+    this.resentAt.set(m, this.now);
+    this.broadcast({ ...m, re: true } as Message);
   }
 
   private onRestore(votes: VoteRecord[]): void {
@@ -124,6 +126,8 @@ export class Replica extends ReplicaCore {
     this.batchTimer = false;
     this.fetchTimer = false;
     this.forwardTimer = false;
+    this.voteTimer = false;
+    this.flushVotes();
     if (this.forwarded.size > 0) this.onTimer("fwd");
     this.armTimers();
     for (const m of this.config.members) {
@@ -143,6 +147,9 @@ export class Replica extends ReplicaCore {
       case "vc":
       case "nv":
         this.routed(msg, msg.round, msg.index);
+        return;
+      case "votes":
+        this.onVoteBatch(msg);
         return;
       case "ckpt":
         this.onCheckpoint(msg);
@@ -169,80 +176,6 @@ export class Replica extends ReplicaCore {
       default:
         this.reject(String((msg as { from: unknown }).from), "unknown message type");
         return;
-    }
-  }
-
-  /** Sends slot messages to their slot, or answers or buffers them when the slot is not active here. */
-  private routed(msg: PrePrepare | Vote | ViewChange | NewView, round: unknown, index: unknown): void {
-    if (!Number.isSafeInteger(round) || !Number.isSafeInteger(index) || (index as number) < 0) {
-      this.reject(msg.from, "slot message without a valid slot");
-      return;
-    }
-    const r = round as number;
-    const i = index as number;
-    if (i >= this.n || r < 0) {
-      this.reject(msg.from, "slot out of range");
-      return;
-    }
-    if (!this.config.members.includes(msg.from)) {
-      this.reject(msg.from, "message from a non-member");
-      return;
-    }
-    if (r * this.n + i < this.nextSeq) {
-      this.answerStale(msg, r * this.n + i);
-      return;
-    }
-    if (r >= this.base + this.config.window) {
-      if (r < this.base + this.config.window * FUTURE_ROUNDS && this.bufferedCount < MAX_BUFFERED) {
-        const list = this.future.get(r) ?? [];
-        list.push(msg);
-        this.future.set(r, list);
-        this.bufferedCount++;
-      }
-      this.requestFetch(msg.from);
-      return;
-    }
-    const s = this.slot(r, i);
-    if (s.decided !== undefined) {
-      this.answerStale(msg, r * this.n + i);
-      return;
-    }
-    switch (msg.t) {
-      case "pp":
-        this.onPrePrepare(s, msg);
-        return;
-      case "prepare":
-      case "commit":
-        this.onVote(s, msg);
-        return;
-      case "vc":
-        this.onViewChange(s, msg);
-        return;
-      case "nv":
-        this.onNewView(s, msg);
-        return;
-    }
-  }
-
-  /** A peer still working on a slot we decided: a view change or a re-send means it is stuck. */
-  private answerStale(msg: PrePrepare | Vote | ViewChange | NewView, seq: number): void {
-    if (msg.t !== "vc" && msg.re !== true) return;
-    const d = this.pending.get(seq) ?? this.slots.get(seq)?.decided;
-    const e = this.recent.get(seq);
-    if (d !== undefined) {
-      this.emit({
-        type: "send",
-        to: msg.from,
-        msg: { t: "decided", from: this.config.self, seq, block: d.block, qc: d.qc },
-      });
-    } else if (e !== undefined) {
-      this.emit({
-        type: "send",
-        to: msg.from,
-        msg: { t: "decided", from: this.config.self, seq, block: e.block, qc: e.qc },
-      });
-    } else if (seq < this.nextSeq) {
-      this.emit({ type: "serve", to: msg.from, fromSeq: seq, limit: this.config.fetchLimit });
     }
   }
 
@@ -315,7 +248,8 @@ export class Replica extends ReplicaCore {
 
   private propose(s: Slot, txs: unknown[]): void {
     const block = makeBlock({ round: s.round, index: s.index, view: s.v0 }, this.now, txs, this.deps.signer);
-    const hash = checkBlock(block, this.deps.verifier);
+    // our own block: its hash without checking our own signature
+    const hash = blockHash(block.header);
     if (txs.length > 0) this.myProposals.set(s.round * this.n + s.index, { hash, txs });
     const pp: PrePrepare = { t: "pp", from: this.config.self, block };
     s.mine.set("pp", pp);
@@ -324,65 +258,6 @@ export class Replica extends ReplicaCore {
   }
 
   // ---- decisions, execution, catch-up ----
-
-  private acceptDecision(seq: unknown, block: Block, qc: QuorumCertificate, from: string): void {
-    if (!Number.isSafeInteger(seq) || (seq as number) < 0) {
-      this.reject(from, "decision without a position");
-      return;
-    }
-    const at = seq as number;
-    if (at < this.nextSeq || this.pending.has(at)) return;
-    let hash: string;
-    try {
-      hash = checkBlock(block, this.deps.verifier);
-      const h = block.header;
-      if (h.index >= this.n || h.round * this.n + h.index !== at) {
-        this.reject(from, "decision at the wrong position");
-        return;
-      }
-      checkCertificate(h, hash, qc, new Set(this.config.members), this.quorum, this.deps.verifier);
-    } catch (e) {
-      this.reject(from, isLedgerError(e) ? e.message : "invalid decision");
-      return;
-    }
-    const s = this.active(block.header.round) ? this.slot(block.header.round, block.header.index) : undefined;
-    this.adopted.add(at);
-    this.decide(at, { hash, block, qc }, s);
-  }
-
-  private onBlocks(entries: unknown, from: string): void {
-    if (!Array.isArray(entries)) {
-      this.reject(from, "blocks without entries");
-      return;
-    }
-    for (const e of entries as LedgerEntry[]) this.acceptDecision(e?.seq, e?.block, e?.qc, from);
-    if (
-      entries.length >= this.config.fetchLimit &&
-      this.config.members.includes(from) &&
-      from !== this.config.self
-    ) {
-      this.emit({ type: "send", to: from, msg: this.fetchMsg() });
-    }
-  }
-
-  private fetchMsg(): Message {
-    return { t: "fetch", from: this.config.self, fromSeq: this.nextSeq };
-  }
-
-  /** Asks one peer (the one that showed we are behind, else the next in turn) for decided blocks. */
-  private requestFetch(peer: string | undefined): void {
-    if (this.fetchTimer) return;
-    let to = peer;
-    if (to === undefined || to === this.config.self) {
-      do {
-        to = this.config.members[this.fetchRotor++ % this.n];
-      } while (to === this.config.self && this.n > 1);
-    }
-    if (to === this.config.self) return;
-    this.fetchTimer = true;
-    this.emit({ type: "send", to, msg: this.fetchMsg() });
-    this.emit({ type: "timer", key: "fetch", delayMs: this.config.slotTimeoutMs });
-  }
 
   protected execute(): void {
     const startBase = this.base;

@@ -1,6 +1,35 @@
 import type { Block, VoteSig } from "../ledger/block.js";
+import { batchLevels, batchProof } from "../ledger/vote-batch.js";
 import type { Message, PreparedCert, ViewChange } from "./messages.js";
 import type { Decision } from "./types.js";
+
+/**
+ * A batch of votes as a replica holds it: the signer, the leaves, and the signature once it has one (our
+ * own batch is signed when it is sent). The tree's levels are built only when a certificate needs a proof.
+ */
+export interface BatchRecord {
+  from: string;
+  sig: string | undefined;
+  leaves: Uint8Array[];
+  levels?: Uint8Array[][];
+}
+
+/** A vote held in a slot: signed alone, or leaf `at` of a batch. */
+export type HeldVote = { sig: string } | { batch: BatchRecord; at: number };
+
+/** True while the vote sits in our own batch that is not signed yet. */
+export function unsigned(v: HeldVote): boolean {
+  return "batch" in v && v.batch.sig === undefined;
+}
+
+/** The vote in certificate form (block.ts VoteSig), with its Merkle proof when it was batched. */
+export function certVote(from: string, v: HeldVote): VoteSig {
+  if ("sig" in v) return { from, sig: v.sig };
+  const b = v.batch;
+  if (b.sig === undefined) throw new Error("a certificate cannot hold a vote that is not signed yet");
+  b.levels ??= batchLevels(b.leaves);
+  return { from, sig: b.sig, batch: batchProof(b.levels, v.at) };
+}
 
 /** Everything one replica knows about one slot (round, index): a PBFT instance of its own. */
 export interface Slot {
@@ -14,8 +43,8 @@ export interface Slot {
   blocks: Map<string, Block>;
   /** the proposal accepted in each view */
   accepted: Map<number, string>;
-  /** `${kind}:${view}:${hash}` → voter → signature */
-  votes: Map<string, Map<string, string>>;
+  /** `${kind}:${view}:${hash}` → voter → vote */
+  votes: Map<string, Map<string, HeldVote>>;
   sentCommit: Set<number>;
   prepared: PreparedCert | null;
   viewChanges: Map<number, Map<string, ViewChange>>;
@@ -60,7 +89,7 @@ export function votesOf(
   kind: "prepare" | "commit",
   view: number,
   hash: string,
-): Map<string, string> {
+): Map<string, HeldVote> {
   const key = voteKey(kind, view, hash);
   let m = slot.votes.get(key);
   if (m === undefined) {
@@ -70,6 +99,16 @@ export function votesOf(
   return m;
 }
 
-export function firstVotes(m: Map<string, string>, count: number): VoteSig[] {
-  return [...m].slice(0, count).map(([from, sig]) => ({ from, sig }));
+/** `count` votes for a certificate, signed ones first (our own may still wait in an unsent batch). */
+export function firstVotes(m: Map<string, HeldVote>, count: number): VoteSig[] {
+  const ready = [...m].filter(([, v]) => !unsigned(v));
+  const rest = [...m].filter(([, v]) => unsigned(v));
+  return [...ready, ...rest].slice(0, count).map(([from, v]) => certVote(from, v));
+}
+
+/** True when a certificate of `count` votes from `m` needs a vote not signed yet. */
+export function needsUnsigned(m: Map<string, HeldVote>, count: number): boolean {
+  let ready = 0;
+  for (const v of m.values()) if (!unsigned(v)) ready++;
+  return ready < count && ready < m.size;
 }

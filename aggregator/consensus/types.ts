@@ -21,6 +21,8 @@ export interface ReplicaConfig {
   probeInterval: number;
   /** decided blocks per fetch answer */
   fetchLimit: number;
+  /** longest wait of a vote for the rest of its batch (a batch goes out at once when its round is complete) */
+  voteBatchMs: number;
 }
 
 export const DEFAULT_CONFIG: Omit<ReplicaConfig, "members" | "self"> = {
@@ -31,6 +33,7 @@ export const DEFAULT_CONFIG: Omit<ReplicaConfig, "members" | "self"> = {
   slotTimeoutMs: 500,
   probeInterval: 16,
   fetchLimit: 64,
+  voteBatchMs: 50,
 };
 
 export interface ReplicaDeps {
@@ -100,7 +103,7 @@ export function checkConfig(c: ReplicaConfig): void {
   for (const k of ["window", "checkpointInterval", "maxBatch", "probeInterval", "fetchLimit"] as const) {
     if (!Number.isSafeInteger(c[k]) || c[k] < 1) bad(`${k}: must be a positive integer`);
   }
-  for (const k of ["batchDelayMs", "slotTimeoutMs"] as const) {
+  for (const k of ["batchDelayMs", "slotTimeoutMs", "voteBatchMs"] as const) {
     if (!Number.isSafeInteger(c[k]) || c[k] < 0) bad(`${k}: must be a non-negative integer`);
   }
   if (c.slotTimeoutMs < 1) bad("slotTimeoutMs: must be at least 1");

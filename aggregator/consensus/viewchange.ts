@@ -1,7 +1,8 @@
-import { blockHash, checkBlock, voteBytes } from "../ledger/block.js";
+import { blockHash, checkBlock } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
 import { EMPTY_MERKLE_ROOT } from "../ledger/merkle.js";
 import type { Verifier } from "../ledger/signing.js";
+import { checkCertVote } from "../ledger/vote-batch.js";
 import { type NewView, newViewBytes, type ViewChange, viewChangeBytes } from "./messages.js";
 
 /*
@@ -40,11 +41,11 @@ export function checkViewChange(vc: ViewChange, m: MemberInfo): string | undefin
   }
   if (p.block.header.round !== vc.round || p.block.header.index !== vc.index)
     return "prepared block of another slot";
-  const bytes = voteBytes("prepare", vc.round, vc.index, p.view, hash);
   const voters = new Set<string>();
   for (const v of p.votes) {
     if (!m.members.includes(v?.from) || voters.has(v.from)) return "prepared certificate with a bad voter";
-    if (!m.verifier.verify(v.from, bytes, v.sig)) return "prepared certificate with a bad signature";
+    if (!checkCertVote(v, "prepare", vc.round, vc.index, p.view, hash, m.verifier))
+      return "prepared certificate with a bad signature";
     voters.add(v.from);
   }
   return voters.size >= m.quorum ? undefined : "prepared certificate below quorum";

@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import type { Envelope } from "../../protocol/envelope.js";
 import { errorFamily, type FamilyError } from "../../protocol/errors.js";
+import { openStore } from "../../protocol/store-file.js";
 
 export type IngestStoreErrorCode = "STORE_OPEN_FAILED" | "STORE_IDENTITY_MISMATCH";
 export const { Error: IngestStoreError } = errorFamily<IngestStoreErrorCode>("IngestStoreError");
@@ -41,6 +42,7 @@ export interface CommitResult {
  */
 export class AggregatorStore {
   readonly db: Database.Database;
+  private readonly closeStore: () => void;
   private readonly stmts;
 
   /** the next sequence number of the aggregator's own envelopes (receipts, downlink, system txs) */
@@ -54,17 +56,9 @@ export class AggregatorStore {
    * files without a write per number.
    */
   constructor(path: string, aggregatorId: string, seqFloor: () => number) {
-    try {
-      this.db = new Database(path);
-    } catch (e) {
-      throw new IngestStoreError(
-        "STORE_OPEN_FAILED",
-        `cannot open aggregator store ${path}: ${(e as Error).message}`,
-      );
-    }
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.pragma("busy_timeout = 5000");
+    const store = openStore(path, "aggregator store");
+    this.db = store.db;
+    this.closeStore = store.close;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS envelopes (sender TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
@@ -181,7 +175,7 @@ export class AggregatorStore {
 
   close(): void {
     this.stmts.setSeq.run(String(this.nextSeq));
-    this.db.close();
+    this.closeStore();
   }
 }
 

@@ -3,6 +3,7 @@ import { sha256Hex } from "../../protocol/hash.js";
 import { LedgerError } from "./errors.js";
 import { merkleRoot } from "./merkle.js";
 import type { Signer, Verifier } from "./signing.js";
+import { type BatchProof, checkCertVote } from "./vote-batch.js";
 
 /** Domain prefixes of everything the ledger signs or hashes; see docs/PROTOCOL-BLOCKS.md. */
 export const BLOCK_DOMAIN = "gridlet/block/v1";
@@ -34,9 +35,14 @@ export interface Block {
   sig: string;
 }
 
+/**
+ * One member's vote in a certificate: `sig` over the vote's own bytes, or, with `batch`, over the root of
+ * the vote batch it was signed in (vote-batch.ts), the proof leading from the vote to that root.
+ */
 export interface VoteSig {
   from: string;
   sig: string;
+  batch?: BatchProof;
 }
 
 /** 2f+1 commit votes for one block in one view: the proof that the slot is decided. */
@@ -185,14 +191,13 @@ export function checkCertificate(
   if (typeof qc !== "object" || qc === null || !isNat(qc.view) || !Array.isArray(qc.votes)) {
     throw new LedgerError("BAD_CERTIFICATE", "certificate has the wrong shape");
   }
-  const bytes = voteBytes("commit", h.round, h.index, qc.view, hash);
   const seen = new Set<string>();
   for (const v of qc.votes) {
     if (typeof v?.from !== "string" || !members.has(v.from)) {
       throw new LedgerError("UNKNOWN_SIGNER", `certificate vote from non-member ${String(v?.from)}`);
     }
     if (seen.has(v.from)) throw new LedgerError("BAD_CERTIFICATE", `duplicate vote from ${v.from}`);
-    if (!verifier.verify(v.from, bytes, v.sig)) {
+    if (!checkCertVote(v, "commit", h.round, h.index, qc.view, hash, verifier)) {
       throw new LedgerError("BAD_CERTIFICATE", `bad commit signature from ${v.from}`, {
         round: h.round,
         index: h.index,

@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { openStore } from "../../protocol/store-file.js";
 import type { LedgerEntry } from "./block.js";
 import { LedgerError } from "./errors.js";
 
@@ -27,21 +28,22 @@ export class BlockStore {
   private readonly bySeq: Database.Statement;
   private readonly range: Database.Statement;
   private readonly lastRow: Database.Statement;
+  private readonly closeStore: () => void;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
-    try {
-      this.db = new Database(file, {
-        readonly: options.readonly ?? false,
-        fileMustExist: options.readonly ?? false,
-      });
-    } catch (e) {
-      throw new LedgerError("STORE", `cannot open ledger ${file}: ${(e as Error).message}`, { file });
-    }
-    if (!options.readonly) {
-      this.db.pragma("journal_mode = WAL");
+    if (options.readonly) {
+      try {
+        this.db = new Database(file, { readonly: true, fileMustExist: true });
+      } catch (e) {
+        throw new LedgerError("STORE", `cannot open ledger ${file}: ${(e as Error).message}`, { file });
+      }
+      this.closeStore = () => this.db.close();
+    } else {
       // Votes and blocks are promises to the peers: on disk before they are sent (group commit in
       // ReplicaHost makes it one fsync per turn of the event loop).
-      this.db.pragma("synchronous = FULL");
+      const store = openStore(file, "ledger", { synchronous: "FULL" });
+      this.db = store.db;
+      this.closeStore = store.close;
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS blocks (
           seq INTEGER PRIMARY KEY, round INTEGER NOT NULL, idx INTEGER NOT NULL,
@@ -170,7 +172,7 @@ export class BlockStore {
   }
 
   close(): void {
-    this.db.close();
+    this.closeStore();
   }
 }
 

@@ -151,8 +151,10 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       const aggs = layout.aggregators.map((g) => sup.start(g.id, ["aggregator", "--config", g.config]));
       await Promise.all(aggs.map((c) => waitForLine(c, /ledger started/, 60_000, sup)));
       const agents = layout.agents.map((g) => sup.start(g.id, ["agent", "--config", g.config]));
-      void agents;
       printUrls(layout, a.duration);
+      // The duration is trading time: it runs from when every agent is up (a loaded machine takes a while
+      // to start twelve processes).
+      await Promise.all(agents.map((c) => waitForLine(c, /agent started/, 60_000, sup)));
       const start = Date.now();
       const endless = a.duration === 0;
       // Until Ctrl-C, the kill comes after a minute: long enough to have the dashboard open.

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { LedgerExport } from "../../aggregator/ledger/export.js";
 import { machineFactory, machineNames } from "../../aggregator/ledger/machines.js";
-import { ed25519Verifier } from "../../aggregator/ledger/signing.js";
+import { cachingVerifier, ed25519Verifier } from "../../aggregator/ledger/signing.js";
 import { BlockStore, type LedgerMember } from "../../aggregator/ledger/store.js";
 import { type LedgerSource, type VerifyReport, verifyLedger } from "../../aggregator/ledger/verify.js";
 import { NodeError } from "../../aggregator/node/errors.js";
@@ -168,7 +168,8 @@ export function runVerify(
     }
     const report = verifyLedger(l.source, {
       members,
-      verifier: ed25519Verifier(keysOf(members), defaultEd25519),
+      // a member's vote batch signature stands behind many certificates: each is checked once
+      verifier: cachingVerifier(ed25519Verifier(keysOf(members), defaultEd25519)),
       machine: make?.(),
       mode: l.mode,
     });

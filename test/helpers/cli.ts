@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 
 import { GRIDLET_MAIN } from "../../bench/harness/procs.js";
 
@@ -22,4 +22,27 @@ export function gridlet(
     timeout: opts.timeoutMs ?? 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** As `gridlet`, without blocking: independent invocations can run side by side. */
+export function gridletAsync(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        cwd: opts.cwd,
+        env: { ...process.env, ...opts.env },
+        encoding: "utf8",
+        timeout: opts.timeoutMs ?? 60_000,
+      },
+      (err, stdout, stderr) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({ status: err === null ? 0 : typeof code === "number" ? code : null, stdout, stderr });
+      },
+    );
+  });
 }

@@ -1,5 +1,6 @@
 import { makeBlock } from "../../ledger/block.js";
 import type { Signer } from "../../ledger/signing.js";
+import { batchRoot, batchSigningBytes, voteLeaf } from "../../ledger/vote-batch.js";
 import { checkpointBytes, type Message } from "../messages.js";
 import type { Output } from "../types.js";
 import type { Rng } from "./rng.js";
@@ -74,6 +75,22 @@ function forgeries(m: Message, self: Signer, members: readonly string[], rng: Rn
         send({ ...m, from: victim }),
         send({ ...m, from: victim, hash: fakeHash, sig: junk }),
         send({ ...m, t: m.t === "prepare" ? "commit" : "prepare", hash: fakeHash }),
+      ];
+    }
+    case "votes": {
+      const fakeHash = rng.next().toString(16).slice(2).padEnd(64, "0").slice(0, 64);
+      const flipped = m.votes.map((v) => ({
+        ...v,
+        kind: v.kind === "prepare" ? ("commit" as const) : ("prepare" as const),
+        hash: fakeHash,
+      }));
+      const leaves = flipped.map((v) => voteLeaf(v.kind, v.round, v.index, v.view, v.hash));
+      return [
+        // Someone else's batch with our signature on it, a batch with a junk signature, and a batch of
+        // our own (validly signed) voting for a block that does not exist, in the other phase.
+        send({ ...m, from: victim }),
+        send({ ...m, from: victim, votes: flipped, sig: junk }),
+        send({ ...m, votes: flipped, sig: self.sign(batchSigningBytes(batchRoot(leaves))) }),
       ];
     }
     case "pp": {

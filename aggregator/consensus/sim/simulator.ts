@@ -148,7 +148,14 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
     this.now = options.startTime ?? 0;
     this.members = Array.from({ length: options.n }, (_, i) => `eag${i}`);
     this.net = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 10, ...options.net };
-    this.config = { ...DEFAULT_CONFIG, batchDelayMs: 2, slotTimeoutMs: 60, maxBatch: 16, ...options.config };
+    this.config = {
+      ...DEFAULT_CONFIG,
+      batchDelayMs: 2,
+      slotTimeoutMs: 60,
+      maxBatch: 16,
+      voteBatchMs: 6,
+      ...options.config,
+    };
     if (options.signatures === "ed25519") {
       const keys = new Map<string, Uint8Array>();
       for (const id of this.members) {

@@ -6,7 +6,7 @@ import { fromHex } from "../../../protocol/bytes.js";
 import { NodeEd25519 } from "../../../protocol/crypto/index.js";
 import { type Envelope, envelopeSigningBytes, signEnvelope } from "../../../protocol/envelope.js";
 import { KvMachine } from "../../ledger/kv-machine.js";
-import { ed25519Signer, ed25519Verifier } from "../../ledger/signing.js";
+import { cachingVerifier, ed25519Signer, ed25519Verifier } from "../../ledger/signing.js";
 import { verifyConsortium } from "../consortium.js";
 import { Replica } from "../replica.js";
 import { DEFAULT_CONFIG } from "../types.js";
@@ -60,7 +60,7 @@ export async function runBenchNode(spec: BenchNodeSpec): Promise<void> {
     { ...DEFAULT_CONFIG, members, self, maxBatch: 256, batchDelayMs: 2, slotTimeoutMs: spec.slotTimeoutMs },
     {
       signer: ed25519Signer(self, fromHex(spec.seedHex)!, crypto),
-      verifier: ed25519Verifier(keys, crypto),
+      verifier: cachingVerifier(ed25519Verifier(keys, crypto)),
       machine: new KvMachine(),
       validateTx,
     },

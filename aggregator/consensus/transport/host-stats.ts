@@ -156,6 +156,14 @@ export class HostStats {
         return slot(m.round, m.index);
       case "pp":
         return slot(m.block?.header?.round, m.block?.header?.index);
+      case "votes": {
+        let best: number | undefined;
+        for (const v of Array.isArray(m.votes) ? m.votes : []) {
+          const p = slot(v?.round, v?.index);
+          if (p !== undefined && (best === undefined || p > best)) best = p;
+        }
+        return best;
+      }
       case "ckpt": {
         const r = int(m.round);
         return r === undefined ? undefined : r * this.members;

@@ -7,7 +7,7 @@ import { ConsensusWatch } from "./watch.js";
 
 const members = ["a", "b", "c", "d"];
 
-function setup(o: { connected?: string[] } = {}) {
+function setup(o: { connected?: string[]; peerQuietMs?: number } = {}) {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("consensus:watch", {
     level: "info",
@@ -27,7 +27,12 @@ function setup(o: { connected?: string[] } = {}) {
       ...(o.connected === undefined ? {} : { connected: () => o.connected ?? [] }),
     },
     log,
-    { reportEveryMs: 10_000, stallAfterMs: 3_000, viewChangeQuietMs: 5_000 },
+    {
+      reportEveryMs: 10_000,
+      stallAfterMs: 3_000,
+      viewChangeQuietMs: 5_000,
+      peerQuietMs: o.peerQuietMs ?? 5_000,
+    },
   );
   const msgs = (m: string) => lines.filter((l) => l.msg === m);
   return { lines, stats, world, watch, msgs };
@@ -164,6 +169,34 @@ describe("consensus watch (rate-limited log lines)", () => {
         ["peer silent", "c"],
       ],
     );
+  });
+
+  it("writes the changes of a flapping peer once a peerQuietMs, counting the others", () => {
+    const { stats, watch, lines } = setup({ peerQuietMs: 60_000 });
+    watch.check(0);
+    let t = 0;
+    for (let k = 0; k < 4; k++) {
+      t += 500;
+      for (const p of ["b", "c", "d"]) hello(stats, p, 0, t);
+      watch.check(t);
+      t += SILENT_AFTER_MS + 1;
+      for (const p of ["b", "d"]) hello(stats, p, 0, t);
+      watch.check(t);
+    }
+    const c = lines.filter((l) => l.peer === "c");
+    assert.deepEqual(
+      c.map((l) => l.msg),
+      ["peer silent", "peer in step again"],
+    );
+    t += 60_000;
+    for (const p of ["b", "c", "d"]) hello(stats, p, 0, t);
+    watch.check(t);
+    t += SILENT_AFTER_MS + 1;
+    for (const p of ["b", "d"]) hello(stats, p, 0, t);
+    watch.check(t);
+    const next = lines.filter((l) => l.peer === "c")[2];
+    assert.equal(next.msg, "peer silent");
+    assert.equal(next.changesNotLogged, 6);
   });
 
   it("says when catching up starts and ends, and when waiting slots stall", () => {

@@ -21,12 +21,15 @@ export interface WatchOptions {
   stallAfterMs: number;
   /** a burst of view changes ends after this long without one */
   viewChangeQuietMs: number;
+  /** after a line about a peer, its next changes of state are only counted for this long */
+  peerQuietMs: number;
 }
 
 export const DEFAULT_WATCH: WatchOptions = {
   reportEveryMs: 60_000,
   stallAfterMs: 10_000,
   viewChangeQuietMs: 30_000,
+  peerQuietMs: 60_000,
 };
 
 type Shown = PeerState | "unreachable";
@@ -35,7 +38,7 @@ type Shown = PeerState | "unreachable";
  * Consensus you can watch in the logs, rate-limited: a progress line every `reportEveryMs` (height, round
  * rate, view changes by cause, catch-up, peers heard from, lagging and silent peers); a line when a peer
  * turns lagging, silent or unreachable and when it is in step again (from SILENT_AFTER_MS after the
- * start, so that peers have had time to be heard from); one line per burst of view changes
+ * start, so that peers have had time to be heard from; a flapping peer at most once a peerQuietMs); one line per burst of view changes
  * of one cause; a line when catching up starts and ends; a line when slots wait with no block executed
  * for `stallAfterMs`, and when blocks flow again. `check(now)` is called by the owner's periodic duty
  * (the aggregator's DutyClock); it reads the counters and decides nothing about consensus.
@@ -45,6 +48,8 @@ export class ConsensusWatch {
   private lastReport: number | undefined;
   private reported = { rounds: 0, blocks: 0, catchUp: 0, timeout: 0, equivocation: 0, joined: 0 };
   private readonly shown = new Map<string, Shown>();
+  /** per peer: when its last line was written, the state it named, and changes not written since */
+  private readonly peerLines = new Map<string, { at: number; state: Shown; muted: number }>();
   private readonly bursts: BurstLog;
   private seenViewChanges = 0;
   private catchUp: { since: number; fromHeight: number; blocks: number } | undefined;
@@ -126,6 +131,14 @@ export class ConsensusWatch {
       const before = this.shown.get(id) ?? "in-step";
       if (before === state) continue;
       this.shown.set(id, state);
+      // A peer that flaps (a starved process, a flaky path) gets a line per state change at most once a
+      // peerQuietMs; the changes in between are counted in the next line.
+      const last = this.peerLines.get(id);
+      const quiet = last === undefined || now - last.at >= this.o.peerQuietMs;
+      if (state === "in-step" ? last === undefined || last.state === "in-step" : !quiet) {
+        if (last !== undefined) last.muted++;
+        continue;
+      }
       const p = this.s.stats.peers.get(id);
       const fields = {
         peer: id,
@@ -133,7 +146,9 @@ export class ConsensusWatch {
         height,
         peerPosition: p?.position ?? null,
         lastMessageAgeMs: p === undefined ? null : now - p.lastAt,
+        ...(last !== undefined && last.muted > 0 ? { changesNotLogged: last.muted } : {}),
       };
+      this.peerLines.set(id, { at: now, state, muted: 0 });
       if (state === "in-step") this.log.info("peer in step again", fields);
       else this.log.warn(`peer ${state}`, fields);
     }

@@ -18,6 +18,7 @@ export const SELF_CERTIFYING: ReadonlySet<string> = new Set([
   "pp",
   "prepare",
   "commit",
+  "votes",
   "vc",
   "nv",
   "ckpt",

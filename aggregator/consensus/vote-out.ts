@@ -1,0 +1,46 @@
+import type { Signer } from "../ledger/signing.js";
+import { batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
+import type { BatchedVote, VoteBatch } from "./messages.js";
+import type { BatchRecord, HeldVote, Slot } from "./slot.js";
+
+/**
+ * This replica's votes waiting to go out in its next batch. Each vote is recorded in its slot at once
+ * (as leaf `at` of the pending batch); the batch is signed and sent when the replica flushes it, which
+ * also makes it the message re-sent for each of its slots when they stall.
+ */
+export class OutgoingVotes {
+  private votes: BatchedVote[] = [];
+  private slots: { s: Slot; kind: "prepare" | "commit" }[] = [];
+  private rec: BatchRecord | undefined;
+  /** rounds with a vote of each kind waiting */
+  readonly rounds = { prepare: new Set<number>(), commit: new Set<number>() };
+
+  get size(): number {
+    return this.votes.length;
+  }
+
+  add(s: Slot, kind: "prepare" | "commit", view: number, hash: string, from: string): HeldVote {
+    this.rec ??= { from, sig: undefined, leaves: [] };
+    const at = this.votes.length;
+    this.votes.push({ kind, round: s.round, index: s.index, view, hash });
+    this.rec.leaves.push(voteLeaf(kind, s.round, s.index, view, hash));
+    this.slots.push({ s, kind });
+    this.rounds[kind].add(s.round);
+    return { batch: this.rec, at };
+  }
+
+  /** Signs the waiting votes as one batch; undefined when none wait. */
+  flush(signer: Signer): VoteBatch | undefined {
+    const rec = this.rec;
+    if (rec === undefined || this.votes.length === 0) return undefined;
+    rec.sig = signer.sign(batchSigningBytes(batchRoot(rec.leaves)));
+    const msg: VoteBatch = { t: "votes", from: rec.from, votes: this.votes, sig: rec.sig };
+    for (const { s, kind } of this.slots) s.mine.set(kind, msg);
+    this.votes = [];
+    this.slots = [];
+    this.rec = undefined;
+    this.rounds.prepare.clear();
+    this.rounds.commit.clear();
+    return msg;
+  }
+}
