@@ -37,7 +37,9 @@ import { aggregatorReadings } from "./harness/verify-db.js";
 
 const AGENTS = 20;
 
-export async function run(envelopes = 40_000): Promise<Record<string, unknown>> {
+/** `gridlet bench` passes its options object; a number (the envelope count) is accepted too. */
+export async function run(o: { envelopes?: number } | number = {}): Promise<Record<string, unknown>> {
+  const envelopes = typeof o === "number" ? o : (o.envelopes ?? 40_000);
   const dir = mkdtempSync(join(tmpdir(), "gridlet-bench-ingest-"));
   try {
     const ca = new CaDirectory(join(dir, "ca"));

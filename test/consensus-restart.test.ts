@@ -124,3 +124,31 @@ test("every prepare and commit is handed to the shell before it is sent", () => 
     assert.ok(i >= 0 && j >= 0 && i < j, `${kind}: not persisted before sending`);
   }
 });
+
+test("a member restored in a view change re-sends that view change (the same signed statement)", () => {
+  // eag3 had moved slot (0, 1) to view 1 and voted a prepare in slot (0, 2) before losing power
+  const r = replica("eag3", [
+    { seq: 1, kind: "vc", view: 1, hash: null, prepared: null },
+    { seq: 2, kind: "prepare", view: 0, hash: "cd".repeat(32) },
+  ]);
+  // a peer's message of round 0 starts the round's slots and their timers
+  const unsigned = { round: 0, index: 3, view: 1, prepared: null };
+  const peerVc: ViewChange = {
+    t: "vc",
+    from: "eag1",
+    ...unsigned,
+    sig: signer("eag1").sign(viewChangeBytes(unsigned)),
+  };
+  let outs = r.step({ type: "message", msg: peerVc }, 1);
+  for (const key of ["slot:0:1", "slot:0:2"]) outs = outs.concat(r.step({ type: "timer", key }, 100));
+  const mine = sent(outs).filter((m) => m.from === "eag3");
+  const vc = mine.find((m): m is ViewChange => m.t === "vc" && m.index === 1);
+  assert.ok(vc, "its view change for slot (0, 1) went out again");
+  assert.equal(vc.view, 1);
+  assert.equal(vc.sig, signer("eag3").sign(viewChangeBytes({ round: 0, index: 1, view: 1, prepared: null })));
+  const prepare = mine.find((m): m is Vote => m.t === "prepare" && m.index === 2);
+  assert.ok(prepare, "its prepare in slot (0, 2) went out again");
+  assert.equal(prepare.hash, "cd".repeat(32));
+  // nothing new was signed, so nothing was handed to the shell to persist
+  assert.ok(!outs.some((o) => o.type === "vote"));
+});

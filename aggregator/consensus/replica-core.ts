@@ -4,6 +4,7 @@ import { isLedgerError } from "../ledger/errors.js";
 import { CheckpointTracker } from "./checkpoints.js";
 import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { newViewBytes, viewChangeBytes } from "./messages.js";
+import { restoreSlot } from "./restore.js";
 import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
 import {
   checkConfig,
@@ -141,54 +142,8 @@ export abstract class ReplicaCore {
     const records = this.restored.get(seq);
     if (records === undefined) return;
     this.restored.delete(seq);
-    let lastVc: VoteRecord | undefined;
-    const lastVote = new Map<"prepare" | "commit", VoteRecord>();
-    for (const r of records) {
-      if (r.kind === "vc") {
-        if (r.view > s.view) {
-          s.view = r.view;
-          s.inViewChange = true;
-        }
-        if (lastVc === undefined || r.view > lastVc.view) lastVc = r;
-      } else if (typeof r.hash === "string") {
-        s.signed.set(`${r.kind}:${r.view}`, r.hash);
-        if (r.kind === "commit") s.sentCommit.add(r.view);
-        const before = lastVote.get(r.kind);
-        if (before === undefined || r.view > before.view) lastVote.set(r.kind, r);
-      }
-      if (r.prepared && (s.prepared === null || r.prepared.view > s.prepared.view)) s.prepared = r.prepared;
-    }
-    this.resignRestored(s, lastVc, lastVote);
-  }
-
-  /**
-   * The messages a member sent before its restart are lost with its memory, but the slot timer re-sends
-   * `mine` until the slot moves: without them, a member restored in a view change would wait for ever
-   * for peers that never heard its view change. They are signed again from the records: the same
-   * statements (ed25519 signatures are deterministic), so nothing new is promised.
-   */
-  private resignRestored(
-    s: Slot,
-    vc: VoteRecord | undefined,
-    votes: ReadonlyMap<"prepare" | "commit", VoteRecord>,
-  ): void {
-    const { round, index } = s;
-    for (const [kind, r] of votes) {
-      const hash = r.hash as string;
-      const sig = this.deps.signer.sign(voteBytes(kind, round, index, r.view, hash));
-      s.mine.set(kind, { t: kind, from: this.config.self, round, index, view: r.view, hash, sig });
-    }
-    if (vc !== undefined && vc.view === s.view) {
-      const unsigned = { round, index, view: vc.view, prepared: vc.prepared ?? null };
-      const msg: ViewChange = {
-        t: "vc",
-        from: this.config.self,
-        ...unsigned,
-        sig: this.deps.signer.sign(viewChangeBytes(unsigned)),
-      };
-      s.mine.set("vc", msg);
-      this.storeViewChange(s, msg);
-    }
+    const vc = restoreSlot(s, records, this.config.self, this.deps.signer);
+    if (vc !== undefined) this.storeViewChange(s, vc);
   }
 
   protected patience(s: Slot): number {

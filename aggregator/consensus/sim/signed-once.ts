@@ -3,7 +3,7 @@ import type { Message } from "../messages.js";
 
 /**
  * What a member signed for each slot and view: one proposal (pre-prepare or new-view block), one prepare
- * and one commit. An honest member that signs two different blocks under one key — a vote it forgot
+ * and one commit (sent alone or in a vote batch). An honest member that signs two different blocks under one key — a vote it forgot
  * after a power cut, say — breaks PBFT's safety argument even if no two replicas happen to decide
  * differently in the run; the simulator reports it as a violation of its own ("double-vote").
  */
@@ -20,6 +20,17 @@ export class SignedOnce {
 
   /** Returns a description of the conflict when `from` already signed something else here. */
   note(from: string, msg: Message): string | undefined {
+    if (msg.t === "votes") {
+      for (const v of msg.votes) {
+        const conflict = this.check(
+          from,
+          `${v.kind} round ${v.round} index ${v.index} view ${v.view}`,
+          v.hash,
+        );
+        if (conflict !== undefined) return conflict;
+      }
+      return undefined;
+    }
     let what: string;
     let hash: string;
     switch (msg.t) {
@@ -38,6 +49,10 @@ export class SignedOnce {
       default:
         return undefined;
     }
+    return this.check(from, what, hash);
+  }
+
+  private check(from: string, what: string, hash: string): string | undefined {
     const key = `${from} ${what}`;
     const known = this.seen.get(key);
     if (known === undefined) {
