@@ -163,7 +163,7 @@ describe("MQTT over TLS through the embedded broker, with real processes", { tim
 });
 
 describe("client certificates at the embedded broker (broker.embedded.tls.clientCa)", {
-  timeout: 60_000,
+  timeout: 180_000,
 }, () => {
   const tmp = tempDir();
   let pki: TestPki;
