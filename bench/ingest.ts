@@ -5,6 +5,7 @@
  * run (target: ingest ≥ 70 % of it). Prints one JSON object. Run: node dist/bench/ingest.js [envelopes]
  */
 
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -191,6 +192,7 @@ export async function overMqtt(
       return out;
     });
     const verifyPerSec = measureVerifyRate(undefined, 1);
+    const verifyPerCpuSec = verifyRatePerCpuSecond();
     await waitFor("the embedded broker", () => aggReady(agg), 30_000, 50);
     for (const a of pki.agents) {
       const clientId = `${a.id}/bench`;
@@ -213,6 +215,7 @@ export async function overMqtt(
       clients.push(c);
     }
     const total = batches.reduce((n, b) => n + b.length, 0);
+    const cpu0 = processCpuSeconds(agg.child.pid!);
     const t0 = process.hrtime.bigint();
     for (let k = 0; k < batches[0].length; k++) {
       for (let i = 0; i < clients.length; i++)
@@ -222,6 +225,7 @@ export async function overMqtt(
     const db = join(dir, "agg-1.sqlite");
     await waitFor("every envelope stored", () => aggregatorReadings(db).length === total, 300_000, 100);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpuSeconds = processCpuSeconds(agg.child.pid!) - cpu0;
     const perSec = total / seconds;
     return {
       tls: tls !== undefined,
@@ -231,6 +235,15 @@ export async function overMqtt(
       ingestPerSec: Math.round(perSec),
       verifyPerSecMicro: Math.round(verifyPerSec),
       ratioToMicro: round(perSec / verifyPerSec),
+      /**
+       * the same per CPU second, both sides: the aggregator process's CPU time (every thread, TLS
+       * included) against one core's verify rate per CPU second. On a shared machine whose load
+       * drifts, this is the steadier figure; it leaves out the time spent waiting on fsync.
+       */
+      aggregatorCpuSeconds: round(cpuSeconds),
+      ingestPerCpuSec: Math.round(total / cpuSeconds),
+      verifyPerCpuSec: Math.round(verifyPerCpuSec),
+      ratioPerCpu: round(total / cpuSeconds / verifyPerCpuSec),
       ...(tls === undefined ? {} : { target: TLS_TARGET, meetsTarget: perSec / verifyPerSec >= TLS_TARGET }),
     };
   } finally {
@@ -238,6 +251,32 @@ export async function overMqtt(
     await agg.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** User and system CPU time of a process so far (every thread), from /proc (Linux). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // the fields after the command name, which is in parentheses and may hold spaces
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on every Linux architecture node runs on */
+const CLOCK_TICKS = 100;
+
+/** ed25519 verifications per CPU second of this process (one core), on bench/crypto's workload. */
+function verifyRatePerCpuSecond(seconds = 1): number {
+  const seed = new Uint8Array(randomBytes(32));
+  const msgs = Array.from({ length: 64 }, () => new Uint8Array(randomBytes(200)));
+  const pub = defaultEd25519.publicKey(seed);
+  const sigs = msgs.map((m) => defaultEd25519.sign(m, seed));
+  const c0 = process.cpuUsage();
+  const until = Date.now() + seconds * 1000;
+  let n = 0;
+  while (Date.now() < until)
+    for (let i = 0; i < 64; i++, n++)
+      if (!defaultEd25519.verify(sigs[i], msgs[i], pub)) throw new Error("verify failed");
+  const c = process.cpuUsage(c0);
+  return n / ((c.user + c.system) / 1e6);
 }
 
 function aggReady(p: Proc): boolean {

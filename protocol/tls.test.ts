@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isLoopbackHost, plainRemoteHost } from "./tls.js";
+import { isLoopbackHost, isTlsRefusal, plainRemoteHost } from "./tls.js";
 
 describe("what may stay plain MQTT", () => {
   it("loopback names and addresses only", () => {
@@ -16,6 +16,21 @@ describe("what may stay plain MQTT", () => {
       "128.0.0.1",
     ])
       assert.equal(isLoopbackHost(h), false, h);
+  });
+
+  it("tells a refused certificate from an unreachable broker", () => {
+    const e = (code: unknown) => Object.assign(new Error("x"), { code });
+    for (const code of [
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "CERT_HAS_EXPIRED",
+      "ERR_TLS_CERT_ALTNAME_INVALID",
+      "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+    ])
+      assert.equal(isTlsRefusal(e(code)), true, code);
+    for (const code of ["ECONNREFUSED", "ECONNRESET", 5, undefined])
+      assert.equal(isTlsRefusal(e(code)), false, String(code));
   });
 
   it("a plain scheme to another machine is named; TLS schemes and loopback are not", () => {

@@ -15,7 +15,7 @@ const tmp = tempDir();
 after(() => tmp.cleanup());
 
 test("gridlet aggregator consortium / genesis: CA-signed files the aggregators load", {
-  timeout: 60_000,
+  timeout: 180_000,
 }, async () => {
   const caDir = join(tmp.dir, "ca");
   assert.equal((await runGridlet(["ca", "init", "--dir", caDir])).code, 0);

@@ -51,7 +51,7 @@ function closed(c: MqttClient): Promise<number> {
 }
 
 test("a revocation handed to one aggregator cuts the revoked agent's connections at every aggregator", {
-  timeout: 120_000,
+  timeout: 240_000,
 }, async (t) => {
   const k = await makeProcessConsortium(tmp.dir, {
     n: 3,
@@ -68,7 +68,7 @@ test("a revocation handed to one aggregator cuts the revoked agent's connections
   const procs: Proc[] = k.configs.map((c) => spawnGridlet(["aggregator", "--config", c]));
   const clients: MqttClient[] = [];
   try {
-    await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 30_000)));
+    await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 90_000)));
     const alice = k.ca.issue(
       { role: "agent", id: "alice", home: "eag0", wallets: 1 },
       join(tmp.dir, "agents"),

@@ -20,7 +20,7 @@ function withHttp(path: string, http: Record<string, unknown>): string {
   return path;
 }
 
-describe("http off loopback", { timeout: 60_000 }, () => {
+describe("http off loopback", { timeout: 180_000 }, () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
   const pki = makePki(tmp.dir, "agg-1", ["agent-1"]);
