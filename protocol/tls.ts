@@ -88,3 +88,9 @@ export function plainRemoteHost(url: string): string | undefined {
   if (!PLAIN_SCHEMES.has(u.protocol)) return undefined;
   return isLoopbackHost(u.hostname) ? undefined : u.hostname;
 }
+
+/** Node's codes for a server certificate that does not verify (unknown CA, wrong name, expired...). */
+export function isTlsRefusal(e: Error & { code?: unknown }): boolean {
+  const code = typeof e.code === "string" ? e.code : "";
+  return code.startsWith("ERR_TLS_") || /CERT|UNABLE_TO_VERIFY|SELF_SIGNED|ERR_SSL_/.test(code);
+}

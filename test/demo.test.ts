@@ -4,6 +4,7 @@
  * killed -9 and restarted, everything stops cleanly, and every ledger re-executes to one state hash.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { runGridlet } from "../bench/harness/procs.js";
@@ -24,6 +25,12 @@ test("gridlet demo: a local consortium trades, survives a kill -9 and ends with 
   assert.equal(r.code, 0, out.slice(-4000));
   assert.match(out, /all 4 aggregators agree: state hash [0-9a-f]{16}/, out.slice(-3000));
   assert.match(out, /kill -9 agg-4/);
+  // every broker the agents and peers reach serves TLS, checked against the demo CA's TLS certificate
+  assert.match(out, /MQTT over TLS between all processes/);
+  const members = JSON.parse(readFileSync(join(dir, "consortium.json"), "utf8")).consortium.members;
+  assert.ok(members.every((m: { broker: string }) => m.broker.startsWith("mqtts://127.0.0.1:")));
+  assert.match(readFileSync(join(dir, "logs", "agg-1.log"), "utf8"), /connected to peer broker.*mqtts:/);
+  assert.match(readFileSync(join(dir, "logs", "agent-1-1.log"), "utf8"), /mqtt connected.*mqtts:/);
   assert.match(out, /coins: supply \d+ mc, sum of all wallets \d+ mc \(conserved\)/);
   const orders = Number(/(\d+) {2}order\n/.exec(out)?.[1] ?? 0);
   assert.ok(orders > 0, "agents placed orders that entered the ledger");

@@ -87,7 +87,7 @@ test("gridlet aggregator consortium / genesis: CA-signed files the aggregators l
     "--out",
     join(tmp.dir, "x.json"),
   ]);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 2, "a consortium naming a member the CA never issued is a usage error");
   assert.match(bad.stderr, /eag9/);
   writeFileSync(params, "banks:\n  eag7:\n    fundsMc: 1\n");
   const badBank = await runGridlet([
@@ -102,7 +102,7 @@ test("gridlet aggregator consortium / genesis: CA-signed files the aggregators l
     "--out",
     join(tmp.dir, "y.json"),
   ]);
-  assert.equal(badBank.code, 1);
+  assert.equal(badBank.code, 2, "a genesis naming a bank outside the consortium is a usage error");
   assert.match(badBank.stderr, /banks\.eag7/);
   // an aggregator that is not a member, and a ledger configuration without its genesis, are refused
   const r = await runGridlet(["ca", "issue", "--dir", caDir, "--role", "aggregator", "--id", "eag4"]);
@@ -125,7 +125,7 @@ test("gridlet aggregator consortium / genesis: CA-signed files the aggregators l
     return path;
   };
   const outsider = await runGridlet(["aggregator", "--config", config({ genesis: { file: genesisFile } })]);
-  assert.equal(outsider.code, 1, outsider.stderr);
+  assert.equal(outsider.code, 2, outsider.stderr);
   assert.match(outsider.stderr, /NOT_A_MEMBER/);
   const halfConfigured = await runGridlet(["aggregator", "--config", config({})]);
   assert.equal(halfConfigured.code, 2, halfConfigured.stderr);

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import mqtt from "mqtt";
 import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";
@@ -131,6 +132,28 @@ describe("MQTT over TLS through the embedded broker, with real processes", { tim
       aggregatorReadings(join(tmp.dir, "agg-1.sqlite")).filter((r) => r.sender === "agent-2").length,
       0,
     );
+  });
+
+  it("the packet limits apply to the decrypted stream: a huge CONNECT over TLS is cut short", async () => {
+    const sent = await new Promise<number>((resolve) => {
+      const c = tlsConnect({ host: "127.0.0.1", port, ca: readFileSync(tls.caPath) }, () => {
+        // CONNECT declaring 250 MB [MQTT-2.2.3], then its "body" until the broker hangs up
+        c.write(Buffer.from([0x10, 0x80, 0x80, 0x80, 0x77]));
+        const chunk = Buffer.alloc(64 * 1024, 0x41);
+        const pump = () => {
+          while (n < 64 * 1024 * 1024 && !c.destroyed) {
+            n += chunk.length;
+            if (!c.write(chunk)) return void c.once("drain", pump);
+          }
+        };
+        pump();
+      });
+      let n = 0;
+      c.on("error", () => undefined);
+      c.on("close", () => resolve(n));
+    });
+    assert.ok(sent < 16 * 1024 * 1024, `the broker read ${sent} bytes before closing`);
+    await agg.waitForOutput(/packet over the limit code=CONNECT_TOO_LARGE/);
   });
 
   it("plain MQTT on the TLS port is closed in the handshake", async () => {

@@ -97,6 +97,21 @@ describe("lifecycle: one process per store, clear failures, exit codes", { timeo
     }
   });
 
+  it("an identity file or a genesis that is wrong exits 2, naming the field and the file", async () => {
+    const dir = join(tmp.dir, "identity");
+    mkdirSync(dir);
+    const config = writeAggregatorConfig(dir, pki, { embeddedPort: await freePort() });
+    const badCert = join(dir, "garbage.cert.json");
+    writeFileSync(badCert, "{ not json");
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8").replace(/cert: .*agg-1\.cert\.json/, `cert: ${badCert}`),
+    );
+    const r = await runGridlet(["aggregator", "--config", config]);
+    assert.equal(r.code, 2, r.stderr);
+    assertOneClearLine(r.stderr, /IDENTITY_FILE: identity\.cert \(.*garbage\.cert\.json\)/);
+  });
+
   it("a corrupt last page of an agent store: one clear error at start, exit 1", async () => {
     const dir = join(tmp.dir, "corrupt");
     mkdirSync(dir);
@@ -107,7 +122,8 @@ describe("lifecycle: one process per store, clear failures, exit codes", { timeo
       intervalMs: 100,
     });
     const agent = spawnGridlet(["agent", "--config", config]);
-    await new Promise((r) => setTimeout(r, 3000));
+    await agent.waitForOutput(/agent started/);
+    await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await agent.stop(), 0);
     // the last page of the file (the checkpoint on close moved the WAL into it) overwritten
     const fd = openSync(store, "r+");

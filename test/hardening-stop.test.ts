@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { freeListenPort } from "../bench/harness/net.js";
 import { makeProcessConsortium } from "../bench/harness/process-consortium.js";
 import { type Proc, spawnGridlet } from "../bench/harness/procs.js";
 import { tempDir, waitFor } from "../bench/harness/tmp.js";
@@ -15,7 +16,10 @@ after(() => tmp.cleanup());
 test("16 aggregator processes stopped with SIGTERM all exit 0, with no warning", {
   timeout: 300_000,
 }, async () => {
+  const listen: { host: string; port: number }[] = [];
+  for (let i = 0; i < 16; i++) listen.push({ host: "127.0.0.1", port: await freeListenPort() });
   const k = await makeProcessConsortium(tmp.dir, {
+    listen,
     n: 16,
     trading: { intervalMs: 60_000, confirmWindowMs: 60_000 },
   });

@@ -1,10 +1,9 @@
-import type { Server } from "node:net";
 import { Aedes, type AuthenticateError, type Client } from "aedes";
 import type { Logger } from "../../protocol/log.js";
 import { BrokerError } from "./errors.js";
 import { BrokerGate } from "./gate.js";
 import { type BrokerLimits, DEFAULT_BROKER_LIMITS } from "./limits.js";
-import { clientCertificateName, createListener, type ListenerTls } from "./listener.js";
+import { type BrokerListener, clientCertificateName, createListener, type ListenerTls } from "./listener.js";
 import type { BrokerIdentity, LoginVerifier } from "./login.js";
 
 export interface EmbeddedBroker {
@@ -119,7 +118,7 @@ export async function startEmbeddedBroker(opts: {
       ),
     );
   }
-  const server: Server = createListener(
+  const server: BrokerListener = createListener(
     opts.tls,
     { maxHandshakes: limits.maxPendingConnections, handshakeTimeoutMs: limits.connectTimeoutMs },
     (socket) => {
@@ -198,9 +197,10 @@ function notAuthorized(message: string): AuthenticateError {
 }
 
 /** Stops accepting, closes every client (each publishing its will), then the broker. */
-async function closeBroker(broker: Aedes, server: Server): Promise<void> {
+async function closeBroker(broker: Aedes, server: BrokerListener): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
+    server.dropHandshakes();
     // Open client sockets keep server.close waiting until Aedes has closed them below.
     setImmediate(resolve);
   });

@@ -26,6 +26,9 @@ export interface TlsRefusal {
   reason: string;
 }
 
+/** The listening server; `dropHandshakes` closes the connections still in their TLS handshake (at stop). */
+export type BrokerListener = Server & { dropHandshakes(): void };
+
 /**
  * The broker's TCP listener, plain or TLS. With TLS, node's TLS server does the handshake (and checks a
  * client certificate against `clientCa`, when given) on the sockets this listener accepts; only sockets
@@ -37,8 +40,8 @@ export function createListener(
   limits: HandshakeLimits,
   onSocket: (socket: GuardedConnection["socket"]) => void,
   onRefusal: (r: TlsRefusal) => void,
-): Server {
-  if (tls === undefined) return createServer(onSocket);
+): BrokerListener {
+  if (tls === undefined) return Object.assign(createServer(onSocket), { dropHandshakes: () => undefined });
   const requireCert = tls.clientCa !== undefined;
   const secure = createTlsServer({
     cert: tls.cert,
@@ -50,18 +53,21 @@ export function createListener(
     ...(requireCert ? { ca: tls.clientCa } : {}),
   });
   // a TCP connection is known by its two ends while it is open
-  const handshaking = new Set<string>();
+  const handshaking = new Map<string, Socket>();
   const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) =>
     `${s.remoteAddress}|${s.remotePort}`;
   secure.on("secureConnection", (socket: TLSSocket) => {
     handshaking.delete(keyOf(socket));
     onSocket(socket);
   });
+  // with a listener here, closing the socket is the listener's job (node's TLS server docs)
   secure.on("tlsClientError", (e: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const remote = socket.remoteAddress ?? "unknown";
     handshaking.delete(keyOf(socket));
-    onRefusal({ code: "TLS_HANDSHAKE", remote: socket.remoteAddress ?? "unknown", reason: tlsReason(e) });
+    socket.destroy();
+    onRefusal({ code: "TLS_HANDSHAKE", remote, reason: tlsReason(e) });
   });
-  return createServer((raw: Socket) => {
+  const server = createServer((raw: Socket) => {
     const remote = raw.remoteAddress ?? "unknown";
     if (handshaking.size >= limits.maxHandshakes) {
       onRefusal({ code: "TOO_MANY_HANDSHAKES", remote, reason: `${handshaking.size} in progress` });
@@ -69,10 +75,16 @@ export function createListener(
       return;
     }
     const key = keyOf(raw);
-    handshaking.add(key);
+    handshaking.set(key, raw);
     raw.once("close", () => handshaking.delete(key));
     // node's documented way to hand an accepted socket to a server that does not listen itself
     secure.emit("connection", raw);
+  });
+  return Object.assign(server, {
+    dropHandshakes: () => {
+      for (const raw of handshaking.values()) raw.destroy();
+      handshaking.clear();
+    },
   });
 }
 

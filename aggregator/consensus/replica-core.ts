@@ -4,6 +4,7 @@ import { isLedgerError } from "../ledger/errors.js";
 import { CheckpointTracker } from "./checkpoints.js";
 import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { newViewBytes, viewChangeBytes } from "./messages.js";
+import { Pace } from "./pace.js";
 import { restoreSlot } from "./restore.js";
 import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
 import {
@@ -56,6 +57,8 @@ export abstract class ReplicaCore {
   protected forwardAttempts = 0;
   protected out: Output[] = [];
   protected readonly outVotes = new OutgoingVotes();
+  /** the slot timer's tick, adapted to the decisions' pace */
+  protected readonly pace: Pace;
   protected voteTimer = false;
   protected now = 0;
 
@@ -69,6 +72,7 @@ export abstract class ReplicaCore {
     this.f = f;
     this.member = { members: config.members, quorum, verifier: deps.verifier };
     this.checkpoints = new CheckpointTracker(config, deps, this.member.quorum);
+    this.pace = new Pace(config.slotTimeoutMs, 4 * this.n);
   }
 
   get quorum(): number {
@@ -134,7 +138,6 @@ export abstract class ReplicaCore {
     return s;
   }
 
-  /** Ticks of half a slot timeout before giving up on a view: doubles with each view change of the slot. */
   /** Votes persisted before a restart, by position; applied when their slot comes into being. */
   protected readonly restored = new Map<number, VoteRecord[]>();
 
@@ -146,17 +149,15 @@ export abstract class ReplicaCore {
     if (vc !== undefined) this.storeViewChange(s, vc);
   }
 
+  /** Ticks (pace.ts) before giving up on a view: doubles with each view change of the slot. */
   protected patience(s: Slot): number {
     return 2 * 2 ** Math.min(s.view - s.v0, MAX_BACKOFF_EXP);
   }
 
   protected armTimer(s: Slot): void {
     s.timerArmed = true;
-    this.emit({
-      type: "timer",
-      key: `slot:${s.round}:${s.index}`,
-      delayMs: Math.max(1, this.config.slotTimeoutMs >> 1),
-    });
+    s.startedAt ??= this.now;
+    this.emit({ type: "timer", key: `slot:${s.round}:${s.index}`, delayMs: this.pace.tickMs(this.now) });
   }
 
   /** Slots of rounds someone has started are expected to decide: their timers run. */
@@ -288,8 +289,8 @@ export abstract class ReplicaCore {
   /**
    * Our batch goes out as soon as it holds, for some round, our vote of its kind in every slot of that
    * round still open here (every proposal of the round prepared, or every slot of it prepared for
-   * commits): one batch per round and phase in the normal case, whatever n is. Otherwise a timer of
-   * voteBatchMs sends what there is, so a missing proposal delays the others' votes only that long.
+   * commits): one batch per round and phase in the normal case, whatever n is. Otherwise a timer sends
+   * what there is, so a missing proposal delays the others' votes only that long.
    */
   protected settleVotes(): void {
     if (this.outVotes.size === 0) return;
@@ -298,7 +299,10 @@ export abstract class ReplicaCore {
     if (complete("prepare") || complete("commit")) this.flushVotes();
     else if (!this.voteTimer) {
       this.voteTimer = true;
-      this.emit({ type: "timer", key: "votes", delayMs: this.config.voteBatchMs });
+      // as long as a typical slot takes to decide (half a tick), at least voteBatchMs: a starved consortium
+      // whose proposals trickle in still sends about one batch per round and phase
+      const wait = Math.max(this.config.voteBatchMs, this.pace.tickMs(this.now) >> 1);
+      this.emit({ type: "timer", key: "votes", delayMs: wait });
     }
   }
 
@@ -348,6 +352,8 @@ export abstract class ReplicaCore {
   }
 
   protected decide(seq: number, d: Decision, s: Slot | undefined): void {
+    if (s !== undefined && s.decided === undefined && s.view === s.v0 && s.startedAt !== undefined)
+      this.pace.observe(this.now - s.startedAt, this.now);
     if (s !== undefined) s.decided = d;
     this.pending.set(seq, d);
     this.execute();
@@ -360,6 +366,7 @@ export abstract class ReplicaCore {
     s.view = view;
     s.inViewChange = true;
     s.ticks = 0;
+    s.resends = 0;
     this.emit({
       type: "vote",
       record: { seq: s.round * this.n + s.index, kind: "vc", view, hash: null, prepared: s.prepared },
@@ -470,6 +477,7 @@ export abstract class ReplicaCore {
     s.view = view;
     s.inViewChange = false;
     s.ticks = 0;
+    s.resends = 0;
     this.armTimer(s);
     this.acceptProposal(s, view, block, hash);
   }

@@ -226,6 +226,6 @@ export abstract class ReplicaRouting extends ReplicaCore {
     if (to === this.config.self) return;
     this.fetchTimer = true;
     this.emit({ type: "send", to, msg: this.fetchMsg() });
-    this.emit({ type: "timer", key: "fetch", delayMs: this.config.slotTimeoutMs });
+    this.emit({ type: "timer", key: "fetch", delayMs: this.pace.tickMs(this.now) });
   }
 }

@@ -94,18 +94,21 @@ export class Replica extends ReplicaRouting {
     if (!s.inViewChange || joined) s.ticks++;
     if (s.ticks < this.patience(s) || (s.inViewChange && !joined)) {
       // Until patience runs out, re-send: messages may just have been lost, and peers that already
-      // decided the slot answer a re-send with the decision.
-      for (const m of s.mine.values()) this.resend(m);
+      // decided the slot answer a re-send with the decision. Re-sends thin out (ticks 1, 2, 4, 8, then
+      // every 16th): a starved consortium must not drown in its own retransmissions.
+      s.resends++;
+      if ((s.resends & (s.resends - 1)) === 0 || s.resends % 16 === 0)
+        for (const m of s.mine.values()) this.resend(m);
       this.armTimer(s);
     } else {
       this.startViewChange(s, s.view + 1);
     }
   }
 
-  /** Re-sends one of our messages; a vote batch shared by many stalled slots goes once per half timeout. */
+  /** Re-sends one of our messages; a vote batch shared by many stalled slots goes once per tick. */
   private resend(m: Message): void {
     const at = this.resentAt.get(m);
-    if (at !== undefined && this.now - at < this.config.slotTimeoutMs / 2) return;
+    if (at !== undefined && this.now - at < this.pace.tickMs(this.now)) return;
     this.resentAt.set(m, this.now);
     this.broadcast({ ...m, re: true } as Message);
   }
@@ -242,7 +245,7 @@ export class Replica extends ReplicaRouting {
     this.emit({ type: "send", to, msg: { t: "fwd", from: this.config.self, txs } });
     if (!this.forwardTimer) {
       this.forwardTimer = true;
-      this.emit({ type: "timer", key: "fwd", delayMs: this.config.slotTimeoutMs * 2 });
+      this.emit({ type: "timer", key: "fwd", delayMs: this.pace.tickMs(this.now) * 4 });
     }
   }
 

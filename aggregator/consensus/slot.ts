@@ -52,6 +52,9 @@ export interface Slot {
   decided: Decision | undefined;
   timerArmed: boolean;
   ticks: number;
+  /** when the slot's timer first ran (for the pace of decisions), and re-sends since the view began */
+  startedAt: number | undefined;
+  resends: number;
   /** my latest messages in the slot, re-sent when it stalls */
   mine: Map<string, Message>;
   /** what I signed, `${kind}:${view}` → block hash, including before a restart */
@@ -75,6 +78,8 @@ export function newSlot(round: number, index: number, v0: number): Slot {
     decided: undefined,
     timerArmed: false,
     ticks: 0,
+    startedAt: undefined,
+    resends: 0,
     mine: new Map(),
     signed: new Map(),
   };

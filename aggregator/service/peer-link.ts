@@ -4,7 +4,7 @@ import type { Ed25519 } from "../../protocol/crypto/index.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
-import type { TlsMaterial } from "../../protocol/tls.js";
+import { isTlsRefusal, type TlsMaterial } from "../../protocol/tls.js";
 import { TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
 import type { Message } from "../consensus/messages.js";
@@ -41,12 +41,6 @@ export interface PeerLinkOptions {
   tls?: TlsMaterial | undefined;
   now: () => number;
   log: Logger;
-}
-
-/** Node's codes for a server certificate that does not verify (unknown CA, wrong name, expired...). */
-export function isTlsRefusal(e: Error & { code?: unknown }): boolean {
-  const code = typeof e.code === "string" ? e.code : "";
-  return code.startsWith("ERR_TLS_") || /CERT|UNABLE_TO_VERIFY|SELF_SIGNED|ERR_SSL_/.test(code);
 }
 
 /**

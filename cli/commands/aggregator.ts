@@ -4,6 +4,7 @@ import { untilSignal } from "../../agent/runtime/signals.js";
 import { loadConfigFile } from "../../config/load.js";
 import { aggregatorConfigSchema } from "../../config/schema.js";
 import { createLogger } from "../../protocol/log.js";
+import { plainRemoteHost } from "../../protocol/tls.js";
 import { UsageError } from "../exit.js";
 
 const need = (value: unknown, what: string, action: string): string => {
@@ -36,7 +37,7 @@ export const aggregatorCommand: CommandModule = {
         "readings stored, rejections by code",
       )
       .example(
-        "$0 aggregator consortium --ca-dir ca --name grid --member eag0=mqtt://10.0.0.1:1883 --member eag1=mqtt://10.0.0.2:1883 --out consortium.json",
+        "$0 aggregator consortium --ca-dir ca --name grid --member eag0=mqtts://10.0.0.1:8883 --member eag1=mqtts://10.0.0.2:8883 --out consortium.json",
         "the CA signs the member list",
       )
       .example(
@@ -57,7 +58,11 @@ export const aggregatorCommand: CommandModule = {
         const members = ((a.member as string[] | undefined) ?? []).map((m) => {
           const i = m.indexOf("=");
           if (i < 1) throw new UsageError("USAGE", `--member ${m}: expected ID=BROKER_URL`);
-          return { id: m.slice(0, i), broker: m.slice(i + 1) };
+          const broker = m.slice(i + 1);
+          // peers refuse such a URL at start: the file would have to be signed again
+          if (plainRemoteHost(broker) !== undefined)
+            throw new UsageError("USAGE", `--member ${m}: plain MQTT to another machine; use mqtts://`);
+          return { id: m.slice(0, i), broker };
         });
         if (members.length === 0)
           throw new UsageError("USAGE", "aggregator consortium needs --member ID=URL");

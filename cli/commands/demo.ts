@@ -131,6 +131,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       `  CA, consortium and genesis: ${layout.caDir}, ${layout.consortiumFile}, ${layout.genesisFile}`,
     );
     console.log(
+      `  MQTT over TLS between all processes, checked against ${join(layout.caDir, "tls", "ca.crt")}`,
+    );
+    console.log(
       `  ${layout.aggregators.length} aggregators (${layout.aggregators[0].id} runs the credit bank), ${layout.agents.length} agents replaying ${a.hoursPerInterval} h of meter log per ${a.intervalMs / 1000} s interval`,
     );
     console.log(`  full logs: ${join(dir, "logs")}\n`);

@@ -5,6 +5,7 @@ import { exportLedger } from "../../aggregator/ledger/export.js";
 import { machineNames } from "../../aggregator/ledger/machines.js";
 import { BlockStore } from "../../aggregator/ledger/store.js";
 import { LEDGER_MACHINE_NAME } from "../../aggregator/node/verify.js";
+import { describeError, GridletError } from "../../protocol/errors.js";
 import { UsageError } from "../exit.js";
 import { readArgJson, runVerify, type VerifyArgs } from "./ledger-verify.js";
 
@@ -61,7 +62,15 @@ const verify: CommandModule<object, VerifyArgs> = {
         "check one aggregator's ledger",
       ) as Argv<VerifyArgs>,
   handler: (a) => {
-    const report = runVerify(a);
+    let report: ReturnType<typeof runVerify>;
+    try {
+      report = runVerify(a);
+    } catch (e) {
+      // A ledger or export that fails a check is the audit's verdict (exit 1), even where the same
+      // code means a bad configuration to a starting aggregator (a consortium file the CA did not sign).
+      if (e instanceof UsageError || !(e instanceof GridletError)) throw e;
+      throw new GridletError("VERIFY_FAILED", describeError(e), { cause: e.code });
+    }
     if (a.json) {
       process.stdout.write(`${JSON.stringify({ ok: true, ...report })}\n`);
       return;

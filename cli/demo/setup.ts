@@ -8,6 +8,7 @@ import type { Issued } from "../../protocol/ca-dir.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
+import { TlsCa } from "../../protocol/x509/tls-ca.js";
 import { createConsortiumIdentities } from "./identities.js";
 
 /** Recorded households (hardware/logs): two with rooftop PV, two without. */
@@ -55,7 +56,7 @@ export interface DemoLayout {
 /**
  * Writes everything a local consortium needs into `o.dir`: a CA and identities, the CA-signed consortium
  * and genesis files (the first aggregator runs the credit bank), one configuration per aggregator
- * (embedded broker on a free loopback port) and per agent (a replayed household log, trading and credit
+ * (embedded broker on a free loopback port, MQTT over TLS with the CA's own TLS certificates) and per agent (a replayed household log, trading and credit
  * on, every aggregator listed for fail-over, its home first).
  */
 export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
@@ -63,10 +64,18 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
   const ca = new CaDirectory(ids.caDir);
   const ports: number[] = [];
   for (const _ of ids.aggregators) ports.push(await freePort());
+  // MQTT over TLS between every pair of processes, as deployed: `gridlet ca init` and `ca tls-server`
+  const tlsCa = new TlsCa(ids.caDir);
+  await tlsCa.init("gridlet-demo-ca");
+  const tls: DemoTls = { ca: tlsCa.certPath, servers: [] };
+  for (const a of ids.aggregators) {
+    const t = await tlsCa.issueServer({ name: a.cert.id, hosts: ["127.0.0.1", "localhost"] });
+    tls.servers.push({ cert: t.certPath, key: t.keyPath });
+  }
   const members = ids.aggregators.map((a, i) => ({
     id: a.cert.id,
     publicKey: a.cert.publicKey,
-    broker: `mqtt://127.0.0.1:${ports[i]}`,
+    broker: `mqtts://127.0.0.1:${ports[i]}`,
   }));
   const caSeed = readKeyFile(ca.keyPath).seed;
   const consortiumFile = join(o.dir, "consortium.json");
@@ -99,7 +108,7 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
   const httpPorts: number[] = [];
   for (const _ of [...ids.aggregators, ...ids.agents]) httpPorts.push(await freePort());
   const aggregators = ids.aggregators.map((a, i) =>
-    writeAggregatorConfig(o, ca, a, ports[i], httpPorts[i], consortiumFile, genesisFile),
+    writeAggregatorConfig(o, ca, a, ports[i], httpPorts[i], consortiumFile, genesisFile, tls, i),
   );
   const speed = Math.round((o.hoursPerInterval * 3_600_000) / o.intervalMs);
   const agents = ids.agents.map((a, i) => {
@@ -107,9 +116,15 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
     const homeIndex = ids.aggregators.findIndex((g) => g.cert.id === a.cert.home);
     const order = [aggregators[homeIndex], ...aggregators.filter((_, j) => j !== homeIndex)];
     const httpPort = httpPorts[ids.aggregators.length + i];
-    return writeAgentConfig(o, ca, a, household, speed, order, ids.aggregators, httpPort);
+    return writeAgentConfig(o, ca, a, household, speed, order, ids.aggregators, httpPort, tls.ca);
   });
   return { caDir: ids.caDir, genesisFile, consortiumFile, aggregators, agents };
+}
+
+/** The TLS CA certificate every client checks, and each aggregator's server certificate and key. */
+interface DemoTls {
+  ca: string;
+  servers: { cert: string; key: string }[];
 }
 
 function writeAggregatorConfig(
@@ -120,6 +135,8 @@ function writeAggregatorConfig(
   httpPort: number,
   consortiumFile: string,
   genesisFile: string,
+  tls: DemoTls,
+  index: number,
 ): DemoAggregator {
   const id = a.cert.id;
   const config = join(o.dir, `${id}.yaml`);
@@ -130,7 +147,7 @@ function writeAggregatorConfig(
       version: 1,
       id,
       identity: { key: a.keyPath, cert: a.certPath, ca: ca.certPath, revocations: ca.revocationsPath },
-      broker: { embedded: { host: "127.0.0.1", port } },
+      broker: { embedded: { host: "127.0.0.1", port, tls: tls.servers[index] }, tls: { ca: tls.ca } },
       store: { path: join(o.dir, "data", `${id}.sqlite`) },
       trust: { certDir: join(ca.dir, "certs") },
       consortium: {
@@ -148,7 +165,7 @@ function writeAggregatorConfig(
     id,
     config,
     ledgerDb,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `mqtts://127.0.0.1:${port}`,
     dashboard: `http://127.0.0.1:${httpPort}/`,
   };
 }
@@ -162,6 +179,7 @@ function writeAgentConfig(
   aggregatorsInOrder: DemoAggregator[],
   issuedAggregators: Issued[],
   httpPort: number,
+  tlsCaPath: string,
 ): DemoAgent {
   const id = a.cert.id;
   const home = aggregatorsInOrder[0];
@@ -178,6 +196,7 @@ function writeAgentConfig(
       aggregators: aggregatorsInOrder.map((g) => ({ id: g.id, url: g.url, cert: certOf(g.id) })),
       mqtt: {
         url: home.url,
+        tls: { ca: tlsCaPath },
         reconnectMinMs: 250,
         reconnectMaxMs: 2000,
         receiptTimeoutMs: 5000,

@@ -1,4 +1,5 @@
 import type { ByzantineBehaviour } from "./byzantine.js";
+import type { CpuModel } from "./cpu.js";
 import { type NetworkFaults, Simulation, type Violation } from "./simulator.js";
 
 export interface ScenarioOptions {
@@ -22,15 +23,22 @@ export interface ScenarioOptions {
   txs?: number;
   faultyMs?: number;
   settleMs?: number;
+  /** what work costs (sim/cpu.ts); with `starved`, one honest member (by seed) works that many times slower */
+  cpu?: CpuModel;
+  starved?: number;
 }
 
 export interface ScenarioResult {
   violations: Violation[];
-  /** honest, alive replicas that did not commit every transaction submitted after the heal */
+  /** honest, alive replicas (the starved one aside) that did not commit every transaction submitted after the heal */
   stalled: string[];
   committedAfterHeal: number;
   expectedAfterHeal: number;
   checkpoints: number;
+  /** view changes started, by all replicas */
+  viewChanges: number;
+  /** the starved member, if any */
+  starved: string | undefined;
   messages: number;
   faultsSeen: number;
   powerCuts: number;
@@ -45,9 +53,13 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const f = Math.floor((o.n - 1) / 3);
   const faultyMs = o.faultyMs ?? 1500;
   const settleMs = o.settleMs ?? 10_000;
+  const starved = o.starved === undefined ? undefined : `eag${(o.seed + 1) % o.n}`;
   const sim = new Simulation({
     seed: o.seed,
     n: o.n,
+    ...(o.cpu === undefined
+      ? {}
+      : { cpu: { ...o.cpu, ...(starved === undefined ? {} : { slow: { [starved]: o.starved ?? 1 } }) } }),
     signatures: o.signatures ?? "sim",
     net: o.net ?? { drop: 0.1, duplicate: 0.05, minDelayMs: 1, maxDelayMs: 25 },
     byzantine: o.byzantine === undefined ? undefined : { id: `eag${o.seed % o.n}`, behaviour: o.byzantine },
@@ -108,10 +120,13 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     sim.at(faultyMs + 1 + i, () => sim.submit(m, { id, key: "after", add: 1 }));
   });
   sim.run(faultyMs + settleMs);
-  const stalled = live.filter((m) => {
-    const ids = sim.committedIds(m);
-    return !fresh.every((id) => ids.has(id));
-  });
+  // a starved member may fall behind for good: the others must not (its safety is still checked)
+  const stalled = live
+    .filter((m) => m !== starved)
+    .filter((m) => {
+      const ids = sim.committedIds(m);
+      return !fresh.every((id) => ids.has(id));
+    });
   let committedAfterHeal = 0;
   for (const m of live) committedAfterHeal += fresh.filter((id) => sim.committedIds(m).has(id)).length;
   let checkpoints = 0;
@@ -122,6 +137,8 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     committedAfterHeal,
     expectedAfterHeal: fresh.length * live.length,
     checkpoints,
+    viewChanges: sim.viewChanges,
+    starved,
     messages: sim.messagesSent,
     faultsSeen: sim.faults.length,
     powerCuts: sim.powerCuts,

@@ -17,6 +17,7 @@ import { type PowConfig, PowReplica } from "../pow/replica.js";
 import { Replica } from "../replica.js";
 import { DEFAULT_CONFIG, type Input, type Output, type ReplicaConfig, type VoteRecord } from "../types.js";
 import { type ByzantineBehaviour, corrupt } from "./byzantine.js";
+import { CpuMeter, type CpuModel } from "./cpu.js";
 import { EventQueue } from "./queue.js";
 import { Rng } from "./rng.js";
 import { SignedOnce } from "./signed-once.js";
@@ -71,6 +72,8 @@ export interface SimOptions<M extends ReplicatedStateMachine = KvMachine> {
   machine?: (id: string) => SimMachine<M>;
   /** simulated clock at the start, ms since epoch (blocks carry it as their time); 0 unless given */
   startTime?: number;
+  /** what work costs each replica (sim/cpu.ts); absent, steps take no time */
+  cpu?: CpuModel;
 }
 
 /** What the simulator drives: either consensus core. */
@@ -94,6 +97,8 @@ interface SimReplica<M> {
   votes: VoteRecord[];
   /** what of it is on disk, i.e. survives a power cut: the last fsync's view */
   disk: { stored: number; votes: VoteRecord[]; stable: CheckpointRecord[] };
+  /** its work: signatures checked and made, busy until when (sim/cpu.ts) */
+  cpu: CpuMeter;
 }
 
 type Event =
@@ -142,6 +147,8 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
   private readonly signedOnce = new SignedOnce();
   private readonly durability: "before-send" | "lazy";
   powerCuts = 0;
+  /** view changes the replicas started (each member's own) */
+  viewChanges = 0;
 
   constructor(readonly options: SimOptions<M>) {
     this.rng = new Rng(options.seed);
@@ -182,8 +189,9 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
   private fresh(id: string): SimReplica<M> {
     const made = this.options.machine?.(id) ?? { machine: new KvMachine() as unknown as M };
     const machine = made.machine;
-    const signer = this.signers.get(id)!;
-    const deps = { signer, verifier: this.verifier, machine, validateTx: made.validateTx };
+    const cpu = new CpuMeter();
+    const signer = cpu.signer(this.signers.get(id)!);
+    const deps = { signer, verifier: cpu.verifier(this.verifier), machine, validateTx: made.validateTx };
     const core: Core =
       this.options.mode === "pow"
         ? new PowReplica({ ...DEFAULT_POW, ...this.options.pow, members: this.members, self: id }, deps)
@@ -201,7 +209,14 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
       stable: [],
       votes: [],
       disk: { stored: 0, votes: [], stable: [] },
+      cpu,
     };
+  }
+
+  /** A replica's work so far: signatures checked and made, and simulated CPU time (with `cpu`). */
+  work(id: string): { verifies: number; signs: number; workMs: number } {
+    const c = this.replicas.get(id)!.cpu;
+    return { verifies: c.verifies, signs: c.signs, workMs: c.workMs };
   }
 
   /** An fsync: everything the shell wrote so far is on disk. */
@@ -289,7 +304,26 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
 
   private input(r: SimReplica<M>, input: Input): void {
     if (!r.alive) return;
-    let outputs = r.core.step(input, this.now);
+    const before = { verifies: r.cpu.verifies, signs: r.cpu.signs };
+    // (with a CPU model the clock has fractions of a millisecond; a core sees whole ones, as from Date.now)
+    const outputs = r.core.step(input, Math.floor(this.now));
+    const model = this.options.cpu;
+    if (model !== undefined) {
+      // the step's outputs leave when its work is done (the clock is put back for the next event)
+      const start = this.now;
+      r.cpu.busyUntil = Math.max(start, r.cpu.busyUntil) + r.cpu.cost(model, r.id, before);
+      this.now = r.cpu.busyUntil;
+      try {
+        this.finishStep(r, outputs);
+      } finally {
+        this.now = start;
+      }
+      return;
+    }
+    this.finishStep(r, outputs);
+  }
+
+  private finishStep(r: SimReplica<M>, outputs: Output[]): void {
     const byz = this.options.byzantine;
     if (byz !== undefined && byz.id === r.id)
       outputs = corrupt(byz.behaviour, outputs, r.signer, this.members, this.rng);
@@ -329,6 +363,7 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
         return;
       case "vote":
         r.votes.push(o.record);
+        if (o.record.kind === "vc") this.viewChanges++;
         return;
       case "serve": {
         const entries = r.store.slice(o.fromSeq, o.fromSeq + o.limit);
@@ -420,12 +455,14 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
           break;
         case "deliver": {
           const r = this.replicas.get(item.to)!;
+          if (this.busy(r, at, item)) break;
           if (r.alive && this.connected(item.from, item.to))
             this.input(r, { type: "message", msg: item.msg });
           break;
         }
         case "timer": {
           const r = this.replicas.get(item.to)!;
+          if (this.busy(r, at, item)) break;
           if (r.epoch === item.epoch && r.timers.get(item.key) === item.gen) {
             r.timers.delete(item.key);
             this.input(r, { type: "timer", key: item.key });
@@ -435,6 +472,13 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
       }
     }
     this.now = until;
+  }
+
+  /** With a CPU model, an event for a replica still at work waits until it is free. */
+  private busy(r: SimReplica<M>, at: number, item: Event): boolean {
+    if (this.options.cpu === undefined || !r.alive || r.cpu.busyUntil <= at) return false;
+    this.queue.push(r.cpu.busyUntil, item);
+    return true;
   }
 
   /** Transactions committed by an (alive) replica, by id. */

@@ -1,0 +1,56 @@
+/**
+ * The slot timer's tick, adapted to the pace the consortium keeps (liveness under starvation): each slot
+ * decided in its first view gives a sample, the time from its timer's start to its decision; the tick is
+ * twice the 2/3 quantile of the recent samples, kept between half the configured slot timeout and
+ * `MAX_FACTOR` times it. A slot gives up on its view after two ticks (more in later views), so a view
+ * change needs a slot four times slower than two thirds of its recent peers. When the whole machine is
+ * slow (CPU-starved processes, a slow disk) the samples grow and nobody times out for nothing; when one
+ * member is slow, its slots are the tail the quantile leaves out, so they time out, their lane is passed
+ * over, and the others keep their pace. Samples older than `HORIZON` slot timeouts no longer count (a
+ * partition's late decisions must not slow the failure detection that follows); with fewer than
+ * `MIN_SAMPLES` recent ones, the tick is the slot timeout itself, twice the fast tick (a consortium that
+ * starts, or that decides little, is often slow). Pure: the caller passes the times.
+ */
+export const MAX_FACTOR = 8;
+export const HORIZON = 16;
+const MIN_SAMPLES = 8;
+
+export class Pace {
+  private readonly samples: { at: number; ms: number }[] = [];
+  private tick: number;
+  /** when the tick must be computed again: a new sample, or the oldest one ageing out */
+  private validUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly slotTimeoutMs: number,
+    /** samples kept at most: about four rounds of slots */
+    private readonly keep: number,
+  ) {
+    this.tick = Math.max(1, slotTimeoutMs);
+  }
+
+  /** The tick at `now`. */
+  tickMs(now: number): number {
+    if (now < this.validUntil) return this.tick;
+    const horizon = HORIZON * this.slotTimeoutMs;
+    while (this.samples.length > 0 && now - this.samples[0].at > horizon) this.samples.shift();
+    this.validUntil = this.samples.length > 0 ? this.samples[0].at + horizon + 1 : Number.POSITIVE_INFINITY;
+    if (this.samples.length < MIN_SAMPLES) {
+      this.tick = Math.max(1, this.slotTimeoutMs);
+      return this.tick;
+    }
+    const sorted = this.samples.map((s) => s.ms).sort((a, b) => a - b);
+    const typical = sorted[Math.floor((sorted.length * 2) / 3)];
+    const floor = Math.max(1, this.slotTimeoutMs >> 1);
+    this.tick = Math.round(Math.min(this.slotTimeoutMs * MAX_FACTOR, Math.max(floor, 2 * typical)));
+    return this.tick;
+  }
+
+  /** A slot decided in its first view `ms` after its timer started, at `now`. */
+  observe(ms: number, now: number): void {
+    if (!Number.isFinite(ms) || ms < 0) return;
+    this.samples.push({ at: now, ms });
+    if (this.samples.length > Math.max(MIN_SAMPLES, this.keep)) this.samples.shift();
+    this.validUntil = Number.NEGATIVE_INFINITY;
+  }
+}
