@@ -80,6 +80,33 @@ test("group commit: a turn's votes are written in one transaction before any mes
   host.stop();
 });
 
+test("a step that writes nothing, with nothing waiting, sends at once; a log that is not durable never waits", () => {
+  const events: string[] = [];
+  const link = { send: (to: string) => events.push(`send ${to}`), broadcast: () => events.push("broadcast") };
+  const quiet = {
+    config: { self: "eag0", members: ["eag0", "eag1"] },
+    step: (input: Input): Output[] =>
+      input.type === "message"
+        ? [{ type: "send", to: "eag1", msg: { t: "fetch", from: "eag0", fromSeq: 0 } as Message }]
+        : [],
+  };
+  const host = new ReplicaHost(quiet, link, recordingLog(events));
+  host.start();
+  host.deliver({ t: "fetch", from: "eag1", fromSeq: 0 } as Message);
+  assert.deepEqual(events, ["send eag1"]);
+  host.stop();
+  const memory: string[] = [];
+  const inMemory = new ReplicaHost(
+    echoCore("eag0"),
+    { send: (to) => memory.push(`send ${to}`), broadcast: () => memory.push("broadcast") },
+    new MemoryLog(),
+  );
+  inMemory.start();
+  inMemory.deliver({ t: "fetch", from: "eag1", fromSeq: 0 } as Message);
+  assert.deepEqual(memory, ["broadcast", "send eag1"]);
+  inMemory.stop();
+});
+
 test("stop writes what the core already asked to persist", () => {
   const events: string[] = [];
   const host = new ReplicaHost(
