@@ -137,11 +137,11 @@ test("the demo's dashboards and metrics, live in Chromium, and Ctrl-C", { timeou
       await browser.close();
     }
 
-    const code = await demo.stop("SIGINT");
+    const code = await demo.stop("SIGINT", 120_000);
     assert.equal(code, 0, demo.output().slice(-3000));
     assert.match(demo.output(), /all 4 aggregators agree: state hash [0-9a-f]{16}/);
   } finally {
     // SIGINT, so that the demo stops its aggregators and agents too.
-    await demo.stop("SIGINT");
+    await demo.stop("SIGINT", 120_000);
   }
 });

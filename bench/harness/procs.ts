@@ -23,7 +23,8 @@ export interface Proc {
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** sends `signal`, then SIGKILL if the process has not exited after `graceMs` (default 10 s) */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
 }
 
 /**
@@ -70,9 +71,9 @@ function spawnNode(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []
       }
     },
     exited,
-    stop: async (signal = "SIGTERM") => {
+    stop: async (signal = "SIGTERM", graceMs = 10_000) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       const code = await exited;
       clearTimeout(timer);
       return code;
