@@ -34,7 +34,7 @@ test("16 aggregator processes stopped with SIGTERM all exit 0, with no warning",
       500,
     );
     const marks = procs.map((p) => p.output().length);
-    const codes = await Promise.all(procs.map((p) => p.stop("SIGTERM")));
+    const codes = await Promise.all(procs.map((p) => p.stop("SIGTERM", 60_000)));
     const tails = procs.map((p, i) => p.output().slice(marks[i]));
     for (const [i, tail] of tails.entries()) {
       assert.doesNotMatch(tail, /RangeError|Maximum call stack/, `eag${i}:\n${tail}`);
