@@ -173,7 +173,10 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
     });
     const startedAt = Date.now();
     k.configs.forEach((c, i) => {
-      procs.push(spawnGridlet(["aggregator", "--config", c], {}, net?.prefix(i) ?? []));
+      // GRIDLET_BENCH_LOG_LEVEL=debug: the members' log level (default info)
+      const level = process.env.GRIDLET_BENCH_LOG_LEVEL;
+      const env = level === undefined ? {} : { GRIDLET_LOG_LEVEL: level };
+      procs.push(spawnGridlet(["aggregator", "--config", c], env, net?.prefix(i) ?? []));
     });
     await Promise.all(procs.map((p) => p.waitForOutput(/ledger started/, 60_000 + 3_000 * n)));
     const startupMs = Date.now() - startedAt;

@@ -1,9 +1,8 @@
 import type { Block, LedgerEntry, QuorumCertificate } from "../ledger/block.js";
-import { checkBlock, GENESIS_PREV, makeBlock, voteBytes } from "../ledger/block.js";
+import { checkBlock, GENESIS_PREV, voteBytes } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
 import { CheckpointTracker } from "./checkpoints.js";
-import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote } from "./messages.js";
-import { newViewBytes, viewChangeBytes } from "./messages.js";
+import type { BatchedVote, Message, PrePrepare, Vote } from "./messages.js";
 import { Pace } from "./pace.js";
 import { restoreSlot } from "./restore.js";
 import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
@@ -16,14 +15,15 @@ import {
   type ReplicaDeps,
   type VoteRecord,
 } from "./types.js";
-import { checkNewView, checkViewChange, type MemberInfo } from "./viewchange.js";
+import type { MemberInfo } from "./viewchange.js";
 import { OutgoingVotes } from "./vote-out.js";
 
 const MAX_BACKOFF_EXP = 5;
 
 /**
- * The per-slot PBFT machinery shared by the replica: state, quorums, the normal case (pre-prepare,
- * prepare, commit) and the view change. Replica (replica.ts) adds inputs, proposing and execution.
+ * The per-slot PBFT machinery shared by the replica: state, quorums and the normal case (pre-prepare,
+ * prepare, commit, votes in batches). Layered on it: the view change (replica-views.ts), routing and
+ * catch-up (replica-routing.ts), and inputs, proposing and execution (replica.ts).
  */
 export abstract class ReplicaCore {
   readonly config: ReplicaConfig;
@@ -60,6 +60,8 @@ export abstract class ReplicaCore {
   /** the slot timer's tick, adapted to the decisions' pace */
   protected readonly pace: Pace;
   protected voteTimer = false;
+  /** when each peer was last helped on each subject (mayHelp) */
+  private readonly helped = new Map<string, number>();
   protected now = 0;
 
   constructor(config: ReplicaConfig, deps: ReplicaDeps) {
@@ -224,31 +226,36 @@ export abstract class ReplicaCore {
     return check === undefined || b.txs.every((tx) => check(tx));
   }
 
-  /** Records a vote about to be signed; false when it would contradict one signed before (a restart). */
-  protected sign(s: Slot, kind: "prepare" | "commit", view: number, hash: string): boolean {
+  /**
+   * Records a vote about to be signed; undefined when it would contradict one signed before (a restart).
+   * The record goes to the shell to persist with the batch that carries the vote (vote-out.ts), so a batch
+   * costs one durable write however many votes it holds; a vote nobody has seen needs no record.
+   */
+  protected sign(s: Slot, kind: "prepare" | "commit", view: number, hash: string): VoteRecord | undefined {
     const key = `${kind}:${view}`;
     const before = s.signed.get(key);
-    if (before !== undefined && before !== hash) return false;
+    if (before !== undefined && before !== hash) return undefined;
     s.signed.set(key, hash);
     const prepared = kind === "commit" ? s.prepared : undefined;
-    this.emit({
-      type: "vote",
-      record: {
-        seq: s.round * this.n + s.index,
-        kind,
-        view,
-        hash,
-        ...(prepared === undefined ? {} : { prepared }),
-      },
-    });
-    return true;
+    return {
+      seq: s.round * this.n + s.index,
+      kind,
+      view,
+      hash,
+      ...(prepared === undefined ? {} : { prepared }),
+    };
   }
 
   protected acceptProposal(s: Slot, view: number, block: Block, hash: string): void {
-    if (!this.sign(s, "prepare", view, hash)) return;
+    const record = this.sign(s, "prepare", view, hash);
+    if (record === undefined) return;
+    // Our own proposal has just gone out: its prepare is on disk before that, so that after a restart we
+    // never propose another block in this slot and view.
+    const ours = block.header.proposer === this.config.self;
+    if (ours) this.emit({ type: "vote", record });
     s.accepted.set(view, hash);
     s.blocks.set(hash, block);
-    const held = this.outVotes.add(s, "prepare", view, hash, this.config.self);
+    const held = this.outVotes.add(s, "prepare", view, hash, this.config.self, ours ? undefined : record);
     votesOf(s, "prepare", view, hash).set(this.config.self, held);
     this.evaluate(s, view, hash);
     this.seen(s.round);
@@ -280,10 +287,28 @@ export abstract class ReplicaCore {
     this.evaluate(s, v.view, v.hash);
   }
 
+  /**
+   * True at most once a tick per peer and subject: answers to a peer that is behind (our view changes, a
+   * decision) must not multiply with its re-sends, or a consortium that is slow drowns in its own help.
+   */
+  protected mayHelp(to: string, subject: string): boolean {
+    const key = `${to}\n${subject}`;
+    const tick = this.pace.tickMs(this.now);
+    const at = this.helped.get(key);
+    if (at !== undefined && this.now - at < tick) return false;
+    if (this.helped.size >= 4096)
+      for (const [k, t] of this.helped) if (this.now - t >= tick) this.helped.delete(k);
+    this.helped.set(key, this.now);
+    return true;
+  }
+
   /** Signs and sends the votes waiting in our batch. */
   protected flushVotes(): void {
-    const msg = this.outVotes.flush(this.deps.signer);
-    if (msg !== undefined) this.broadcast(msg);
+    const out = this.outVotes.flush(this.deps.signer);
+    if (out === undefined) return;
+    // persisted before they are sent (the shell keeps this order)
+    for (const record of out.records) this.emit({ type: "vote", record });
+    this.broadcast(out.msg);
   }
 
   /**
@@ -338,8 +363,9 @@ export abstract class ReplicaCore {
         if (needsUnsigned(prepares, this.quorum)) this.flushVotes();
         s.prepared = { view, block, votes: firstVotes(prepares, this.quorum) };
       }
-      if (this.sign(s, "commit", view, hash)) {
-        const held = this.outVotes.add(s, "commit", view, hash, this.config.self);
+      const record = this.sign(s, "commit", view, hash);
+      if (record !== undefined) {
+        const held = this.outVotes.add(s, "commit", view, hash, this.config.self, record);
         votesOf(s, "commit", view, hash).set(this.config.self, held);
       }
     }
@@ -359,129 +385,7 @@ export abstract class ReplicaCore {
     this.execute();
   }
 
-  // ---- view change ----
-
-  protected startViewChange(s: Slot, view: number): void {
-    if (view <= s.view && (s.inViewChange || view < s.view)) return;
-    s.view = view;
-    s.inViewChange = true;
-    s.ticks = 0;
-    s.resends = 0;
-    this.emit({
-      type: "vote",
-      record: { seq: s.round * this.n + s.index, kind: "vc", view, hash: null, prepared: s.prepared },
-    });
-    const unsigned = { round: s.round, index: s.index, view, prepared: s.prepared };
-    const vc: ViewChange = {
-      t: "vc",
-      from: this.config.self,
-      ...unsigned,
-      sig: this.deps.signer.sign(viewChangeBytes(unsigned)),
-    };
-    s.mine.set("vc", vc);
-    this.storeViewChange(s, vc);
-    this.broadcast(vc);
-    this.armTimer(s);
-    this.maybeNewView(s, view);
-  }
-
-  protected storeViewChange(s: Slot, vc: ViewChange): void {
-    let m = s.viewChanges.get(vc.view);
-    if (m === undefined) {
-      m = new Map();
-      s.viewChanges.set(vc.view, m);
-    }
-    m.set(vc.from, vc);
-  }
-
-  protected onViewChange(s: Slot, vc: ViewChange): void {
-    if (vc.view < s.view && vc.from !== this.config.self) {
-      // The sender is behind us: hand it our own view change for its view (its leader may be missing
-      // exactly that one; we re-send only what we signed before) and our latest, so it can join us.
-      const own = s.viewChanges.get(vc.view)?.get(this.config.self);
-      if (own !== undefined) this.emit({ type: "send", to: vc.from, msg: own });
-      const latest = s.mine.get("vc");
-      if (latest !== undefined && latest !== own) this.emit({ type: "send", to: vc.from, msg: latest });
-    }
-    if (s.viewChanges.get(vc.view)?.has(vc.from)) return;
-    if (vc.view <= s.v0) {
-      this.reject(vc.from, "view change to a first view");
-      return;
-    }
-    const why = checkViewChange(vc, this.member);
-    if (why !== undefined) {
-      this.reject(vc.from, why);
-      return;
-    }
-    this.storeViewChange(s, vc);
-    // PBFT's join rule: f+1 members ahead of us means at least one honest one timed out.
-    const ahead = new Map<string, number>();
-    for (const [view, m] of s.viewChanges) {
-      if (view <= s.view) continue;
-      for (const from of m.keys()) ahead.set(from, Math.min(ahead.get(from) ?? view, view));
-    }
-    if (ahead.size >= this.f + 1) {
-      this.startViewChange(s, Math.min(...ahead.values()));
-    }
-    this.maybeNewView(s, vc.view);
-  }
-
-  protected maybeNewView(s: Slot, view: number): void {
-    if (this.leader(s.index, view) !== this.config.self || s.view !== view || s.sentNewView.has(view)) return;
-    const vcs = s.viewChanges.get(view);
-    if (vcs === undefined || vcs.size < this.quorum) return;
-    s.sentNewView.add(view);
-    const chosen = [...vcs.values()].slice(0, this.quorum);
-    let best: ViewChange["prepared"] = null;
-    for (const vc of chosen)
-      if (vc.prepared !== null && (best === null || vc.prepared.view > best.view)) best = vc.prepared;
-    const block =
-      best !== null
-        ? best.block
-        : makeBlock({ round: s.round, index: s.index, view }, this.now, [], this.deps.signer);
-    const hash = checkBlock(block, this.deps.verifier);
-    const before = s.signed.get(`prepare:${view}`);
-    if (before !== undefined && before !== hash) return;
-    const nv: NewView = {
-      t: "nv",
-      from: this.config.self,
-      round: s.round,
-      index: s.index,
-      view,
-      vcs: chosen,
-      block,
-      sig: this.deps.signer.sign(newViewBytes(s.round, s.index, view, hash)),
-    };
-    s.mine.set("nv", nv);
-    this.broadcast(nv);
-    this.enterView(s, view, block, hash);
-  }
-
-  protected onNewView(s: Slot, nv: NewView): void {
-    if (!Number.isSafeInteger(nv.view) || nv.view <= s.v0 || nv.view < s.view) return;
-    if (nv.view === s.view && !s.inViewChange) return;
-    const why = checkNewView(nv, this.leader(s.index, nv.view), this.member);
-    if (why !== undefined) {
-      this.reject(nv.from, why);
-      return;
-    }
-    if (!this.txsValid(nv.block)) {
-      this.reject(nv.from, "new view with an invalid transaction");
-      return;
-    }
-    for (const vc of nv.vcs) this.storeViewChange(s, vc);
-    this.enterView(s, nv.view, nv.block, checkBlock(nv.block, this.deps.verifier));
-  }
-
-  protected enterView(s: Slot, view: number, block: Block, hash: string): void {
-    s.view = view;
-    s.inViewChange = false;
-    s.ticks = 0;
-    s.resends = 0;
-    this.armTimer(s);
-    this.acceptProposal(s, view, block, hash);
-  }
-
+  protected abstract startViewChange(s: Slot, view: number): void;
   protected abstract tryPropose(): void;
   protected abstract execute(): void;
 }

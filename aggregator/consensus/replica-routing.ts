@@ -8,7 +8,7 @@ import {
 import { isLedgerError } from "../ledger/errors.js";
 import { batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
 import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote, VoteBatch } from "./messages.js";
-import { ReplicaCore } from "./replica-core.js";
+import { ReplicaViews } from "./replica-views.js";
 import { type BatchRecord, voteKey } from "./slot.js";
 
 const FUTURE_ROUNDS = 3;
@@ -23,7 +23,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * spread over their slots; decisions and blocks from peers (catch-up) checked against their
  * certificates. Replica (replica.ts) adds the inputs, proposing and execution.
  */
-export abstract class ReplicaRouting extends ReplicaCore {
+export abstract class ReplicaRouting extends ReplicaViews {
   /** positions decided from a peer's certificate rather than our own quorum, until executed */
   protected readonly adopted = new Set<number>();
   /** peers' vote batches whose signature was checked (a buffered batch comes back as the same object) */
@@ -82,6 +82,7 @@ export abstract class ReplicaRouting extends ReplicaCore {
   }
 
   protected sendDecision(to: string, seq: number): void {
+    if (!this.mayHelp(to, `decided:${seq}`)) return;
     const d = this.pending.get(seq) ?? this.slots.get(seq)?.decided ?? this.recent.get(seq);
     if (d !== undefined) {
       this.emit({

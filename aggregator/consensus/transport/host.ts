@@ -33,6 +33,42 @@ export interface DecidedLog {
   transaction?<T>(fn: () => T): T;
 }
 
+/** A message in a trace line: its kind, sender and slots (never its contents); read defensively. */
+function summary(m: Message): Record<string, unknown> {
+  try {
+    return summaryOf(m);
+  } catch {
+    return { t: String(m?.t), malformed: true };
+  }
+}
+
+function summaryOf(m: Message): Record<string, unknown> {
+  const slots = (xs: { round: number; index: number; view?: number }[]) =>
+    xs.map((x) => `${x.round}:${x.index}${x.view === undefined ? "" : `v${x.view}`}`).join(",");
+  switch (m.t) {
+    case "votes":
+      return {
+        t: m.t,
+        from: m.from,
+        re: m.re === true,
+        prepare: slots(m.votes.filter((v) => v.kind === "prepare")),
+        commit: slots(m.votes.filter((v) => v.kind === "commit")),
+      };
+    case "pp":
+      return { t: m.t, from: m.from, re: m.re === true, slot: slots([m.block.header]) };
+    case "prepare":
+    case "commit":
+    case "vc":
+    case "nv":
+      return { t: m.t, from: m.from, re: m.re === true, slot: slots([m]) };
+    case "decided":
+    case "fetch":
+      return { t: m.t, from: m.from, seq: m.t === "decided" ? m.seq : m.fromSeq };
+    default:
+      return { t: m.t, from: m.from };
+  }
+}
+
 export class MemoryLog implements DecidedLog {
   readonly entries: LedgerEntry[] = [];
   readonly checkpoints: CheckpointRecord[] = [];
@@ -114,6 +150,7 @@ export class ReplicaHost {
     if (this.stopped) return;
     const now = this.clock();
     if (msg.from !== this.id) this.stats.message(msg, now);
+    if (log.enabled("trace")) log.trace("consensus in", { self: this.id, ...summary(msg) });
     this.apply(this.core.step({ type: "message", msg }, now), "message");
   }
 
@@ -189,6 +226,15 @@ export class ReplicaHost {
 
   private apply(outputs: Output[], cause: StepCause): void {
     this.stats.outputs(outputs, cause, this.clock());
+    if (log.enabled("trace"))
+      for (const o of outputs)
+        if (o.type === "send") log.trace("consensus out", { self: this.id, to: o.to, ...summary(o.msg) });
+        else if (o.type === "vote" || o.type === "commit")
+          log.trace(`consensus ${o.type}`, {
+            self: this.id,
+            seq: o.type === "vote" ? o.record.seq : o.entry.seq,
+            ...(o.type === "vote" ? { kind: o.record.kind, view: o.record.view } : {}),
+          });
     for (const o of outputs) {
       switch (o.type) {
         case "timer":
