@@ -2,7 +2,7 @@ import type { Block, LedgerEntry, QuorumCertificate } from "../ledger/block.js";
 import { checkBlock, GENESIS_PREV, voteBytes } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
 import { CheckpointTracker } from "./checkpoints.js";
-import type { BatchedVote, Message, PrePrepare, Vote } from "./messages.js";
+import type { BatchedVote, Message, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { Pace } from "./pace.js";
 import { restoreSlot } from "./restore.js";
 import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
@@ -386,6 +386,7 @@ export abstract class ReplicaCore {
   }
 
   protected abstract startViewChange(s: Slot, view: number): void;
+  protected abstract storeViewChange(s: Slot, vc: ViewChange): void;
   protected abstract tryPropose(): void;
   protected abstract execute(): void;
 }
