@@ -18,6 +18,15 @@ export function benchNames(): string[] {
   }
 }
 
+/** Benchmarks whose run() takes an options object (the others take a number, or nothing). */
+const TAKES_OPTIONS = new Set([
+  "consensus",
+  "consortium-scale",
+  "ingest",
+  "modbus-rtu",
+  "modbus-serial-compare",
+]);
+
 export const benchCommand: CommandModule = {
   command: "bench [names..]",
   describe:
@@ -71,10 +80,11 @@ export const benchCommand: CommandModule = {
     for (const [i, name] of wanted.entries()) {
       progress.step(i, name);
       const mod = (await import(pathToFileURL(join(benchDir, `${name}.js`)).href)) as {
-        run?: (o: Record<string, unknown>) => Promise<Record<string, unknown>>;
+        run?: (o?: Record<string, unknown>) => Promise<Record<string, unknown>>;
       };
       if (typeof mod.run !== "function") throw new UsageError("USAGE", `bench/${name} does not export run()`);
-      const result = await mod.run(opts);
+      // only the benchmarks that take an options object get one; the others keep their own defaults
+      const result = await (TAKES_OPTIONS.has(name) ? mod.run(opts) : mod.run());
       progress.done();
       console.log(JSON.stringify(result));
     }
