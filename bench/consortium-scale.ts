@@ -311,6 +311,11 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
         samples: latencies.length,
       },
       uncommitted,
+      uncommittedByMember: Object.fromEntries(
+        k.ids
+          .map((id, i) => [id, countable.filter((s) => s.agent === i && resultAt(s) === undefined).length] as const)
+          .filter(([, c]) => c > 0),
+      ),
       lostWithKilled,
       longestStallMs,
       verifiesPerMemberPerRound: verifies === null ? null : Math.round(verifies),
