@@ -313,7 +313,10 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
       uncommitted,
       uncommittedByMember: Object.fromEntries(
         k.ids
-          .map((id, i) => [id, countable.filter((s) => s.agent === i && resultAt(s) === undefined).length] as const)
+          .map(
+            (id, i) =>
+              [id, countable.filter((s) => s.agent === i && resultAt(s) === undefined).length] as const,
+          )
           .filter(([, c]) => c > 0),
       ),
       lostWithKilled,
