@@ -1,15 +1,17 @@
 /**
- * The slot timer's tick, adapted to the pace the consortium keeps (liveness under starvation): each slot
- * decided in its first view gives a sample, the time from its timer's start to its decision; the tick is
- * twice the 2/3 quantile of the recent samples, kept between half the configured slot timeout and
- * `MAX_FACTOR` times it. A slot gives up on its view after two ticks (more in later views), so a view
- * change needs a slot four times slower than two thirds of its recent peers. When the whole machine is
- * slow (CPU-starved processes, a slow disk) the samples grow and nobody times out for nothing; when one
- * member is slow, its slots are the tail the quantile leaves out, so they time out, their lane is passed
- * over, and the others keep their pace. Samples older than `HORIZON` slot timeouts no longer count (a
- * partition's late decisions must not slow the failure detection that follows); with fewer than
- * `MIN_SAMPLES` recent ones, the tick is the slot timeout itself, twice the fast tick (a consortium that
- * starts, or that decides little, is often slow). Pure: the caller passes the times.
+ * The slot timer's tick, adapted to the pace the consortium keeps (liveness under starvation): each
+ * decided slot gives a sample, the time from its timer's start to its decision (in whatever view it
+ * decided); the tick is twice the 2/3 quantile of the recent samples, kept between half the configured
+ * slot timeout and `MAX_FACTOR` times it. A slot gives up on its view after two ticks (more in later
+ * views), so a view change needs a slot four times slower than two thirds of its recent peers. When the
+ * whole machine is slow (CPU-starved processes, a slow disk, 16 processes starting on two cores) the
+ * samples grow, the slots that had to change view the most, and nobody times out for nothing any more;
+ * when one member is slow, its slots are the tail the quantile leaves out, so they time out, their lane is
+ * passed over, and the others keep their pace. Samples more than `HORIZON` slot timeouts older than the
+ * newest one no longer count (a partition's late decisions must not slow the failure detection once the
+ * consortium decides quickly again); while nothing is decided, the tick holds, since a stall is no sign
+ * that the consortium got faster. With fewer than `MIN_SAMPLES` samples, the tick is the slot timeout
+ * itself, twice the fast tick (a consortium that starts is often slow). Pure: the caller passes the times.
  */
 export const MAX_FACTOR = 8;
 export const HORIZON = 16;
@@ -18,8 +20,7 @@ const MIN_SAMPLES = 8;
 export class Pace {
   private readonly samples: { at: number; ms: number }[] = [];
   private tick: number;
-  /** when the tick must be computed again: a new sample, or the oldest one ageing out */
-  private validUntil = Number.NEGATIVE_INFINITY;
+  private stale = false;
 
   constructor(
     private readonly slotTimeoutMs: number,
@@ -29,12 +30,10 @@ export class Pace {
     this.tick = Math.max(1, slotTimeoutMs);
   }
 
-  /** The tick at `now`. */
-  tickMs(now: number): number {
-    if (now < this.validUntil) return this.tick;
-    const horizon = HORIZON * this.slotTimeoutMs;
-    while (this.samples.length > 0 && now - this.samples[0].at > horizon) this.samples.shift();
-    this.validUntil = this.samples.length > 0 ? this.samples[0].at + horizon + 1 : Number.POSITIVE_INFINITY;
+  /** The tick now: it moves only when a decision comes in. */
+  tickMs(): number {
+    if (!this.stale) return this.tick;
+    this.stale = false;
     if (this.samples.length < MIN_SAMPLES) {
       this.tick = Math.max(1, this.slotTimeoutMs);
       return this.tick;
@@ -46,11 +45,13 @@ export class Pace {
     return this.tick;
   }
 
-  /** A slot decided in its first view `ms` after its timer started, at `now`. */
+  /** A slot decided `ms` after its timer started, at `now`. */
   observe(ms: number, now: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     this.samples.push({ at: now, ms });
     if (this.samples.length > Math.max(MIN_SAMPLES, this.keep)) this.samples.shift();
-    this.validUntil = Number.NEGATIVE_INFINITY;
+    const horizon = HORIZON * this.slotTimeoutMs;
+    while (this.samples.length > 0 && now - this.samples[0].at > horizon) this.samples.shift();
+    this.stale = true;
   }
 }

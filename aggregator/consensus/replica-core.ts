@@ -159,7 +159,7 @@ export abstract class ReplicaCore {
   protected armTimer(s: Slot): void {
     s.timerArmed = true;
     s.startedAt ??= this.now;
-    this.emit({ type: "timer", key: `slot:${s.round}:${s.index}`, delayMs: this.pace.tickMs(this.now) });
+    this.emit({ type: "timer", key: `slot:${s.round}:${s.index}`, delayMs: this.pace.tickMs() });
   }
 
   /** Slots of rounds someone has started are expected to decide: their timers run. */
@@ -293,7 +293,7 @@ export abstract class ReplicaCore {
    */
   protected mayHelp(to: string, subject: string): boolean {
     const key = `${to}\n${subject}`;
-    const tick = this.pace.tickMs(this.now);
+    const tick = this.pace.tickMs();
     const at = this.helped.get(key);
     if (at !== undefined && this.now - at < tick) return false;
     if (this.helped.size >= 4096)
@@ -326,7 +326,7 @@ export abstract class ReplicaCore {
       this.voteTimer = true;
       // as long as a typical slot takes to decide (half a tick), at least voteBatchMs: a starved consortium
       // whose proposals trickle in still sends about one batch per round and phase
-      const wait = Math.max(this.config.voteBatchMs, this.pace.tickMs(this.now) >> 1);
+      const wait = Math.max(this.config.voteBatchMs, this.pace.tickMs() >> 1);
       this.emit({ type: "timer", key: "votes", delayMs: wait });
     }
   }
@@ -378,7 +378,10 @@ export abstract class ReplicaCore {
   }
 
   protected decide(seq: number, d: Decision, s: Slot | undefined): void {
-    if (s !== undefined && s.decided === undefined && s.view === s.v0 && s.startedAt !== undefined)
+    // Every decision is a sample, in whatever view: a slot that had to change view took at least two
+    // ticks, so when the whole consortium is slower than the tick (start-up, CPU starvation), the samples
+    // grow the tick and the storm of view changes ends; one slow member's slots stay in the tail.
+    if (s !== undefined && s.decided === undefined && s.startedAt !== undefined)
       this.pace.observe(this.now - s.startedAt, this.now);
     if (s !== undefined) s.decided = d;
     this.pending.set(seq, d);

@@ -227,6 +227,6 @@ export abstract class ReplicaRouting extends ReplicaViews {
     if (to === this.config.self) return;
     this.fetchTimer = true;
     this.emit({ type: "send", to, msg: this.fetchMsg() });
-    this.emit({ type: "timer", key: "fetch", delayMs: this.pace.tickMs(this.now) });
+    this.emit({ type: "timer", key: "fetch", delayMs: this.pace.tickMs() });
   }
 }

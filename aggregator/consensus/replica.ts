@@ -108,7 +108,7 @@ export class Replica extends ReplicaRouting {
   /** Re-sends one of our messages; a vote batch shared by many stalled slots goes once per tick. */
   private resend(m: Message): void {
     const at = this.resentAt.get(m);
-    if (at !== undefined && this.now - at < this.pace.tickMs(this.now)) return;
+    if (at !== undefined && this.now - at < this.pace.tickMs()) return;
     this.resentAt.set(m, this.now);
     this.broadcast({ ...m, re: true } as Message);
   }
@@ -245,7 +245,7 @@ export class Replica extends ReplicaRouting {
     this.emit({ type: "send", to, msg: { t: "fwd", from: this.config.self, txs } });
     if (!this.forwardTimer) {
       this.forwardTimer = true;
-      this.emit({ type: "timer", key: "fwd", delayMs: this.pace.tickMs(this.now) * 4 });
+      this.emit({ type: "timer", key: "fwd", delayMs: this.pace.tickMs() * 4 });
     }
   }
 
