@@ -143,7 +143,9 @@ export class AgentLink {
     // A client left behind by a switch may still report; only the current one counts.
     const current = () => this.client === client;
     client.on("connect", (connack) => {
-      if (!current()) return;
+      // a CONNACK can still arrive after stop() ended the client, whose stores MQTT.js has then closed:
+      // publishing on it would throw from inside the library
+      if (!current() || this.stopped) return;
       this.policy.on({ kind: "connected", at: Date.now() });
       this.attempt = 0;
       this.stats_.connected = true;
@@ -169,7 +171,8 @@ export class AgentLink {
     });
     // While a broker stays down every reconnect fails the same way: logged when the error changes.
     client.on("error", (err) => {
-      if (!current()) return;
+      // what a closing socket reports after stop ("write after end") is the stop, not trouble
+      if (!current() || this.stopped) return;
       const fields = { aggregator: this.target.id, error: err.message };
       if (this.trouble.enter(this.target.id, err.message)) this.o.log.warn("mqtt error", fields);
       else this.o.log.debug("mqtt error", fields);

@@ -82,6 +82,9 @@ export class AnnounceLink {
     });
     this.client = client;
     client.on("connect", () => {
+      // after stop() or follow() ended this client, a late CONNACK must not subscribe on it (MQTT.js has
+      // closed its stores and would throw)
+      if (this.client !== client) return;
       client.subscribe(topic, { qos: 1 }, (err) => {
         if (err) this.o.log.warn("announce subscribe failed", { topic, error: err.message });
       });
@@ -102,6 +105,8 @@ export class AnnounceLink {
   }
 
   async stop(): Promise<void> {
-    await this.client?.endAsync(true);
+    const client = this.client;
+    this.client = undefined;
+    await client?.endAsync(true);
   }
 }

@@ -175,8 +175,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
           console.log(
             `---- kill -9 ${victim.id}: the other ${layout.aggregators.length - 1} go on (f = 1); its agents fail over`,
           );
-          child.process.kill("SIGKILL");
-          await child.exited;
+          await sup.kill(child);
           for (const until = Date.now() + downMs; !stopping && Date.now() < until; ) await sleep(250);
           if (!stopping) {
             console.log(`---- restarting ${victim.id}: it catches up from its peers`);
@@ -188,6 +187,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       await sup.stop(sup.running().filter((c) => c.name.startsWith("agent")));
       await sleep(2000);
       await sup.stop();
+      const unclean = sup.unclean();
+      if (unclean.length === 0) console.log(`  all ${sup.count} processes stopped with exit code 0`);
+      else {
+        console.log(`  NOT CLEAN: ${unclean.map((u) => `${u.name} ${u.how}`).join(", ")}`);
+        process.exitCode = 1;
+      }
     } finally {
       await sup.close();
       process.removeListener("SIGINT", onSignal);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { signConsortium } from "../../aggregator/consensus/consortium.js";
 import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
-import { freePort } from "../../bench/harness/net.js";
+import { freeListenPort } from "../../bench/harness/net.js";
 import type { Issued } from "../../protocol/ca-dir.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
@@ -62,8 +62,20 @@ export interface DemoLayout {
 export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
   const ids = createConsortiumIdentities(o.dir, o.aggregators, o.agentsPer);
   const ca = new CaDirectory(ids.caDir);
+  // Ports below the ephemeral range: with 16 aggregators and more, the processes' own outgoing connections
+  // (each member to every peer's broker) would otherwise take a port chosen here before its owner listens.
+  const taken = new Set<number>();
+  const port = async () => {
+    for (;;) {
+      const p = await freeListenPort();
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
   const ports: number[] = [];
-  for (const _ of ids.aggregators) ports.push(await freePort());
+  for (const _ of ids.aggregators) ports.push(await port());
   // MQTT over TLS between every pair of processes, as deployed: `gridlet ca init` and `ca tls-server`
   const tlsCa = new TlsCa(ids.caDir);
   await tlsCa.init("gridlet-demo-ca");
@@ -106,7 +118,7 @@ export async function writeDemoLayout(o: DemoOptions): Promise<DemoLayout> {
     }),
   );
   const httpPorts: number[] = [];
-  for (const _ of [...ids.aggregators, ...ids.agents]) httpPorts.push(await freePort());
+  for (const _ of [...ids.aggregators, ...ids.agents]) httpPorts.push(await port());
   const aggregators = ids.aggregators.map((a, i) =>
     writeAggregatorConfig(o, ca, a, ports[i], httpPorts[i], consortiumFile, genesisFile, tls, i),
   );

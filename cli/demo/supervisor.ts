@@ -11,6 +11,8 @@ export interface Child {
   name: string;
   process: ChildProcess;
   exited: Promise<number | null>;
+  /** killed on purpose (the demo's kill -9): its end is not a failure */
+  killed?: boolean;
 }
 
 /**
@@ -61,6 +63,32 @@ export class Supervisor {
     }, graceMs);
     await Promise.all(live.map((c) => c.exited));
     clearTimeout(timer);
+  }
+
+  /** Kills a child on purpose (SIGKILL) and waits for it to go. */
+  async kill(c: Child): Promise<void> {
+    c.killed = true;
+    c.process.kill("SIGKILL");
+    await c.exited;
+  }
+
+  /** The children that ended other than with exit code 0, leaving out those killed on purpose. */
+  unclean(): { name: string; how: string }[] {
+    return this.children
+      .filter((c) => !c.killed && (c.process.exitCode !== 0 || c.process.signalCode !== null))
+      .map((c) => ({
+        name: c.name,
+        how:
+          c.process.signalCode !== null
+            ? `killed by ${c.process.signalCode}`
+            : c.process.exitCode === null
+              ? "still running"
+              : `exit ${c.process.exitCode}`,
+      }));
+  }
+
+  get count(): number {
+    return this.children.length;
   }
 
   async close(): Promise<void> {
