@@ -13,7 +13,7 @@ import { loginToken } from "../../protocol/login.js";
 import { startEmbeddedBroker } from "../broker/embedded.js";
 import { LoginVerifier } from "../broker/login.js";
 import type { Message } from "../consensus/messages.js";
-import { PeerLink, peerTopics } from "./peer-link.js";
+import { PeerLink, peerRetryMs, peerTopics } from "./peer-link.js";
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -136,6 +136,63 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
   } finally {
     await link1.close();
     await link0.close();
+    await broker.close();
+  }
+});
+
+test("peer link: retries a broker that is not up yet ever more slowly, and reaches it with a token made just then", async () => {
+  // 0.5 s doubling to 5 s, up to half again of jitter
+  assert.deepEqual([0, 1, 2, 3, 4, 10].map((k) => peerRetryMs(k, 0)), [500, 1000, 2000, 4000, 5000, 5000]);
+  assert.equal(peerRetryMs(0, 0.999), 750);
+  assert.equal(peerRetryMs(50, 5), 7500, "jitter bounded");
+
+  const ca = new CaDirectory(join(tmp.dir, "ca-late"));
+  ca.init("test-ca");
+  const out = join(tmp.dir, "ids-late");
+  const a0 = ca.issue({ role: "aggregator", id: "eag0" }, out);
+  const a1 = ca.issue({ role: "aggregator", id: "eag1" }, out);
+  const port = await freePort();
+  const consortium = {
+    v: 1 as const,
+    name: "t",
+    issued: 0,
+    members: [
+      { id: "eag0", publicKey: a0.cert.publicKey, broker: `mqtt://127.0.0.1:${port}` },
+      { id: "eag1", publicKey: a1.cert.publicKey, broker: "mqtt://127.0.0.1:1" },
+    ],
+  };
+  let loginSeq = Date.now() * 1000;
+  const link1 = new PeerLink({
+    consortium,
+    self: "eag1",
+    key: a1.key,
+    cert: a1.cert,
+    crypto: defaultEd25519,
+    publishOwn: () => undefined,
+    deliver: () => undefined,
+    nextLoginSeq: () => ++loginSeq,
+    now: Date.now,
+    log: silentLogger,
+  });
+  // eag0's broker comes up 2.5 s later and accepts only tokens at most 1.5 s old: the token made at the
+  // first attempt is stale by then, so only a fresh one gets in
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.deepEqual(link1.connectedPeers(), [], "nothing to connect to yet");
+  const broker = await startEmbeddedBroker({
+    host: "127.0.0.1",
+    port,
+    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), {
+      audience: "eag0",
+      now: Date.now,
+      skewMs: 1500,
+    }),
+    log: silentLogger,
+  });
+  try {
+    await until("eag1 reached eag0's late broker", () => link1.connectedPeers().includes("eag0"), 10_000);
+    assert.equal(broker.refusals().STALE ?? 0, 0, "no stale token presented");
+  } finally {
+    await link1.close();
     await broker.close();
   }
 });

@@ -43,6 +43,21 @@ export interface PeerLinkOptions {
   log: Logger;
 }
 
+/** How long a peer connection may take from the TCP connect to the CONNACK (TLS handshake included). */
+export const PEER_CONNECT_TIMEOUT_MS = 10_000;
+const PEER_RETRY_MIN_MS = 500;
+const PEER_RETRY_MAX_MS = 5_000;
+
+/**
+ * The wait before reconnect attempt `failures` + 1 to a peer's broker: 0.5 s doubling per failure up to
+ * 5 s, stretched by up to half again by `jitter` (in [0, 1)) so that members that lost a peer together
+ * do not retry in step.
+ */
+export function peerRetryMs(failures: number, jitter: number): number {
+  const base = Math.min(PEER_RETRY_MAX_MS, PEER_RETRY_MIN_MS * 2 ** Math.min(failures, 16));
+  return Math.round(base * (1 + Math.max(0, Math.min(1, jitter)) / 2));
+}
+
 /**
  * The consensus link between aggregator processes: each one publishes on its own broker and subscribes
  * to every peer's broker, logging in there like an agent does (a login token signed with its aggregator
@@ -53,6 +68,8 @@ export class PeerLink implements Link {
   private readonly keys: Map<string, Uint8Array>;
   private seq = 0;
   readonly refused = new Map<string, number>();
+  private closing = false;
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(private readonly o: PeerLinkOptions) {
     this.keys = new Map(o.consortium.members.map((m) => [m.id, fromHex(m.publicKey)!]));
@@ -62,16 +79,35 @@ export class PeerLink implements Link {
       const clientId = sessionClientId(o.self, "peer");
       const token = () =>
         loginToken(o.key, o.cert, { clientId, audience: m.id, seq: o.nextLoginSeq(), now: o.now() });
+      // Reconnects are ours, not MQTT.js's fixed interval: each waits longer after each failure (with
+      // jitter), and presents a token made just then. Fifty processes starting at once on a small machine
+      // otherwise retry every peer twice a second, each attempt a TLS handshake on a saturated CPU, and the
+      // tokens, made when the last connection closed, turn stale before the brokers get to read them.
+      let failures = 0;
       const c = mqtt.connect(m.broker, {
         clientId,
         clean: true,
-        reconnectPeriod: 500,
-        connectTimeout: 5000,
+        reconnectPeriod: 0,
+        connectTimeout: PEER_CONNECT_TIMEOUT_MS,
         username: o.self,
         password: token(),
         ...o.tls,
       });
+      c.on("close", () => {
+        if (this.closing) return;
+        const t = setTimeout(
+          () => {
+            this.retries.delete(t);
+            if (this.closing) return;
+            c.options.password = token();
+            c.reconnect();
+          },
+          peerRetryMs(failures++, Math.random()),
+        );
+        this.retries.add(t);
+      });
       c.on("connect", () => {
+        failures = 0;
         const filters = [peerTopics.broadcast(m.id), peerTopics.direct(m.id, o.self)];
         if (o.onBill !== undefined) filters.push(peerTopics.bills(o.self));
         if (o.onRevocations !== undefined) filters.push(topics.revocations());
@@ -80,10 +116,6 @@ export class PeerLink implements Link {
         });
         o.log.info("connected to peer broker", { peer: m.id, url: m.broker });
         refusedTls.delete(m.id);
-      });
-      // Every reconnect presents a fresh token: the broker refuses an old or replayed one.
-      c.on("close", () => {
-        c.options.password = token();
       });
       c.on("message", (topic, payload) => this.receive(m.id, topic, payload));
       c.on("error", (e) => {
@@ -160,6 +192,9 @@ export class PeerLink implements Link {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
     await Promise.all([...this.peers.values()].map((c) => c.endAsync(true)));
   }
 }
