@@ -142,7 +142,10 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
 
 test("peer link: retries a broker that is not up yet ever more slowly, and reaches it with a token made just then", async () => {
   // 0.5 s doubling to 5 s, up to half again of jitter
-  assert.deepEqual([0, 1, 2, 3, 4, 10].map((k) => peerRetryMs(k, 0)), [500, 1000, 2000, 4000, 5000, 5000]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 10].map((k) => peerRetryMs(k, 0)),
+    [500, 1000, 2000, 4000, 5000, 5000],
+  );
   assert.equal(peerRetryMs(0, 0.999), 750);
   assert.equal(peerRetryMs(50, 5), 7500, "jitter bounded");
 
