@@ -43,3 +43,18 @@ test("a consortium slower than the tick (every slot changed view) grows the tick
   for (let i = 0; i < 64; i++) p.observe(450, 12_000 + i);
   assert.equal(p.tickMs(), 900);
 });
+
+test("before there are samples, each give-up doubles the tick (once a tick), up to the bound", () => {
+  const p = new Pace(500, 64);
+  p.timedOut(1_000);
+  assert.equal(p.tickMs(), 1_000);
+  p.timedOut(1_500); // a burst of give-ups in one tick counts once
+  assert.equal(p.tickMs(), 1_000);
+  for (let t = 2_000; t < 400_000; t += 20_000) p.timedOut(t);
+  assert.equal(p.tickMs(), 500 * MAX_FACTOR);
+  // samples decide as soon as there are enough of them, and give-ups no longer move the tick
+  for (let i = 0; i < 8; i++) p.observe(100, 300_000);
+  assert.equal(p.tickMs(), 250);
+  p.timedOut(400_000);
+  assert.equal(p.tickMs(), 250);
+});

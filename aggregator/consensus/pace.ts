@@ -11,7 +11,10 @@
  * newest one no longer count (a partition's late decisions must not slow the failure detection once the
  * consortium decides quickly again); while nothing is decided, the tick holds, since a stall is no sign
  * that the consortium got faster. With fewer than `MIN_SAMPLES` samples, the tick is the slot timeout
- * itself, twice the fast tick (a consortium that starts is often slow). Pure: the caller passes the times.
+ * itself, twice the fast tick (a consortium that starts is often slow), doubled by each slot that gives up
+ * its view before then (at most once a tick): 51 processes starting on two cores take seconds for their
+ * first round, and a 500 ms tick would keep them in view changes, each costing every member n² signature
+ * checks, so that no slot ever decides to give a sample. Pure: the caller passes the times.
  */
 export const MAX_FACTOR = 8;
 export const HORIZON = 16;
@@ -21,6 +24,9 @@ export class Pace {
   private readonly samples: { at: number; ms: number }[] = [];
   private tick: number;
   private stale = false;
+  /** the tick while there are too few samples: the slot timeout, doubled by timeouts */
+  private startTick: number;
+  private lastBackoff = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly slotTimeoutMs: number,
@@ -28,6 +34,7 @@ export class Pace {
     private readonly keep: number,
   ) {
     this.tick = Math.max(1, slotTimeoutMs);
+    this.startTick = this.tick;
   }
 
   /** The tick now: it moves only when a decision comes in. */
@@ -35,7 +42,7 @@ export class Pace {
     if (!this.stale) return this.tick;
     this.stale = false;
     if (this.samples.length < MIN_SAMPLES) {
-      this.tick = Math.max(1, this.slotTimeoutMs);
+      this.tick = this.startTick;
       return this.tick;
     }
     const sorted = this.samples.map((s) => s.ms).sort((a, b) => a - b);
@@ -43,6 +50,14 @@ export class Pace {
     const floor = Math.max(1, this.slotTimeoutMs >> 1);
     this.tick = Math.round(Math.min(this.slotTimeoutMs * MAX_FACTOR, Math.max(floor, 2 * typical)));
     return this.tick;
+  }
+
+  /** A slot gave up its view at `now`: without enough samples to go by, the tick was too short. */
+  timedOut(now: number): void {
+    if (this.samples.length >= MIN_SAMPLES || now - this.lastBackoff < this.tick) return;
+    this.lastBackoff = now;
+    this.startTick = Math.min(Math.max(1, this.slotTimeoutMs) * MAX_FACTOR, this.startTick * 2);
+    this.stale = true;
   }
 
   /** A slot decided `ms` after its timer started, at `now`. */

@@ -101,6 +101,7 @@ export class Replica extends ReplicaRouting {
         for (const m of s.mine.values()) this.resend(m);
       this.armTimer(s);
     } else {
+      this.pace.timedOut(this.now);
       this.startViewChange(s, s.view + 1);
     }
   }
