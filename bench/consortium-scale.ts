@@ -49,6 +49,8 @@ const DEFAULTS: ScaleOptions = {
 };
 
 const HTTP_TOKEN = "bench-consortium-scale-token";
+/** the market interval of the bench's consortium */
+const INTERVAL_MS = 60_000;
 const BROKER_PORT = 1883;
 const HTTP_PORT = 9470;
 
@@ -159,9 +161,14 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
     }
 
     // ---- the consortium ----
+    // The load is the bench's: each agent's share of it, with room to spare, fits the per-interval quota of
+    // ledger transactions (64 by default, which 10 tx/s over 4 agents would exceed in 26 s and look
+    // like a stall of consensus).
+    const txQuota = Math.max(64, 2 * Math.ceil((o.rate * INTERVAL_MS) / 1000 / Math.max(1, n - o.kill)));
     const k = await makeProcessConsortium(dir, {
       n,
-      trading: { intervalMs: 60_000 },
+      trading: { intervalMs: INTERVAL_MS },
+      txQuotaPerInterval: txQuota,
       consensus: {
         slotTimeoutMs: DEFAULT_CONFIG.slotTimeoutMs,
         checkpointInterval: DEFAULT_CONFIG.checkpointInterval,
@@ -303,6 +310,7 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
       delay,
       ...(delayNote === undefined ? {} : { delayNote }),
       offeredTxPerSec: o.rate,
+      txQuotaPerInterval: txQuota,
       seconds: round1(seconds),
       committedTxPerSec: round1(committedInWindow / seconds),
       latencyMs: {

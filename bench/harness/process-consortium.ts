@@ -50,6 +50,8 @@ export interface ProcessConsortiumOptions {
   trading: unknown;
   credit?: unknown;
   consensus?: Record<string, unknown>;
+  /** ledger transactions one identity may send per market interval (default: the aggregator's, 64) */
+  txQuotaPerInterval?: number;
   /** where each member's broker listens (default 127.0.0.1 on a free port) */
   listen?: { host: string; port: number }[];
   /**
@@ -125,7 +127,13 @@ export async function makeProcessConsortium(
             : { embedded: { ...listen[i], tls: serverTls[i] }, tls: { ca: tls.caPath } },
         store: { path: join(dir, `${x.cert.id}.sqlite`) },
         trust: { certDir: join(dir, "ca", "certs") },
-        consortium: { file: consortiumFile, ledgerDb, resubmitMs: 3000, announceLeadMs: 500 },
+        consortium: {
+          file: consortiumFile,
+          ledgerDb,
+          resubmitMs: 3000,
+          announceLeadMs: 500,
+          ...(o.txQuotaPerInterval === undefined ? {} : { txQuotaPerInterval: o.txQuotaPerInterval }),
+        },
         genesis: { file: genesisFile },
         consensus: { slotTimeoutMs: 1500, checkpointInterval: 4, ...o.consensus },
         ...(o.http === undefined
