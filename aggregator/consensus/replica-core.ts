@@ -44,6 +44,9 @@ export abstract class ReplicaCore {
   protected pool: unknown[] = [];
   protected batchDue = false;
   protected batchTimer = false;
+  /** when the pool's transactions first found no round to go in (they wait for the round in flight) */
+  protected dueSince: number | undefined;
+  protected pipelineTimer = false;
   protected fetchTimer = false;
   protected fetchRotor = 0;
   protected bufferedCount = 0;
