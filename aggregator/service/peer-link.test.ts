@@ -26,23 +26,13 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
-test("peer link: logs in to a peer's broker with its aggregator key; only messages signed by that peer get through", async () => {
-  const ca = new CaDirectory(join(tmp.dir, "ca"));
+/** A CA with two aggregators, eag0 (its broker on `port`) and eag1 (no broker of its own). */
+function twoAggregators(name: string, port: number) {
+  const ca = new CaDirectory(join(tmp.dir, `ca-${name}`));
   ca.init("test-ca");
-  const out = join(tmp.dir, "ids");
+  const out = join(tmp.dir, `ids-${name}`);
   const a0 = ca.issue({ role: "aggregator", id: "eag0" }, out);
   const a1 = ca.issue({ role: "aggregator", id: "eag1" }, out);
-  const mallory = ca.issue({ role: "agent", id: "mallory", home: "eag0", wallets: 1 }, out);
-  const port = await freePort();
-  const broker = await startEmbeddedBroker({
-    host: "127.0.0.1",
-    port,
-    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), {
-      audience: "eag0",
-      now: Date.now,
-    }),
-    log: silentLogger,
-  });
   const consortium = {
     v: 1 as const,
     name: "t",
@@ -53,20 +43,44 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
       { id: "eag1", publicKey: a1.cert.publicKey, broker: "mqtt://127.0.0.1:1" },
     ],
   };
-  const delivered: Message[] = [];
   let loginSeq = Date.now() * 1000;
-  const link1 = new PeerLink({
-    consortium,
-    self: "eag1",
-    key: a1.key,
-    cert: a1.cert,
-    crypto: defaultEd25519,
-    publishOwn: () => undefined,
-    deliver: (m) => delivered.push(m),
-    nextLoginSeq: () => ++loginSeq,
-    now: Date.now,
-    log: silentLogger,
-  });
+  /** eag1's link to eag0's broker, handing what it accepts to `deliver` */
+  const link1 = (deliver: (m: Message) => void = () => undefined) =>
+    new PeerLink({
+      consortium,
+      self: "eag1",
+      key: a1.key,
+      cert: a1.cert,
+      crypto: defaultEd25519,
+      publishOwn: () => undefined,
+      deliver,
+      nextLoginSeq: () => ++loginSeq,
+      now: Date.now,
+      log: silentLogger,
+    });
+  /** eag0's embedded broker, accepting login tokens dated within `skewMs` of now */
+  const broker = (skewMs?: number) =>
+    startEmbeddedBroker({
+      host: "127.0.0.1",
+      port,
+      login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), {
+        audience: "eag0",
+        now: Date.now,
+        ...(skewMs === undefined ? {} : { skewMs }),
+      }),
+      log: silentLogger,
+    });
+  return { ca, out, a0, a1, consortium, link1, broker, nextLoginSeq: () => ++loginSeq };
+}
+
+test("peer link: logs in to a peer's broker with its aggregator key; only messages signed by that peer get through", async () => {
+  const port = await freePort();
+  const k = twoAggregators("signed", port);
+  const { ca, out, a0, a1, consortium } = k;
+  const mallory = ca.issue({ role: "agent", id: "mallory", home: "eag0", wallets: 1 }, out);
+  const broker = await k.broker();
+  const delivered: Message[] = [];
+  const link1 = k.link1((m) => delivered.push(m));
   // eag0's side: publishes in-process on its broker, never connects (its peer's broker is absent)
   const link0 = new PeerLink({
     consortium: { ...consortium, members: [consortium.members[0]] },
@@ -76,7 +90,7 @@ test("peer link: logs in to a peer's broker with its aggregator key; only messag
     crypto: defaultEd25519,
     publishOwn: (topic, payload) => broker.publish(topic, payload),
     deliver: () => undefined,
-    nextLoginSeq: () => ++loginSeq,
+    nextLoginSeq: k.nextLoginSeq,
     now: Date.now,
     log: silentLogger,
   });
@@ -149,48 +163,14 @@ test("peer link: retries a broker that is not up yet ever more slowly, and reach
   assert.equal(peerRetryMs(0, 0.999), 750);
   assert.equal(peerRetryMs(50, 5), 7500, "jitter bounded");
 
-  const ca = new CaDirectory(join(tmp.dir, "ca-late"));
-  ca.init("test-ca");
-  const out = join(tmp.dir, "ids-late");
-  const a0 = ca.issue({ role: "aggregator", id: "eag0" }, out);
-  const a1 = ca.issue({ role: "aggregator", id: "eag1" }, out);
   const port = await freePort();
-  const consortium = {
-    v: 1 as const,
-    name: "t",
-    issued: 0,
-    members: [
-      { id: "eag0", publicKey: a0.cert.publicKey, broker: `mqtt://127.0.0.1:${port}` },
-      { id: "eag1", publicKey: a1.cert.publicKey, broker: "mqtt://127.0.0.1:1" },
-    ],
-  };
-  let loginSeq = Date.now() * 1000;
-  const link1 = new PeerLink({
-    consortium,
-    self: "eag1",
-    key: a1.key,
-    cert: a1.cert,
-    crypto: defaultEd25519,
-    publishOwn: () => undefined,
-    deliver: () => undefined,
-    nextLoginSeq: () => ++loginSeq,
-    now: Date.now,
-    log: silentLogger,
-  });
+  const k = twoAggregators("late", port);
+  const link1 = k.link1();
   // eag0's broker comes up 2.5 s later and accepts only tokens at most 1.5 s old: the token made at the
   // first attempt is stale by then, so only a fresh one gets in
   await new Promise((r) => setTimeout(r, 2500));
   assert.deepEqual(link1.connectedPeers(), [], "nothing to connect to yet");
-  const broker = await startEmbeddedBroker({
-    host: "127.0.0.1",
-    port,
-    login: new LoginVerifier(new TrustStore(ca.caCertificate(), { now: Date.now }), {
-      audience: "eag0",
-      now: Date.now,
-      skewMs: 1500,
-    }),
-    log: silentLogger,
-  });
+  const broker = await k.broker(1500);
   try {
     await until("eag1 reached eag0's late broker", () => link1.connectedPeers().includes("eag0"), 10_000);
     assert.equal(broker.refusals().STALE ?? 0, 0, "no stale token presented");
