@@ -4,10 +4,11 @@
  * killed -9 and restarted, everything stops cleanly, and every ledger re-executes to one state hash.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { runGridlet } from "../bench/harness/procs.js";
+import { GRIDLET_MAIN, runGridlet } from "../bench/harness/procs.js";
 import { tempDir } from "../bench/harness/tmp.js";
 
 const tmp = tempDir("gridlet-demo-");
@@ -37,4 +38,29 @@ test("gridlet demo: a local consortium trades, survives a kill -9 and ends with 
   const orders = Number(/(\d+) {2}order\n/.exec(out)?.[1] ?? 0);
   assert.ok(orders > 0, "agents placed orders that entered the ledger");
   assert.match(out, /\d+ {2}sys:clear-interval/, "intervals were cleared");
+});
+
+test("Ctrl-C in a terminal while the demo starts (SIGINT to its whole process group): a quiet stop, exit 0", {
+  timeout: 90_000,
+}, async () => {
+  const dir = join(tmp.dir, "interrupted");
+  // its own process group, as a shell gives a foreground job: the signal reaches the demo and every child
+  const demo = spawn(process.execPath, [GRIDLET_MAIN, "demo", "--dir", dir, "--duration", "30"], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  demo.stdout.on("data", (d) => (out += d));
+  demo.stderr.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((r) => demo.once("exit", (code) => r(code)));
+  // right after the agents were spawned, while they load
+  const deadline = Date.now() + 60_000;
+  while (!/Dashboards/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.match(out, /Dashboards/, out.slice(-2000));
+  process.kill(-demo.pid!, "SIGINT");
+  const code = await exited;
+  assert.equal(code, 0, out.slice(-2000));
+  assert.match(out, /stopped during start-up|all \d+ processes stopped with exit code 0/, out.slice(-2000));
+  assert.doesNotMatch(out, /exited \(.*\) before it started/, "the stop was reported as a failure");
+  assert.ok(existsSync(join(dir, "logs", "agg-1.log")));
 });

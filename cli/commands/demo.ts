@@ -45,6 +45,16 @@ interface DemoArgs {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A child that ended before reporting that it started; `signal` when a signal ended it. */
+class ChildExitedEarly extends Error {
+  constructor(
+    message: string,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(message);
+  }
+}
+
 async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number, sup: Supervisor): Promise<void> {
   void sup;
   await new Promise<void>((resolvePromise, reject) => {
@@ -62,7 +72,13 @@ async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number, sup
     child.process.stderr?.on("data", onData);
     child.exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`${child.name} exited (${code}) before it started; see its log`));
+      const signal = child.process.signalCode;
+      reject(
+        new ChildExitedEarly(
+          `${child.name} ${signal === null ? `exited (${code})` : `was stopped by ${signal}`} before it started; see its log`,
+          signal,
+        ),
+      );
     }, reject);
   });
 }
@@ -140,6 +156,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
 
     const sup = new Supervisor(join(dir, "logs"), showLine);
     let stopping = false;
+    let interrupted = false;
     const onSignal = () => {
       if (stopping) return;
       stopping = true;
@@ -193,12 +210,21 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         console.log(`  NOT CLEAN: ${unclean.map((u) => `${u.name} ${u.how}`).join(", ")}`);
         process.exitCode = 1;
       }
+    } catch (e) {
+      // Ctrl-C in a terminal reaches the children too: one that was still starting exits, and its wait
+      // fails, sometimes before the demo's own handler has run. That is the stop the user asked for, not
+      // a failure of the demo.
+      const interruptedChild =
+        e instanceof ChildExitedEarly && (e.signal === "SIGINT" || e.signal === "SIGTERM");
+      if (!stopping && !interruptedChild) throw e;
+      interrupted = true;
+      console.log("stopped during start-up");
     } finally {
       await sup.close();
       process.removeListener("SIGINT", onSignal);
       process.removeListener("SIGTERM", onSignal);
     }
-    report(layout);
+    if (!interrupted) report(layout);
   },
 };
 
