@@ -54,7 +54,7 @@ export class Pace {
 
   /** A slot gave up its view at `now`: without enough samples to go by, the tick was too short. */
   timedOut(now: number): void {
-    if (this.samples.length >= MIN_SAMPLES || now - this.lastBackoff < this.tick) return;
+    if (this.samples.length >= MIN_SAMPLES || now - this.lastBackoff < this.tickMs()) return;
     this.lastBackoff = now;
     this.startTick = Math.min(Math.max(1, this.slotTimeoutMs) * MAX_FACTOR, this.startTick * 2);
     this.stale = true;

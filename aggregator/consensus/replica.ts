@@ -270,6 +270,7 @@ export class Replica extends ReplicaRouting {
       to = this.leader(this.myIndex, this.slot(r, this.myIndex).v0 + this.forwardAttempts++);
     const txs = this.pool.splice(0, this.pool.length);
     this.batchDue = false;
+    this.dueSince = undefined;
     for (const tx of txs) this.forwarded.set(hashJson(tx), tx);
     this.emit({ type: "send", to, msg: { t: "fwd", from: this.config.self, txs } });
     if (!this.forwardTimer) {

@@ -84,6 +84,7 @@ export class PeerLink implements Link {
       // otherwise retry every peer twice a second, each attempt a TLS handshake on a saturated CPU, and the
       // tokens, made when the last connection closed, turn stale before the brokers get to read them.
       let failures = 0;
+      let retry: NodeJS.Timeout | undefined;
       const c = mqtt.connect(m.broker, {
         clientId,
         clean: true,
@@ -94,16 +95,19 @@ export class PeerLink implements Link {
         ...o.tls,
       });
       c.on("close", () => {
-        if (this.closing) return;
+        // one attempt waits at a time, however many close events a failed attempt gives
+        if (this.closing || retry !== undefined) return;
         const t = setTimeout(
           () => {
             this.retries.delete(t);
+            retry = undefined;
             if (this.closing) return;
             c.options.password = token();
             c.reconnect();
           },
           peerRetryMs(failures++, Math.random()),
         );
+        retry = t;
         this.retries.add(t);
       });
       c.on("connect", () => {
