@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
+import { errorFamily } from "../../protocol/errors.js";
 import { type LedgerSummary, ledgerHeightOf, summariseLedger } from "../demo/report.js";
 import { type DemoLayout, writeDemoLayout } from "../demo/setup.js";
 import { type Child, Supervisor } from "../demo/supervisor.js";
@@ -45,21 +46,19 @@ interface DemoArgs {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A child that ended before reporting that it started; `signal` when a signal ended it. */
-class ChildExitedEarly extends Error {
-  constructor(
-    message: string,
-    readonly signal: NodeJS.Signals | null,
-  ) {
-    super(message);
-  }
-}
+/** A child that did not report its start: it ended first (with the signal that ended it), or was silent. */
+type DemoErrorCode = "CHILD_EXITED_EARLY" | "CHILD_SILENT";
+const { Error: DemoError, is: isDemoError } = errorFamily<
+  DemoErrorCode,
+  { CHILD_EXITED_EARLY: { child: string; signal: NodeJS.Signals | null } }
+>("DemoError");
 
 async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number, sup: Supervisor): Promise<void> {
   void sup;
   await new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`${child.name} did not report ${pattern} in ${timeoutMs} ms`)),
+      () =>
+        reject(new DemoError("CHILD_SILENT", `${child.name} did not report ${pattern} in ${timeoutMs} ms`)),
       timeoutMs,
     );
     const onData = (d: Buffer) => {
@@ -74,9 +73,10 @@ async function waitForLine(child: Child, pattern: RegExp, timeoutMs: number, sup
       clearTimeout(timer);
       const signal = child.process.signalCode;
       reject(
-        new ChildExitedEarly(
+        new DemoError(
+          "CHILD_EXITED_EARLY",
           `${child.name} ${signal === null ? `exited (${code})` : `was stopped by ${signal}`} before it started; see its log`,
-          signal,
+          { child: child.name, signal },
         ),
       );
     }, reject);
@@ -214,8 +214,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       // Ctrl-C in a terminal reaches the children too: one that was still starting exits, and its wait
       // fails, sometimes before the demo's own handler has run. That is the stop the user asked for, not
       // a failure of the demo.
-      const interruptedChild =
-        e instanceof ChildExitedEarly && (e.signal === "SIGINT" || e.signal === "SIGTERM");
+      const signal = isDemoError(e, "CHILD_EXITED_EARLY") ? e.context.signal : null;
+      const interruptedChild = signal === "SIGINT" || signal === "SIGTERM";
       if (!stopping && !interruptedChild) throw e;
       interrupted = true;
       console.log("stopped during start-up");
