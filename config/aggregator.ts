@@ -82,6 +82,11 @@ export const aggregatorConfigSchema = z
         maxFutureMs: z.number().int().min(0).default(60_000),
         /** receipts are batched per agent for at most this long */
         receiptDelayMs: z.number().int().min(0).max(10_000).default(20),
+        /**
+         * threads that check signatures beside the event loop; absent: two on a board with more than
+         * one core (aggregator/ingest/verify-pool.ts); 0 checks them on the event loop
+         */
+        verifyThreads: z.number().int().min(0).max(16).optional(),
       })
       .strict()
       .default({ readingMaxAgeMs: 30 * 86_400_000, maxFutureMs: 60_000, receiptDelayMs: 20 }),

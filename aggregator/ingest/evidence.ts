@@ -19,8 +19,12 @@ import type { Refusal } from "./store.js";
  * within an epoch), and meter summaries that must equal what the readings ingested here give
  * (SUMMARY_MISMATCH, a final refusal the agent learns from its receipt).
  */
+/** meters whose replacement times are kept in memory (a gateway serves a few hundred) */
+const REPLACEMENT_CACHE_ENTRIES = 16_384;
+
 export class MeterEvidenceStore {
   private readonly q;
+  private readonly replacementCache = new Map<string, number[]>();
 
   constructor(db: Database.Database) {
     // the readings table is the readings handler's (readings.ts), created before this
@@ -51,8 +55,20 @@ export class MeterEvidenceStore {
     };
   }
 
+  /**
+   * The times of a meter's replacements, kept in memory after the first read (a query per reading
+   * otherwise); a replacement stored here drops the meter's entry, whether its transaction commits or
+   * not, so the next read is fresh either way.
+   */
   replacements(sender: string, meter: string): number[] {
-    return this.q.replacements.all(sender, meter).map((r) => r.ts);
+    const key = `${sender}\u0000${meter}`;
+    let reps = this.replacementCache.get(key);
+    if (reps === undefined) {
+      reps = this.q.replacements.all(sender, meter).map((r) => r.ts);
+      if (this.replacementCache.size >= REPLACEMENT_CACHE_ENTRIES) this.replacementCache.clear();
+      this.replacementCache.set(key, reps);
+    }
+    return reps;
   }
 
   /** The meter's register epoch that holds time `t`: [from, until) between its replacements. */
@@ -107,6 +123,7 @@ export class MeterEvidenceStore {
       maxAgeMs,
       parse: (body) => meterReplaceBodySchema.parse(body),
       store: (_db, env, b, raw) => {
+        this.replacementCache.delete(`${env.from}\u0000${b.meter}`);
         this.q.replace.run(env.from, b.meter, b.ts, env.seq, raw);
       },
     };

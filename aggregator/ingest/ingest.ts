@@ -1,12 +1,14 @@
 import type Database from "better-sqlite3";
 import { describeBodyError } from "../../protocol/body-error.js";
 import { BurstLog } from "../../protocol/burst-log.js";
-import { toHex } from "../../protocol/bytes.js";
+import { fromHex, toHex } from "../../protocol/bytes.js";
+import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
   type Envelope,
   EnvelopeVerifier,
+  envelopeSigningBytes,
   type SequenceStore,
   scanEnvelopeSeq,
 } from "../../protocol/envelope.js";
@@ -15,6 +17,7 @@ import type { Logger } from "../../protocol/log.js";
 import { parseAgentTopic } from "../../protocol/topics.js";
 import type { ReceiptBatcher } from "./receipts.js";
 import type { Accepted, AggregatorStore, Refusal } from "./store.js";
+import type { SignatureJob, VerifyPool } from "./verify-pool.js";
 
 /**
  * What ingest does with one envelope type. Later parts of the aggregator (orders, deposits, credit)
@@ -38,6 +41,13 @@ export interface MessageHandler<T = unknown> {
    * refusal is final (the agent is told to drop the envelope), e.g. a meter register running backwards.
    */
   refuse?(db: Database.Database, env: Envelope, body: T): Refusal | undefined;
+  /**
+   * The ledger checks this type's signature again (at proposal and execution): a verdict of the verify
+   * threads is handed to `rememberSignature` so that check is a lookup. Readings are never re-checked.
+   */
+  reverified?: boolean;
+  /** The commit holding this handler's writes rolled back: what it remembers of them must go. */
+  rolledBack?(): void;
 }
 
 /** Replays are caught by (sender, seq) uniqueness in the store, not by a running maximum: see AGGREGATOR.md. */
@@ -59,7 +69,25 @@ export interface IngestOptions {
    * envelope verified here is a cache hit when the ledger checks it again. Default: ed25519 verify.
    */
   checkSignature?: (env: Envelope, publicKeyHex: string) => boolean;
+  /**
+   * Verify threads: signatures are checked beside the event loop, in batches, and the envelopes go on
+   * in the order they arrived. Absent (or once a thread has died): checked inline by `checkSignature`.
+   */
+  pool?: VerifyPool;
+  /** told every verdict the pool returns, so that the signature cache knows it too */
+  rememberSignature?: (env: Envelope, publicKeyHex: string, bytes: Uint8Array, ok: boolean) => void;
 }
+
+/** An envelope waiting for its verdict from the verify threads. */
+interface Verifying {
+  topic: string;
+  payload: Buffer;
+  env: Envelope;
+  job: SignatureJob;
+}
+
+/** Envelopes sent to the verify threads in one batch at most (a broker delivers a few hundred a turn). */
+const MAX_VERIFY_BATCH = 512;
 
 /**
  * Verifies every envelope arriving on `gridlet/v1/agent/<id>/up`, in this order: shape, sender matches
@@ -77,6 +105,13 @@ export class Ingest {
   private pendingRejections = new Map<string, number>();
   private flushScheduled = false;
   private readonly bursts = new BurstLog();
+  /** verdicts the verify threads returned, by envelope object and the key they were checked against */
+  private readonly verdicts = new WeakMap<Envelope, { key: Uint8Array; ok: boolean }>();
+  private verifying: Verifying[] = [];
+  private dispatchScheduled = false;
+  /** the batches at the verify threads, settled in the order they were sent */
+  private inflight: Promise<void> = Promise.resolve();
+  private closed = false;
   readonly stats = {
     accepted: 0,
     duplicates: 0,
@@ -93,9 +128,13 @@ export class Ingest {
         maxAgeMs: (type) => this.handlers.get(type)?.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
         maxFutureMs: opts.maxFutureMs,
       },
-      ...(opts.checkSignature === undefined
-        ? {}
-        : { checkSignature: (e: Envelope, pk: Uint8Array) => opts.checkSignature!(e, toHex(pk)) }),
+      checkSignature: (e: Envelope, pk: Uint8Array) => {
+        const known = this.verdicts.get(e);
+        if (known !== undefined && sameBytes(known.key, pk)) return known.ok;
+        if (opts.checkSignature !== undefined) return opts.checkSignature(e, toHex(pk));
+        const sig = fromHex(e.sig);
+        return sig !== undefined && defaultEd25519.verify(sig, envelopeSigningBytes(e), pk);
+      },
       now: opts.now,
     });
   }
@@ -130,6 +169,7 @@ export class Ingest {
   }
 
   receive(topic: string, payload: Buffer): void {
+    if (this.closed) return;
     const t = parseAgentTopic(topic);
     if (t === undefined || t.leaf !== "up") return;
     let env: Envelope;
@@ -145,11 +185,91 @@ export class Ingest {
       if (seq !== undefined) this.o.receipts.reject(t.agentId, seq, "MALFORMED", reason);
       return;
     }
-    const where = { topic, from: env.from, seq: env.seq, type: env.type };
     if (env.from !== t.agentId) {
+      const where = { topic, from: env.from, seq: env.seq, type: env.type };
       this.reject("WRONG_TOPIC", `envelope from "${env.from}" published on ${topic}`, where);
       return;
     }
+    const job = this.signatureJob(env, payload);
+    if (job === undefined) {
+      this.admit(topic, payload, env);
+      return;
+    }
+    this.verifying.push({ topic, payload, env, job });
+    if (this.verifying.length >= MAX_VERIFY_BATCH) this.dispatch();
+    else if (!this.dispatchScheduled) {
+      this.dispatchScheduled = true;
+      setImmediate(() => {
+        this.dispatchScheduled = false;
+        this.dispatch();
+      });
+    }
+  }
+
+  /**
+   * What the verify threads are to check for `env`, or undefined where it is checked inline: no pool (or
+   * a broken one), an unknown or revoked sender (refused inline with its code).
+   */
+  private signatureJob(env: Envelope, payload: Buffer): SignatureJob | undefined {
+    if (this.o.pool === undefined || this.o.pool.broken !== undefined) return undefined;
+    const sender = this.o.directory.lookup(env.from);
+    if (sender === undefined || sender.revoked) return undefined;
+    if (sender.publicKey.length !== 32) return undefined;
+    return { wire: payload, key: sender.publicKey };
+  }
+
+  /** Sends what waits for a verdict to the verify threads; the answers are handled in sending order. */
+  private dispatch(): void {
+    if (this.verifying.length === 0 || this.o.pool === undefined) return;
+    const batch = this.verifying;
+    this.verifying = [];
+    const answer = this.o.pool.verify(batch.map((b) => b.job)).then(
+      (v) => v,
+      (e: unknown) => {
+        // Nothing is lost: without a verdict each envelope is verified inline below.
+        if (!this.closed)
+          this.o.log.error("verify thread failed; verifying inline", { error: describeError(e) });
+        return undefined;
+      },
+    );
+    this.inflight = this.inflight
+      .then(() => answer)
+      .then((verdicts) => {
+        if (this.closed) return;
+        for (let i = 0; i < batch.length; i++) {
+          const b = batch[i];
+          if (verdicts !== undefined) {
+            this.verdicts.set(b.env, { key: b.job.key, ok: verdicts[i] });
+            if (this.o.rememberSignature !== undefined && this.handlers.get(b.env.type)?.reverified === true)
+              this.o.rememberSignature(b.env, toHex(b.job.key), envelopeSigningBytes(b.env), verdicts[i]);
+          }
+          this.admit(b.topic, b.payload, b.env);
+        }
+      })
+      .catch((e: unknown) =>
+        this.o.log.error("ingest failed after verification", { error: describeError(e) }),
+      );
+  }
+
+  /**
+   * Waits for the verify threads to answer for everything received so far and commits it; then stops
+   * taking envelopes (what arrives later is not receipted, so its sender sends it again).
+   */
+  async close(): Promise<void> {
+    await this.settle();
+    this.closed = true;
+  }
+
+  /** Waits for the verify threads to answer for everything received so far, then commits it. */
+  async settle(): Promise<void> {
+    this.dispatch();
+    await this.inflight;
+    this.flush();
+  }
+
+  /** The checks after the envelope's shape: signature, freshness, duplicate, body, handler's admission. */
+  private admit(topic: string, payload: Buffer, env: Envelope): void {
+    const where = { topic, from: env.from, seq: env.seq, type: env.type };
     try {
       this.check(env);
     } catch (e) {
@@ -194,6 +314,7 @@ export class Ingest {
       body,
       store: handler.store,
       refuse: handler.refuse,
+      rolledBack: handler.rolledBack,
     });
     if (!this.pendingKeys.has(key)) this.pendingKeys.set(key, env.sig);
     this.scheduleFlush();
@@ -230,7 +351,7 @@ export class Ingest {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush();
+      if (!this.closed) this.flush();
     });
   }
 
@@ -267,4 +388,11 @@ export class Ingest {
     this.count("DUPLICATE");
     this.o.log.debug("duplicate envelope, receipting again", where);
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

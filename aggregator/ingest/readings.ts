@@ -22,7 +22,11 @@ interface Registers {
 export function readingsHandler(
   db: Database.Database,
   maxAgeMs: number,
-): MessageHandler<ReadingBody> & { evidence: MeterEvidenceStore } {
+): MessageHandler<ReadingBody> & {
+  evidence: MeterEvidenceStore;
+  /** to be called when readings were deleted (retention), so that nothing remembered outlives them */
+  forgetStored(): void;
+} {
   db.exec(`CREATE TABLE IF NOT EXISTS readings (sender TEXT NOT NULL, seq INTEGER NOT NULL, meter TEXT NOT NULL,
     ts INTEGER NOT NULL, import_wh INTEGER NOT NULL, export_wh INTEGER NOT NULL, power_w REAL NOT NULL,
     envelope TEXT NOT NULL, PRIMARY KEY (sender, seq)) WITHOUT ROWID;
@@ -38,13 +42,33 @@ export function readingsHandler(
   const after = db.prepare<[string, string, number, number], Registers>(
     `SELECT ${cols} FROM readings WHERE sender = ? AND meter = ? AND ts >= ? AND ts < ? ORDER BY ts ASC LIMIT 1`,
   );
+  const newestStored = db.prepare<[string, string], Registers>(
+    `SELECT ${cols} FROM readings WHERE sender = ? AND meter = ? ORDER BY ts DESC LIMIT 1`,
+  );
   const evidence = new MeterEvidenceStore(db);
+  // The newest reading stored of each meter (null: none), read once per meter: a reading newer than it
+  // (nearly every one, from a meter read in order) has it as its neighbour before and none after, so its
+  // check costs no query. Dropped whole when a transaction rolls back or retention deletes readings.
+  const newest = new Map<string, Registers | null>();
+  const newestOf = (sender: string, meter: string): Registers | null => {
+    const key = `${sender}\u0000${meter}`;
+    let n = newest.get(key);
+    if (n === undefined) {
+      n = newestStored.get(sender, meter) ?? null;
+      if (newest.size >= NEWEST_CACHE_ENTRIES) newest.clear();
+      newest.set(key, n);
+    }
+    return n;
+  };
   return {
     evidence,
     maxAgeMs,
     parse: (body) => readingBodySchema.parse(body),
     refuse: (_db, env, b) => {
       const { from, until } = evidence.epochOf(env.from, b.meter, b.ts);
+      const last = newestOf(env.from, b.meter);
+      if (last === null || b.ts > last.ts)
+        return registersBackwards(b, last !== null && last.ts >= from ? last : undefined, undefined);
       return registersBackwards(
         b,
         before.get(env.from, b.meter, b.ts, from),
@@ -53,9 +77,17 @@ export function readingsHandler(
     },
     store: (_db, env, b, raw) => {
       insert.run(env.from, env.seq, b.meter, b.ts, b.importWh, b.exportWh, b.powerMilliW / 1000, raw);
+      const last = newestOf(env.from, b.meter);
+      if (last === null || b.ts > last.ts)
+        newest.set(`${env.from}\u0000${b.meter}`, { ts: b.ts, importWh: b.importWh, exportWh: b.exportWh });
     },
+    rolledBack: () => newest.clear(),
+    forgetStored: () => newest.clear(),
   };
 }
+
+/** meters whose newest reading is kept in memory (a gateway serves a few hundred) */
+const NEWEST_CACHE_ENTRIES = 16_384;
 
 /** The refusal of a reading whose registers do not lie between those of its neighbours in time. */
 export function registersBackwards(

@@ -58,13 +58,25 @@ export class SignatureCache {
     const pub = fromHex(publicKeyHex);
     const ok =
       sig !== undefined && pub !== undefined && pub.length === 32 && this.crypto.verify(sig, bytes, pub);
+    this.keep(key, ok);
+    return ok;
+  }
+
+  /**
+   * A verdict reached elsewhere (ingest's verify threads) on `env`'s signing bytes `bytes` under the key
+   * `publicKeyHex`: the ledger's check of the same envelope later is a hit.
+   */
+  remember(env: Envelope, publicKeyHex: string, bytes: Uint8Array, ok: boolean): void {
+    this.keep(`${env.sig}/${publicKeyHex}/${sha256Hex(bytes)}`, ok);
+  }
+
+  private keep(key: string, ok: boolean): void {
     // Oldest first out: a verdict is needed between proposal and execution, a few rounds at most.
     if (this.verdicts.size >= this.capacity) {
       const oldest = this.verdicts.keys().next().value;
       if (oldest !== undefined) this.verdicts.delete(oldest);
     }
     this.verdicts.set(key, ok);
-    return ok;
   }
 
   get size(): number {

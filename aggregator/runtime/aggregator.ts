@@ -23,6 +23,7 @@ import { readingsHandler } from "../ingest/readings.js";
 import { ReceiptBatcher } from "../ingest/receipts.js";
 import { IngestRetention } from "../ingest/retention.js";
 import { AggregatorStore } from "../ingest/store.js";
+import { defaultVerifyThreads, VerifyPool } from "../ingest/verify-pool.js";
 import { SignatureCache } from "../node/sig-cache.js";
 import { createLedgerService, type RunningLedger } from "../service/service.js";
 import { type BrokerLink, externalBrokerLink } from "./broker-link.js";
@@ -112,8 +113,13 @@ export async function startAggregator(
   // One verification per envelope: ingest checks signatures through the ledger's cache, so the
   // ledger's check of the same envelope at proposal and execution is a lookup.
   const signatures = new SignatureCache();
+  const verifyThreads = config.ingest.verifyThreads ?? defaultVerifyThreads();
+  const pool = verifyThreads > 0 ? new VerifyPool(verifyThreads) : undefined;
   const ingest = new Ingest({
     checkSignature: (env, publicKeyHex) => signatures.verify(env, publicKeyHex),
+    ...(pool === undefined
+      ? {}
+      : { pool, rememberSignature: (env, key, bytes, ok) => signatures.remember(env, key, bytes, ok) }),
     store,
     directory: trust,
     refreshSender: () => scanCertDir(),
@@ -132,6 +138,7 @@ export async function startAggregator(
     const retention = new IngestRetention(store.db);
     clock.every("retention", RETENTION_EVERY_MS, (t) => {
       const removed = retention.prune(t - keepMs, RETENTION_BATCH);
+      if (removed.readings > 0) readings.forgetStored();
       if (removed.readings + removed.envelopes > 0)
         log.info("old readings pruned", { ...removed, olderThanDays: config.store.keepReadingsDays });
     });
@@ -271,6 +278,7 @@ export async function startAggregator(
           );
   } catch (e) {
     await ledger?.stop();
+    await pool?.close();
     receipts.stop();
     await brokerLink.close();
     store.close();
@@ -304,7 +312,8 @@ export async function startAggregator(
       clock.stop();
       await http?.close();
       await ledger?.stop();
-      ingest.flush();
+      await ingest.close();
+      await pool?.close();
       receipts.flush();
       receipts.stop();
       await brokerLink.close();

@@ -34,6 +34,7 @@ export function registerLedgerHandlers(
 ): void {
   const handler = (kind: PendingKind, parse: (body: unknown) => unknown) => ({
     maxAgeMs: LEDGER_MAX_AGE_MS,
+    reverified: true,
     parse,
     ...(admit === undefined ? {} : { admit }),
     refuse: (_db: unknown, env: Envelope, body: unknown) => checks[env.type]?.(env, body),

@@ -44,8 +44,14 @@ export function spawnAgentService(
   return spawnNode([...flags, AGENT_SERVICE_MAIN, "--config", config], { ...AGENT_SERVICE_ENV, ...env });
 }
 
+/** `GRIDLET_BENCH_CPU_PROF=dir` writes a V8 CPU profile of every child into dir (node --cpu-prof). */
+function profileFlags(): string[] {
+  const dir = process.env.GRIDLET_BENCH_CPU_PROF;
+  return dir === undefined || dir === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+}
+
 function spawnNode(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Proc {
-  const [cmd, ...rest] = [...prefix, process.execPath, ...args];
+  const [cmd, ...rest] = [...prefix, process.execPath, ...profileFlags(), ...args];
   const child = spawn(cmd, rest, {
     env: { ...process.env, GRIDLET_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -25,6 +25,16 @@ export function aggregatorReadings(path: string): AggregatorReading[] {
   }
 }
 
+/** How many readings the aggregator's store holds: cheap enough to poll while it ingests. */
+export function aggregatorReadingCount(path: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM readings").get()!.n;
+  } finally {
+    db.close();
+  }
+}
+
 export function agentReadings(path: string): { seq: number; meter: string; ts: number; importWh: number }[] {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
