@@ -88,6 +88,12 @@ interface Verifying {
 
 /** Envelopes sent to the verify threads in one batch at most (a broker delivers a few hundred a turn). */
 const MAX_VERIFY_BATCH = 512;
+/**
+ * Fewer envelopes than this in a turn are verified on the event loop: a round trip to a thread costs
+ * about as much as a few verifications, and at light load (a few readings a second) the threads never
+ * start (they cost memory: about 8 MB each).
+ */
+export const MIN_THREAD_BATCH = 8;
 
 /**
  * Verifies every envelope arriving on `gridlet/v1/agent/<id>/up`, in this order: shape, sender matches
@@ -111,6 +117,8 @@ export class Ingest {
   private dispatchScheduled = false;
   /** the batches at the verify threads, settled in the order they were sent */
   private inflight: Promise<void> = Promise.resolve();
+  private inflightBatches = 0;
+  private poolFailureLogged = false;
   private closed = false;
   readonly stats = {
     accepted: 0,
@@ -223,18 +231,31 @@ export class Ingest {
     if (this.verifying.length === 0 || this.o.pool === undefined) return;
     const batch = this.verifying;
     this.verifying = [];
-    const answer = this.o.pool.verify(batch.map((b) => b.job)).then(
+    if (batch.length < MIN_THREAD_BATCH && this.inflightBatches === 0) {
+      // nothing at the threads to wait for: verified here, at once
+      for (const b of batch) this.admit(b.topic, b.payload, b.env);
+      return;
+    }
+    this.inflightBatches++;
+    const answer = (
+      batch.length < MIN_THREAD_BATCH
+        ? Promise.resolve(undefined)
+        : this.o.pool.verify(batch.map((b) => b.job))
+    ).then(
       (v) => v,
       (e: unknown) => {
         // Nothing is lost: without a verdict each envelope is verified inline below.
-        if (!this.closed)
-          this.o.log.error("verify thread failed; verifying inline", { error: describeError(e) });
+        if (!this.closed && !this.poolFailureLogged) {
+          this.poolFailureLogged = true;
+          this.o.log.error("verify thread failed; verifying inline from now on", { error: describeError(e) });
+        }
         return undefined;
       },
     );
     this.inflight = this.inflight
       .then(() => answer)
       .then((verdicts) => {
+        this.inflightBatches--;
         if (this.closed) return;
         for (let i = 0; i < batch.length; i++) {
           const b = batch[i];

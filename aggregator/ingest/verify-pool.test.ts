@@ -16,7 +16,7 @@ import { silentLogger } from "../../protocol/log.js";
 import { MSG_READING, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { topics } from "../../protocol/topics.js";
 import { SignatureCache } from "../node/sig-cache.js";
-import { Ingest } from "./ingest.js";
+import { Ingest, MIN_THREAD_BATCH } from "./ingest.js";
 import { readingsHandler } from "./readings.js";
 import { ReceiptBatcher } from "./receipts.js";
 import { AggregatorStore } from "./store.js";
@@ -175,17 +175,20 @@ describe("ingest with verify threads", () => {
       deliver(good); // a resend in the same batch
       deliver({ ...envelope(MSG_READING, 3, at(3, 300)), sig: envelope(MSG_READING, 3, at(3, 301)).sig });
       deliver(envelope(MSG_READING, 4, at(4, 50))); // verifies, but its register runs backwards
-      deliver(envelope(MSG_READING, 5, at(5, 500)));
+      for (let seq = 5; seq < 5 + MIN_THREAD_BATCH; seq++)
+        deliver(envelope(MSG_READING, seq, at(seq, seq * 100)));
       assert.deepEqual(storedSeqs(), [], "nothing is committed before the threads answer");
       await settle();
-      assert.deepEqual(storedSeqs(), [1, 5]);
+      assert.equal(pool.started, 2, "a batch this size went to the threads");
+      const filler = Array.from({ length: MIN_THREAD_BATCH }, (_, k) => 5 + k);
+      assert.deepEqual(storedSeqs(), [1, ...filler]);
       assert.equal(ingest.stats.rejected.BAD_SIGNATURE, 2);
       assert.equal(ingest.stats.rejected.REGISTER_BACKWARDS, 1);
       assert.equal(ingest.stats.duplicates, 1);
       // the resend in the batch of its original is answered by the original's acknowledgement
       assert.deepEqual(
         sent.flatMap((r) => r.body.acks),
-        [1, 5],
+        [1, ...filler],
       );
       assert.deepEqual(
         sent.flatMap((r) => r.body.rejected.map((x) => [x.seq, x.code])),
@@ -209,8 +212,10 @@ describe("ingest with verify threads", () => {
       });
       const note = envelope("note", 7, { text: "hello" });
       deliver(note);
-      deliver(envelope(MSG_READING, 8, at(8, 800)));
+      for (let seq = 8; seq < 8 + MIN_THREAD_BATCH; seq++)
+        deliver(envelope(MSG_READING, seq, at(seq, seq * 100)));
       await settle();
+      assert.equal(pool.started, 1);
       assert.deepEqual(remembered, ["note/7/true"]);
       // the ledger's later check of the same note is a hit of the cache, not a verification
       const misses = cache.misses;
@@ -227,19 +232,38 @@ describe("ingest with verify threads", () => {
     const pool = new VerifyPool(1);
     const { ingest, envelope, deliver, settle, storedSeqs } = setup(pool);
     try {
-      deliver(envelope(MSG_READING, 1, at(1, 100)));
-      deliver({ ...envelope(MSG_READING, 2, at(2, 200)), body: at(2, 201) });
+      deliver({ ...envelope(MSG_READING, 1, at(1, 100)), body: at(1, 101) });
+      for (let seq = 2; seq < 2 + MIN_THREAD_BATCH; seq++)
+        deliver(envelope(MSG_READING, seq, at(seq, seq * 100)));
       // the batch leaves on the next turn of the event loop, into a pool that is gone
       await pool.close();
       await settle();
-      assert.deepEqual(storedSeqs(), [1]);
+      assert.equal(storedSeqs().length, MIN_THREAD_BATCH);
       assert.equal(ingest.stats.rejected.BAD_SIGNATURE, 1);
       // and from then on every envelope is verified inline
-      deliver(envelope(MSG_READING, 3, at(3, 300)));
+      deliver(envelope(MSG_READING, 100, at(100, 10_000)));
       await settle();
-      assert.deepEqual(storedSeqs(), [1, 3]);
+      assert.equal(storedSeqs().length, MIN_THREAD_BATCH + 1);
     } finally {
       await ingest.close();
+    }
+  });
+
+  it("at light load envelopes are verified on the event loop and the threads never start", async () => {
+    const pool = new VerifyPool(2);
+    const { ingest, envelope, deliver, settle, storedSeqs } = setup(pool);
+    try {
+      for (let seq = 1; seq <= 30; seq++) {
+        deliver(envelope(MSG_READING, seq, at(seq, seq * 10)));
+        if (seq === 3) deliver({ ...envelope(MSG_READING, 1000, at(1000, 1)), body: at(1000, 2) });
+        await settle();
+      }
+      assert.equal(storedSeqs().length, 30);
+      assert.equal(ingest.stats.rejected.BAD_SIGNATURE, 1);
+      assert.equal(pool.started, 0);
+    } finally {
+      await ingest.close();
+      await pool.close();
     }
   });
 

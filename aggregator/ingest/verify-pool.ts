@@ -36,14 +36,20 @@ interface Request {
 export class VerifyPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Request>();
+  private readonly size: number;
   private next = 0;
   private nextId = 0;
   private failure: Error | undefined;
 
+  /** The threads start with the first batch: an aggregator that never sees a burst never starts them. */
   constructor(threads: number) {
     if (!Number.isInteger(threads) || threads < 1)
       throw new RangeError(`verify threads must be ≥ 1, got ${threads}`);
-    for (let i = 0; i < threads; i++) {
+    this.size = threads;
+  }
+
+  private start(): void {
+    for (let i = 0; i < this.size; i++) {
       const w = new Worker(new URL("./verify-worker.js", import.meta.url));
       // The pool never keeps the process alive: the aggregator's broker and timers do while it runs.
       w.unref();
@@ -60,6 +66,11 @@ export class VerifyPool {
   }
 
   get threads(): number {
+    return this.size;
+  }
+
+  /** How many threads run now (none before the first batch). */
+  get started(): number {
     return this.workers.length;
   }
 
@@ -86,6 +97,7 @@ export class VerifyPool {
       buf.set(j.wire, at + 36);
       at += 36 + j.wire.length;
     }
+    if (this.workers.length === 0) this.start();
     const id = this.nextId++;
     const worker = this.workers[this.next++ % this.workers.length];
     return new Promise<boolean[]>((resolve, reject) => {
