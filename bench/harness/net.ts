@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -14,25 +13,5 @@ export function freePort(): Promise<number> {
   });
 }
 
-/**
- * A free port below the kernel's ephemeral range, for tests that start many processes: a port taken
- * from the ephemeral range (freePort) can be picked by one of their outgoing connections between the
- * choice and the listen, which then fails with EADDRINUSE.
- */
-export async function freeListenPort(): Promise<number> {
-  let low = 32768;
-  try {
-    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-  } catch {
-    // not Linux: the usual default
-  }
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
-    const ok = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once("error", () => resolve(false));
-      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-}
+// the demo picks its ports the same way; it lives with the demo, as production code
+export { freeListenPort } from "../../cli/demo/ports.js";

@@ -3,13 +3,13 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { signConsortium } from "../../aggregator/consensus/consortium.js";
 import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
-import { freeListenPort } from "../../bench/harness/net.js";
 import type { Issued } from "../../protocol/ca-dir.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { readKeyFile } from "../../protocol/keyfile.js";
 import { TlsCa } from "../../protocol/x509/tls-ca.js";
 import { createConsortiumIdentities } from "./identities.js";
+import { freeListenPort } from "./ports.js";
 
 /** Recorded households (hardware/logs): two with rooftop PV, two without. */
 export const HOUSEHOLDS = ["h1-pv-family.csv", "h2-pv-couple.csv", "h3-family.csv", "h4-single.csv"];
