@@ -29,6 +29,8 @@ export class BlockStore {
   private readonly range: Database.Statement;
   private readonly lastRow: Database.Statement;
   private readonly closeStore: () => void;
+  private readonly statements = new Map<string, Database.Statement>();
+  private votesTable = false;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     if (options.readonly) {
@@ -103,21 +105,23 @@ export class BlockStore {
   }
 
   *iterate(): Generator<LedgerEntry> {
+    // a statement of its own: two iterations may be open at once
     for (const row of this.db.prepare("SELECT entry FROM blocks ORDER BY seq").iterate()) {
       yield JSON.parse((row as { entry: string }).entry) as LedgerEntry;
     }
   }
 
   putCheckpoint(c: CheckpointRecord): void {
-    this.db
-      .prepare("INSERT OR REPLACE INTO checkpoints (round, state_hash, link, sigs) VALUES (?, ?, ?, ?)")
-      .run(c.round, c.stateHash, c.link, JSON.stringify(c.sigs));
+    this.st("INSERT OR REPLACE INTO checkpoints (round, state_hash, link, sigs) VALUES (?, ?, ?, ?)").run(
+      c.round,
+      c.stateHash,
+      c.link,
+      JSON.stringify(c.sigs),
+    );
   }
 
   checkpoints(): CheckpointRecord[] {
-    const rows = this.db
-      .prepare("SELECT round, state_hash, link, sigs FROM checkpoints ORDER BY round")
-      .all() as {
+    const rows = this.st("SELECT round, state_hash, link, sigs FROM checkpoints ORDER BY round").all() as {
       round: number;
       state_hash: string;
       link: string;
@@ -136,38 +140,52 @@ export class BlockStore {
    * aggregator/consensus/types.ts), so that a restarted member never contradicts itself.
    */
   putVote(record: { seq: number; kind: string; view: number }): void {
-    this.db
-      .prepare("INSERT OR REPLACE INTO votes (seq, kind, view, record) VALUES (?, ?, ?, ?)")
-      .run(record.seq, record.kind, record.view, JSON.stringify(record));
+    this.st("INSERT OR REPLACE INTO votes (seq, kind, view, record) VALUES (?, ?, ?, ?)").run(
+      record.seq,
+      record.kind,
+      record.view,
+      JSON.stringify(record),
+    );
   }
 
   votes<T>(): T[] {
     if (!this.hasVotes()) return [];
-    return (this.db.prepare("SELECT record FROM votes ORDER BY seq").all() as { record: string }[]).map(
+    return (this.st("SELECT record FROM votes ORDER BY seq").all() as { record: string }[]).map(
       (r) => JSON.parse(r.record) as T,
     );
   }
 
   /** Forgets the votes of positions below `seq` (decided and stored). */
   pruneVotes(seq: number): void {
-    if (this.hasVotes()) this.db.prepare("DELETE FROM votes WHERE seq < ?").run(seq);
+    if (this.hasVotes()) this.st("DELETE FROM votes WHERE seq < ?").run(seq);
   }
 
   private hasVotes(): boolean {
-    return (
-      this.db.prepare("SELECT name FROM sqlite_master WHERE type='table' AND name='votes'").get() !==
-      undefined
-    );
+    // a table once there stays there (files opened read-only may predate it)
+    this.votesTable ||=
+      this.st("SELECT name FROM sqlite_master WHERE type='table' AND name='votes'").get() !== undefined;
+    return this.votesTable;
+  }
+
+  /**
+   * A prepared statement, compiled once: votes, metadata and checkpoints are written every round, and
+   * compiling their SQL each time cost more than running it.
+   */
+  private st(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   setMeta(key: string, value: unknown): void {
-    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
+    this.st("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
   }
 
   getMeta<T>(key: string): T | undefined {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
-      | { value: string }
-      | undefined;
+    const row = this.st("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.value) as T);
   }
 
