@@ -17,7 +17,7 @@ function snapshot(ledger: Partial<LedgerSnapshot> | null, connected = true): Agg
     startedAt: 0,
     broker: { url: "mqtt://127.0.0.1:1883", embedded: true, connected, connections: {}, refusals: {} },
     agentsOnline: [],
-    ingest: { accepted: 0, duplicates: 0, refused: {} },
+    ingest: { accepted: 0, duplicates: 0, refused: {}, verifiedOnThreads: 5 },
     ledger:
       ledger === null
         ? null

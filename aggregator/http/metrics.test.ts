@@ -53,7 +53,7 @@ const snapshot: AggregatorSnapshot = {
   startedAt: 0,
   broker: { url: "mqtt://x", embedded: true, connected: true, connections: {}, refusals: {} },
   agentsOnline: [],
-  ingest: { accepted: 0, duplicates: 0, refused: {} },
+  ingest: { accepted: 0, duplicates: 0, refused: {}, verifiedOnThreads: 5 },
   ledger,
 };
 
@@ -78,5 +78,7 @@ describe("aggregator consensus metrics", () => {
     assert.equal(value("gridlet_consensus_peer_messages_total", { member: "c" }), 7);
     assert.equal(value("gridlet_consensus_peer_messages_total", { member: "a" }), undefined);
     assert.equal(value("gridlet_consensus_view_changes_total", { cause: "timeout" }), 2);
+    assert.equal(fams.get("gridlet_ingest_thread_verified_total")?.type, "counter");
+    assert.equal(value("gridlet_ingest_thread_verified_total"), 5);
   });
 });

@@ -39,6 +39,12 @@ export function aggregatorMetrics(snap: () => AggregatorSnapshot): {
     ["code"],
     () => byLabel("code", snap().ingest.refused),
   );
+  m.counter(
+    "gridlet_ingest_thread_verified_total",
+    "agent envelopes whose signature a verify thread checked (the rest were checked on the event loop)",
+    [],
+    () => snap().ingest.verifiedOnThreads,
+  );
   m.gauge("gridlet_broker_connected", "1 while the aggregator holds its connection to its broker", [], () =>
     snap().broker.connected ? 1 : 0,
   );

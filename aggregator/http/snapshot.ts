@@ -96,7 +96,13 @@ export interface AggregatorSnapshot {
   };
   /** agents connected to this aggregator's broker; null with an external broker */
   agentsOnline: string[] | null;
-  ingest: { accepted: number; duplicates: number; refused: Record<string, number> };
+  ingest: {
+    accepted: number;
+    duplicates: number;
+    refused: Record<string, number>;
+    /** envelopes whose signature a verify thread checked (the others: on the event loop) */
+    verifiedOnThreads: number;
+  };
   ledger: LedgerSnapshot | null;
 }
 
@@ -125,7 +131,12 @@ export function takeSnapshot(
       conns === undefined
         ? null
         : [...new Set(conns.filter((c) => c.role === "agent").map((c) => c.id))].sort(),
-    ingest: { accepted: stats.accepted, duplicates: stats.duplicates, refused: { ...stats.rejected } },
+    ingest: {
+      accepted: stats.accepted,
+      duplicates: stats.duplicates,
+      refused: { ...stats.rejected },
+      verifiedOnThreads: stats.verifiedOnThreads,
+    },
     ledger: s.ledger === undefined ? null : ledgerSnapshot(s.id, s.ledger, activity, now),
   };
 }

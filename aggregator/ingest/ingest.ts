@@ -124,6 +124,8 @@ export class Ingest {
     accepted: 0,
     duplicates: 0,
     equivocations: 0,
+    /** envelopes whose verdict came from a verify thread */
+    verifiedOnThreads: 0,
     rejected: {} as Record<string, number>,
   };
 
@@ -260,6 +262,7 @@ export class Ingest {
         for (let i = 0; i < batch.length; i++) {
           const b = batch[i];
           if (verdicts !== undefined) {
+            this.stats.verifiedOnThreads++;
             this.verdicts.set(b.env, { key: b.job.key, ok: verdicts[i] });
             if (this.o.rememberSignature !== undefined && this.handlers.get(b.env.type)?.reverified === true)
               this.o.rememberSignature(b.env, toHex(b.job.key), envelopeSigningBytes(b.env), verdicts[i]);

@@ -180,6 +180,7 @@ describe("ingest with verify threads", () => {
       assert.deepEqual(storedSeqs(), [], "nothing is committed before the threads answer");
       await settle();
       assert.equal(pool.started, 2, "a batch this size went to the threads");
+      assert.equal(ingest.stats.verifiedOnThreads, 5 + MIN_THREAD_BATCH);
       const filler = Array.from({ length: MIN_THREAD_BATCH }, (_, k) => 5 + k);
       assert.deepEqual(storedSeqs(), [1, ...filler]);
       assert.equal(ingest.stats.rejected.BAD_SIGNATURE, 2);
@@ -261,6 +262,7 @@ describe("ingest with verify threads", () => {
       assert.equal(storedSeqs().length, 30);
       assert.equal(ingest.stats.rejected.BAD_SIGNATURE, 1);
       assert.equal(pool.started, 0);
+      assert.equal(ingest.stats.verifiedOnThreads, 0);
     } finally {
       await ingest.close();
       await pool.close();
