@@ -41,7 +41,8 @@ const failoverAggregatorSchema = z
 /** The operator's broker for Home Assistant: plain MQTT credentials, nothing of the agent's identity. */
 const haBrokerSchema = z
   .object({
-    url: z.string().regex(/^(mqtts?|wss?|tcp):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+    /** plain mqtt:// only to this machine, as every broker URL (config/common.ts) */
+    url: brokerUrlSchema,
     username: z.string().min(1).optional(),
     password: z.string().optional(),
     /** default gridlet-ha-<id> */

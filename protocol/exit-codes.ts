@@ -34,6 +34,8 @@ export const USAGE_ERROR_CODES: ReadonlySet<string> = new Set([
   "GENESIS_INVALID",
   "GENESIS_SIGNATURE",
   "STORE_IDENTITY_MISMATCH",
+  // an identity the CA never issued, named on the command line (ca tls-client, ca revoke)
+  "NOT_ISSUED",
 ]);
 
 export function exitCodeFor(e: unknown): typeof EXIT_RUNTIME | typeof EXIT_USAGE {

@@ -67,6 +67,9 @@ describe("gridlet command line", () => {
     assert.equal(ok.status, 0);
     assert.match(ok.stdout, /^valid agent "agent-9"/);
     assert.equal(gridlet(["ca", "revoke", "--dir", dir, "--id", "agent-9", "--reason", "stolen"]).status, 0);
+    const nobody = gridlet(["ca", "revoke", "--dir", dir, "--id", "agent-404", "--reason", "typo"]);
+    assert.equal(nobody.status, 2, "an identity this CA never issued is a wrong argument");
+    assert.match(nobody.stderr, /NOT_ISSUED: no certificate was issued to "agent-404"/);
     const bad = gridlet(["ca", "verify", "--dir", dir, cert]);
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, /REVOKED_SENDER/);

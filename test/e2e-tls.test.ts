@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -226,6 +226,12 @@ describe("plain MQTT beyond loopback is a configuration error (exit 2)", () => {
     const r3 = gridlet(["agent", "--config", agent]);
     assert.equal(r3.status, 2, r3.stderr);
     assert.match(r3.stderr, /mqtt\.url: .*plain MQTT to another machine/);
+    // the operator's own broker for Home Assistant too: its password would cross the LAN in clear
+    const ha = writeAgentConfig(tmp.dir, pki, 0, { url: "mqtt://127.0.0.1:1883" });
+    appendFileSync(ha, "homeAssistant:\n  broker:\n    url: mqtt://192.168.1.20:1883\n    username: ha\n");
+    const r4 = gridlet(["agent", "--config", ha]);
+    assert.equal(r4.status, 2, r4.stderr);
+    assert.match(r4.stderr, /homeAssistant\.broker\.url: .*plain MQTT to another machine/);
   });
 
   it("a TLS key that does not belong to its certificate names both files", async () => {
