@@ -1,25 +1,19 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import { z } from "zod";
 import { makePki, type TestPki } from "../../bench/harness/pki.js";
 import { tempDir } from "../../bench/harness/tmp.js";
 import {
-  type Envelope,
   EnvelopeVerifier,
   encodeEnvelope,
   MemorySequenceStore,
   signEnvelope,
 } from "../../protocol/envelope.js";
 import { TrustStore } from "../../protocol/identity.js";
-import { silentLogger } from "../../protocol/log.js";
 import { MSG_READING, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { topics } from "../../protocol/topics.js";
-import { Ingest } from "./ingest.js";
-import { readingsHandler } from "./readings.js";
-import { ReceiptBatcher } from "./receipts.js";
-import { AggregatorStore } from "./store.js";
+import { ingestKit } from "../../test/kits/ingest.js";
 
 describe("ingest", () => {
   const tmp = tempDir();
@@ -31,28 +25,7 @@ describe("ingest", () => {
   after(() => tmp.cleanup());
 
   function setup() {
-    const store = new AggregatorStore(join(tmp.dir, `agg-${n++}.sqlite`), "agg-1", () => 1);
-    const trust = new TrustStore(pki.ca.caCertificate(), { now: Date.now });
-    for (const a of pki.agents) trust.add(a.cert);
-    const sent: { topic: string; env: Envelope<ReceiptBody> }[] = [];
-    const receipts = new ReceiptBatcher({
-      aggregatorId: "agg-1",
-      seed: pki.aggregator.key.seed,
-      nextSeq: () => store.allocateSeq(),
-      now: Date.now,
-      delayMs: 0,
-      maxPerReceipt: 1000,
-      sender: { send: (topic, payload) => sent.push({ topic, env: JSON.parse(payload.toString()) }) },
-    });
-    const ingest = new Ingest({
-      store,
-      directory: trust,
-      receipts,
-      now: Date.now,
-      maxFutureMs: 60_000,
-      log: silentLogger,
-    });
-    ingest.registerHandler(MSG_READING, readingsHandler(store.db, 86_400_000));
+    const { store, receipts, ingest, sent } = ingestKit(tmp.dir, `agg-${n++}.sqlite`, pki);
     const a = pki.agents[0];
     // the same (type, seq, body) gives the same bytes, as a resend from the agent's outbox does
     const ts = Date.now();
@@ -279,27 +252,7 @@ describe("ingest from arbitrary input", () => {
 
   it("any payload on any topic is refused with a counted code or accepted, never a crash", () => {
     const pki = makePki(tmp.dir, "agg-1", ["agent-1"]);
-    const store = new AggregatorStore(join(tmp.dir, "fuzz.sqlite"), "agg-1", () => 1);
-    const trust = new TrustStore(pki.ca.caCertificate(), { now: Date.now });
-    trust.add(pki.agents[0].cert);
-    const receipts = new ReceiptBatcher({
-      aggregatorId: "agg-1",
-      seed: pki.aggregator.key.seed,
-      nextSeq: () => store.allocateSeq(),
-      now: Date.now,
-      delayMs: 0,
-      maxPerReceipt: 1000,
-      sender: { send: () => undefined },
-    });
-    const ingest = new Ingest({
-      store,
-      directory: trust,
-      receipts,
-      now: Date.now,
-      maxFutureMs: 60_000,
-      log: silentLogger,
-    });
-    ingest.registerHandler(MSG_READING, readingsHandler(store.db, 86_400_000));
+    const { store, receipts, ingest } = ingestKit(tmp.dir, "fuzz.sqlite", pki);
     const json = fc.oneof(
       fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
       fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),

@@ -1,25 +1,15 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { z } from "zod";
 import { makePki, type TestPki } from "../../bench/harness/pki.js";
 import { tempDir } from "../../bench/harness/tmp.js";
 import { fromHex } from "../../protocol/bytes.js";
-import {
-  type Envelope,
-  encodeEnvelope,
-  envelopeSigningBytes,
-  signEnvelope,
-} from "../../protocol/envelope.js";
-import { TrustStore } from "../../protocol/identity.js";
-import { silentLogger } from "../../protocol/log.js";
-import { MSG_READING, type ReceiptBody } from "../../protocol/messages/readings.js";
+import { encodeEnvelope, envelopeSigningBytes, signEnvelope } from "../../protocol/envelope.js";
+import { MSG_READING } from "../../protocol/messages/readings.js";
 import { topics } from "../../protocol/topics.js";
+import { ingestKit } from "../../test/kits/ingest.js";
 import { SignatureCache } from "../node/sig-cache.js";
-import { Ingest, MIN_THREAD_BATCH } from "./ingest.js";
-import { readingsHandler } from "./readings.js";
-import { ReceiptBatcher } from "./receipts.js";
-import { AggregatorStore } from "./store.js";
+import { MIN_THREAD_BATCH } from "./ingest.js";
 import { defaultVerifyThreads, VerifyPool } from "./verify-pool.js";
 
 describe("verify pool", () => {
@@ -119,28 +109,9 @@ describe("ingest with verify threads", () => {
   });
 
   function setup(pool: VerifyPool) {
-    const store = new AggregatorStore(join(tmp.dir, `agg-${n++}.sqlite`), "agg-1", () => 1);
-    const trust = new TrustStore(pki.ca.caCertificate(), { now: Date.now });
-    for (const a of pki.agents) trust.add(a.cert);
-    const sent: Envelope<ReceiptBody>[] = [];
-    const receipts = new ReceiptBatcher({
-      aggregatorId: "agg-1",
-      seed: pki.aggregator.key.seed,
-      nextSeq: () => store.allocateSeq(),
-      now: Date.now,
-      delayMs: 0,
-      maxPerReceipt: 1000,
-      sender: { send: (_topic, payload) => sent.push(JSON.parse(payload.toString())) },
-    });
     const cache = new SignatureCache();
     const remembered: string[] = [];
-    const ingest = new Ingest({
-      store,
-      directory: trust,
-      receipts,
-      now: Date.now,
-      maxFutureMs: 60_000,
-      log: silentLogger,
+    const kit = ingestKit(tmp.dir, `agg-${n++}.sqlite`, pki, {
       pool,
       checkSignature: (env, pk) => cache.verify(env, pk),
       rememberSignature: (env, pk, bytes, ok) => {
@@ -148,8 +119,9 @@ describe("ingest with verify threads", () => {
         cache.remember(env, pk, bytes, ok);
       },
     });
-    const readings = readingsHandler(store.db, 86_400_000);
-    ingest.registerHandler(MSG_READING, readings);
+    const { store, ingest, receipts, readings } = kit;
+    /** the receipts signed so far */
+    const receiptBodies = () => kit.sent.map((x) => x.env.body);
     const a = pki.agents[0];
     const envelope = (type: string, seq: number, body: unknown) =>
       signEnvelope({ type, from: a.id, seq, ts: T, body }, a.key.seed);
@@ -162,12 +134,23 @@ describe("ingest with verify threads", () => {
       (store.db.prepare("SELECT seq FROM readings ORDER BY seq").all() as { seq: number }[]).map(
         (r) => r.seq,
       );
-    return { store, ingest, sent, cache, remembered, envelope, deliver, settle, storedSeqs, readings };
+    return {
+      store,
+      ingest,
+      receiptBodies,
+      cache,
+      remembered,
+      envelope,
+      deliver,
+      settle,
+      storedSeqs,
+      readings,
+    };
   }
 
   it("stores what verifies, refuses a forgery as BAD_SIGNATURE, and keeps arrival order within a batch", async () => {
     const pool = new VerifyPool(2);
-    const { ingest, sent, envelope, deliver, settle, storedSeqs } = setup(pool);
+    const { ingest, receiptBodies, envelope, deliver, settle, storedSeqs } = setup(pool);
     try {
       const good = envelope(MSG_READING, 1, at(1, 100));
       deliver(good);
@@ -188,11 +171,11 @@ describe("ingest with verify threads", () => {
       assert.equal(ingest.stats.duplicates, 1);
       // the resend in the batch of its original is answered by the original's acknowledgement
       assert.deepEqual(
-        sent.flatMap((r) => r.body.acks),
+        receiptBodies().flatMap((r) => r.acks),
         [1, ...filler],
       );
       assert.deepEqual(
-        sent.flatMap((r) => r.body.rejected.map((x) => [x.seq, x.code])),
+        receiptBodies().flatMap((r) => r.rejected.map((x) => [x.seq, x.code])),
         [[4, "REGISTER_BACKWARDS"]],
       );
     } finally {
