@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { z } from "zod";
 import { makePki, type TestPki } from "../../bench/harness/pki.js";
@@ -75,6 +76,28 @@ describe("verify pool", () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it("a batch in flight keeps the process alive until it is answered; idle threads do not", () => {
+    // a script whose only pending work is the pool's answer: it must print it, then exit by itself
+    const pool = new URL("./verify-pool.js", import.meta.url).href;
+    const script = `import { VerifyPool } from ${JSON.stringify(pool)};
+      const p = new VerifyPool(1);
+      const ok = await p.verify([{ wire: Buffer.from(process.argv[1]), key: Buffer.from(process.argv[2], "hex") }]);
+      console.log(JSON.stringify(ok));`;
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        script,
+        encodeEnvelope(signed(1)).toString(),
+        pki.agents[0].cert.publicKey,
+      ],
+      { encoding: "utf8", timeout: 20_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "[true]");
   });
 
   it("a closed pool rejects what is in flight and everything after, and says it is broken", async () => {

@@ -23,7 +23,7 @@ export function defaultVerifyThreads(cores = availableParallelism()): number {
 interface Request {
   resolve: (verdicts: boolean[]) => void;
   reject: (e: Error) => void;
-  count: number;
+  worker: Worker;
 }
 
 /**
@@ -50,13 +50,16 @@ export class VerifyPool {
 
   private start(): void {
     for (let i = 0; i < this.size; i++) {
-      const w = new Worker(new URL("./verify-worker.js", import.meta.url));
-      // The pool never keeps the process alive: the aggregator's broker and timers do while it runs.
+      // the process's node flags, but --input-type (a script given with -e) which a file entry refuses
+      const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+      const w = new Worker(new URL("./verify-worker.js", import.meta.url), { execArgv });
+      // An idle thread never keeps the process alive; one with a batch does, until it answers.
       w.unref();
       w.on("message", (m: { id: number; verdicts: Uint8Array }) => {
         const r = this.pending.get(m.id);
         if (r === undefined) return;
         this.pending.delete(m.id);
+        if (![...this.pending.values()].some((p) => p.worker === w)) w.unref();
         r.resolve(Array.from(m.verdicts, (v) => v === 1));
       });
       w.on("error", (e) => this.fail(e));
@@ -101,7 +104,8 @@ export class VerifyPool {
     const id = this.nextId++;
     const worker = this.workers[this.next++ % this.workers.length];
     return new Promise<boolean[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, count: jobs.length });
+      this.pending.set(id, { resolve, reject, worker });
+      worker.ref();
       worker.postMessage({ id, buf }, [buf.buffer]);
     });
   }
@@ -109,6 +113,7 @@ export class VerifyPool {
   private fail(e: Error): void {
     if (this.failure !== undefined) return;
     this.failure = e;
+    for (const w of this.workers) w.unref();
     for (const r of this.pending.values()) r.reject(e);
     this.pending.clear();
   }
