@@ -46,6 +46,16 @@ export function signEnvelope<B>(
   return { ...unsigned, sig };
 }
 
+/** True when `e.sig` is `publicKey`'s ed25519 signature over the envelope's signing bytes. */
+export function envelopeSignatureHolds(
+  e: Envelope,
+  publicKey: Uint8Array,
+  crypto: Ed25519 = defaultEd25519,
+): boolean {
+  const sig = fromHex(e.sig);
+  return sig !== undefined && crypto.verify(sig, envelopeSigningBytes(e), publicKey);
+}
+
 export function encodeEnvelope(e: Envelope): Buffer {
   return Buffer.from(JSON.stringify(e));
 }
@@ -189,8 +199,7 @@ export class EnvelopeVerifier {
 
   private signatureHolds(e: Envelope, publicKey: Uint8Array): boolean {
     if (this.checkSignature !== undefined) return this.checkSignature(e, publicKey);
-    const sig = fromHex(e.sig);
-    return sig !== undefined && this.crypto.verify(sig, envelopeSigningBytes(e), publicKey);
+    return envelopeSignatureHolds(e, publicKey, this.crypto);
   }
 
   check(data: Uint8Array | string | Envelope): Envelope {

@@ -14,6 +14,7 @@ import { TrustStore } from "../../protocol/identity.js";
 import { MSG_READING, type ReceiptBody } from "../../protocol/messages/readings.js";
 import { topics } from "../../protocol/topics.js";
 import { ingestKit } from "../../test/kits/ingest.js";
+import { IngestRetention } from "./retention.js";
 
 describe("ingest", () => {
   const tmp = tempDir();
@@ -25,7 +26,7 @@ describe("ingest", () => {
   after(() => tmp.cleanup());
 
   function setup() {
-    const { store, receipts, ingest, sent } = ingestKit(tmp.dir, `agg-${n++}.sqlite`, pki);
+    const { store, receipts, ingest, sent, readings } = ingestKit(tmp.dir, `agg-${n++}.sqlite`, pki);
     const a = pki.agents[0];
     // the same (type, seq, body) gives the same bytes, as a resend from the agent's outbox does
     const ts = Date.now();
@@ -39,7 +40,7 @@ describe("ingest", () => {
       ingest.flush();
       receipts.flush();
     };
-    return { store, ingest, receipts, sent, send, raw, settle, agent: a };
+    return { store, ingest, receipts, sent, send, raw, settle, agent: a, readings };
   }
 
   const T = Date.now();
@@ -172,6 +173,26 @@ describe("ingest", () => {
     assert.equal(ingest.stats.equivocations, 2);
     assert.equal(ingest.stats.rejected.EQUIVOCATION, 2);
     assert.equal(ingest.stats.duplicates, 1);
+  });
+
+  it("readings pruned by retention are forgotten: the next one is checked against what is still stored", () => {
+    const { store, ingest, sent, send, settle, readings } = setup();
+    const retention = new IngestRetention(store.db, () => readings.forgetStored());
+    const at = (dt: number, importWh: number) => ({
+      meter: "m",
+      ts: T + dt,
+      importWh,
+      exportWh: 0,
+      powerMilliW: 0,
+    });
+    send(MSG_READING, 80, at(1, 9_000));
+    settle();
+    // the meter is replaced by hand and its old readings age out: 9 000 Wh is gone from the store
+    assert.equal(retention.prune(T + 2, 100).readings, 1);
+    send(MSG_READING, 81, at(3, 40));
+    settle();
+    assert.deepEqual(sent.at(-1)?.env.body.acks, [81]);
+    assert.equal(ingest.stats.rejected.REGISTER_BACKWARDS, undefined);
   });
 
   it("a register running backwards (1238.9 → 1234.1 kWh) is REGISTER_BACKWARDS, whatever the arrival order", () => {

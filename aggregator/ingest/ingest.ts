@@ -1,13 +1,13 @@
 import type Database from "better-sqlite3";
 import { describeBodyError } from "../../protocol/body-error.js";
 import { BurstLog } from "../../protocol/burst-log.js";
-import { fromHex, toHex } from "../../protocol/bytes.js";
-import { defaultEd25519 } from "../../protocol/crypto/index.js";
+import { equalBytes, toHex } from "../../protocol/bytes.js";
 import type { SenderDirectory } from "../../protocol/envelope.js";
 import {
   decodeEnvelope,
   type Envelope,
   EnvelopeVerifier,
+  envelopeSignatureHolds,
   envelopeSigningBytes,
   type SequenceStore,
   scanEnvelopeSeq,
@@ -140,10 +140,9 @@ export class Ingest {
       },
       checkSignature: (e: Envelope, pk: Uint8Array) => {
         const known = this.verdicts.get(e);
-        if (known !== undefined && sameBytes(known.key, pk)) return known.ok;
+        if (known !== undefined && equalBytes(known.key, pk)) return known.ok;
         if (opts.checkSignature !== undefined) return opts.checkSignature(e, toHex(pk));
-        const sig = fromHex(e.sig);
-        return sig !== undefined && defaultEd25519.verify(sig, envelopeSigningBytes(e), pk);
+        return envelopeSignatureHolds(e, pk);
       },
       now: opts.now,
     });
@@ -412,11 +411,4 @@ export class Ingest {
     this.count("DUPLICATE");
     this.o.log.debug("duplicate envelope, receipting again", where);
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -11,8 +11,14 @@ import { MSG_READING } from "../../protocol/messages/readings.js";
 export class IngestRetention {
   private readonly stmts;
 
-  /** Made after the readings handler (ingest/readings.ts), which owns the readings table. */
-  constructor(private readonly db: Database.Database) {
+  /**
+   * Made after the readings handler (ingest/readings.ts), which owns the readings table; `deleted` is
+   * told when readings went, so that what the handler remembers of them goes too (its `forgetStored`).
+   */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly deleted: () => void = () => undefined,
+  ) {
     // The first start after an upgrade builds these once; afterwards each prune reads only old rows.
     db.exec(`
       CREATE INDEX IF NOT EXISTS readings_by_ts ON readings (ts);
@@ -31,9 +37,11 @@ export class IngestRetention {
 
   /** Deletes at most `maxRows` of each kind older than `cutoff` (ms), in one transaction. */
   prune(cutoff: number, maxRows: number): { readings: number; envelopes: number } {
-    return this.db.transaction(() => ({
+    const removed = this.db.transaction(() => ({
       readings: this.stmts.readings.run(cutoff, maxRows).changes,
       envelopes: this.stmts.envelopes.run(cutoff, maxRows).changes,
     }))();
+    if (removed.readings > 0) this.deleted();
+    return removed;
   }
 }

@@ -1,7 +1,6 @@
 import { parentPort } from "node:worker_threads";
-import { fromHex } from "../../protocol/bytes.js";
 import { NodeEd25519 } from "../../protocol/crypto/node-ed25519.js";
-import { type Envelope, envelopeSigningBytes } from "../../protocol/envelope.js";
+import { type Envelope, envelopeSignatureHolds } from "../../protocol/envelope.js";
 
 /**
  * A verify thread of aggregator/ingest/verify-pool.ts: each message is one batch, packed as
@@ -14,9 +13,7 @@ const text = new TextDecoder();
 
 function holds(key: Uint8Array, wire: Uint8Array): boolean {
   try {
-    const env = JSON.parse(text.decode(wire)) as Envelope;
-    const sig = fromHex(env.sig);
-    return sig !== undefined && ed.verify(sig, envelopeSigningBytes(env), key);
+    return envelopeSignatureHolds(JSON.parse(text.decode(wire)) as Envelope, key, ed);
   } catch {
     return false;
   }

@@ -1,4 +1,4 @@
-import { fromHex, toHex } from "../../protocol/bytes.js";
+import { equalBytes, fromHex, toHex } from "../../protocol/bytes.js";
 import type { Ed25519 } from "../../protocol/crypto/index.js";
 import { sha256Hex } from "../../protocol/hash.js";
 
@@ -49,7 +49,7 @@ export function cachingVerifier(inner: Verifier, size = 4096): Verifier {
     verify(member, bytes, sig) {
       const key = `${member}\n${sig}`;
       const seen = ok.get(key);
-      if (seen !== undefined && Buffer.from(seen).equals(Buffer.from(bytes))) return true;
+      if (seen !== undefined && equalBytes(seen, bytes)) return true;
       if (!inner.verify(member, bytes, sig)) return false;
       if (ok.size >= size) ok.delete(ok.keys().next().value as string);
       ok.set(key, Uint8Array.from(bytes));

@@ -135,10 +135,9 @@ export async function startAggregator(
   const clientTls = readTlsFiles(config.broker.tls);
   const keepMs = config.store.keepReadingsDays * 86_400_000;
   if (keepMs > 0) {
-    const retention = new IngestRetention(store.db);
+    const retention = new IngestRetention(store.db, () => readings.forgetStored());
     clock.every("retention", RETENTION_EVERY_MS, (t) => {
       const removed = retention.prune(t - keepMs, RETENTION_BATCH);
-      if (removed.readings > 0) readings.forgetStored();
       if (removed.readings + removed.envelopes > 0)
         log.info("old readings pruned", { ...removed, olderThanDays: config.store.keepReadingsDays });
     });
