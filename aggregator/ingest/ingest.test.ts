@@ -252,6 +252,53 @@ describe("ingest", () => {
     assert.match(refused[1].reason, /^\(body\): .*powerW/);
   });
 
+  it("under load commits are spaced (group commit); at light load each goes at the end of its turn", async () => {
+    let clock = 0;
+    const kit = ingestKit(tmp.dir, `agg-${n++}.sqlite`, pki, {
+      commitSpacingMs: 40,
+      monotonicMs: () => clock,
+    });
+    const a = pki.agents[0];
+    let seq = 0;
+    const send = (k: number) => {
+      for (let i = 0; i < k; i++) {
+        seq++;
+        const b = { meter: "m", ts: T + seq, importWh: seq, exportWh: 0, powerMilliW: 0 };
+        kit.ingest.receive(
+          topics.agentUp(a.id),
+          encodeEnvelope(signEnvelope({ type: MSG_READING, from: a.id, seq, ts: T, body: b }, a.key.seed)),
+        );
+      }
+    };
+    const stored = () =>
+      kit.store.db.prepare<[], { n: number }>("SELECT count(*) AS n FROM readings").get()!.n;
+    const turn = () => new Promise((r) => setImmediate(r));
+    // light load: a small commit, then the next envelope is committed on the next turn, spacing or not
+    send(3);
+    await turn();
+    assert.equal(stored(), 3);
+    send(1);
+    await turn();
+    assert.equal(stored(), 4);
+    // a large commit: what follows waits for the spacing, then goes in one commit
+    send(100);
+    await turn();
+    assert.equal(stored(), 104);
+    clock = 10;
+    send(5);
+    await turn();
+    await turn();
+    assert.equal(stored(), 104, "committed before the spacing passed");
+    clock = 45;
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(stored(), 109);
+    // close commits what waits, whatever the spacing
+    send(2);
+    await kit.ingest.close();
+    assert.equal(stored(), 111);
+    kit.store.close();
+  });
+
   it("signs one receipt for many envelopes, verifiable with the aggregator's certificate", () => {
     const { sent, send, settle } = setup();
     for (let i = 1; i <= 300; i++) send(MSG_READING, i, body(i));

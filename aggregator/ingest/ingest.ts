@@ -76,6 +76,13 @@ export interface IngestOptions {
   pool?: VerifyPool;
   /** told every verdict the pool returns, so that the signature cache knows it too */
   rememberSignature?: (env: Envelope, publicKeyHex: string, bytes: Uint8Array, ok: boolean) => void;
+  /**
+   * Group commit under load: a commit starts at most this often while envelopes keep coming (the first
+   * after a quiet spell goes at once). Default COMMIT_SPACING_MS.
+   */
+  commitSpacingMs?: number;
+  /** a monotonic clock in milliseconds for that spacing (default performance.now) */
+  monotonicMs?: () => number;
 }
 
 /** An envelope waiting for its verdict from the verify threads. */
@@ -96,6 +103,18 @@ const MAX_VERIFY_BATCH = 512;
 export const MIN_THREAD_BATCH = 8;
 
 /**
+ * Commits start at most this often under load, that is while the last commit held GROUP_COMMIT_FROM
+ * envelopes or more (at light load each goes at once). A commit writes every page it touched to the
+ * WAL, the rows and a leaf of each index for each sender in it: a commit of 500 readings from 20 agents
+ * costs 29 µs an envelope, one of 125 costs 44 µs (measured on a 2-core machine). Receipts are batched
+ * for 20 ms anyway (ReceiptBatcher), so under load a sender waits at most this much longer.
+ */
+export const COMMIT_SPACING_MS = 50;
+const GROUP_COMMIT_FROM = 64;
+/** A pending batch this long is committed at once, whatever the spacing (bounds the memory it holds). */
+const MAX_PENDING = 4096;
+
+/**
  * Verifies every envelope arriving on `gridlet/v1/agent/<id>/up`, in this order: shape, sender matches
  * the topic, signature, freshness for its type, duplicate. Accepted ones are committed in batches (one
  * transaction per turn of the event loop), then receipted. Every rejection is logged once with its
@@ -110,6 +129,10 @@ export class Ingest {
   private pendingKeys = new Map<string, string>();
   private pendingRejections = new Map<string, number>();
   private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** when the last commit started, on the monotonic clock */
+  private lastCommitAt = Number.NEGATIVE_INFINITY;
+  private lastCommitSize = 0;
   private readonly bursts = new BurstLog();
   /** verdicts the verify threads returned, by envelope object and the key they were checked against */
   private readonly verdicts = new WeakMap<Envelope, { key: Uint8Array; ok: boolean }>();
@@ -281,6 +304,7 @@ export class Ingest {
   async close(): Promise<void> {
     await this.settle();
     this.closed = true;
+    clearTimeout(this.flushTimer);
   }
 
   /** Waits for the verify threads to answer for everything received so far, then commits it. */
@@ -340,7 +364,8 @@ export class Ingest {
       rolledBack: handler.rolledBack,
     });
     if (!this.pendingKeys.has(key)) this.pendingKeys.set(key, env.sig);
-    this.scheduleFlush();
+    if (this.pending.length >= MAX_PENDING) this.flush();
+    else this.scheduleFlush();
   }
 
   /**
@@ -369,18 +394,34 @@ export class Ingest {
     }
   }
 
+  /**
+   * At the end of this turn; under load (the last commit was large) not before `commitSpacingMs` after
+   * the last commit started.
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.flushScheduled = false;
+      this.flushTimer = undefined;
       if (!this.closed) this.flush();
-    });
+    };
+    const spacing =
+      this.lastCommitSize < GROUP_COMMIT_FROM ? 0 : (this.o.commitSpacingMs ?? COMMIT_SPACING_MS);
+    const wait = this.lastCommitAt + spacing - this.monotonic();
+    if (wait <= 0) setImmediate(run);
+    else this.flushTimer = setTimeout(run, Math.ceil(wait));
+  }
+
+  private monotonic(): number {
+    return this.o.monotonicMs?.() ?? performance.now();
   }
 
   /** Commits what was accepted since the last flush, then receipts it. */
   flush(): void {
     if (this.pending.length === 0 && this.pendingRejections.size === 0) return;
+    this.lastCommitAt = this.monotonic();
+    this.lastCommitSize = this.pending.length;
     const batch = this.pending;
     const rejections = this.pendingRejections;
     this.pending = [];

@@ -18,7 +18,9 @@ export function ingestKit(
   dir: string,
   file: string,
   pki: TestPki,
-  options: Partial<Pick<IngestOptions, "pool" | "checkSignature" | "rememberSignature">> = {},
+  options: Partial<
+    Pick<IngestOptions, "pool" | "checkSignature" | "rememberSignature" | "commitSpacingMs" | "monotonicMs">
+  > = {},
 ) {
   const store = new AggregatorStore(join(dir, file), "agg-1", () => 1);
   const trust = new TrustStore(pki.ca.caCertificate(), { now: Date.now });
