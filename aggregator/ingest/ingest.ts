@@ -109,7 +109,7 @@ export const MIN_THREAD_BATCH = 8;
  * costs 29 µs an envelope, one of 125 costs 44 µs (measured on a 2-core machine). Receipts are batched
  * for 20 ms anyway (ReceiptBatcher), so under load a sender waits at most this much longer.
  */
-export const COMMIT_SPACING_MS = 50;
+export const COMMIT_SPACING_MS = 100;
 const GROUP_COMMIT_FROM = 64;
 /** A pending batch this long is committed at once, whatever the spacing (bounds the memory it holds). */
 const MAX_PENDING = 4096;
