@@ -1,5 +1,6 @@
 import mqtt, { type MqttClient } from "mqtt";
 import { ConditionTracker, type Logger } from "../../protocol/log.js";
+import { logSubscribeOutcome } from "../../protocol/subscribe-outcome.js";
 import type { TlsMaterial } from "../../protocol/tls.js";
 import { STATUS_OFFLINE, STATUS_ONLINE, topics } from "../../protocol/topics.js";
 import type { OutboxRow } from "../store/agent-store.js";
@@ -160,9 +161,9 @@ export class AgentLink {
       this.cursor = 0;
       client.publish(statusTopic, STATUS_ONLINE, { qos: 1, retain: true });
       for (const m of this.o.retained()) client.publish(m.topic, m.payload, { qos: 1, retain: true });
-      client.subscribe(this.downTopic, { qos: 1 }, (err) => {
-        if (err) this.o.log.warn("subscribe failed", { topic: this.downTopic, error: err.message });
-      });
+      client.subscribe(this.downTopic, { qos: 1 }, (err) =>
+        logSubscribeOutcome(this.o.log, "downlink subscribe", { topic: this.downTopic }, err),
+      );
       this.kick();
     });
     // Receipts still queued in an old broker's session are as good as the current one's.

@@ -4,6 +4,7 @@ import { type Envelope, EnvelopeVerifier, type SequenceStore } from "../../proto
 import { describeError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
+import { logSubscribeOutcome } from "../../protocol/subscribe-outcome.js";
 import type { TlsMaterial } from "../../protocol/tls.js";
 import { topics } from "../../protocol/topics.js";
 
@@ -85,9 +86,9 @@ export class AnnounceLink {
       // after stop() or follow() ended this client, a late CONNACK must not subscribe on it (MQTT.js has
       // closed its stores and would throw)
       if (this.client !== client) return;
-      client.subscribe(topic, { qos: 1 }, (err) => {
-        if (err) this.o.log.warn("announce subscribe failed", { topic, error: err.message });
-      });
+      client.subscribe(topic, { qos: 1 }, (err) =>
+        logSubscribeOutcome(this.o.log, "announce subscribe", { topic }, err),
+      );
     });
     // Each reconnect presents a fresh login token (the broker refuses a reused sequence number).
     client.on("reconnect", () => {

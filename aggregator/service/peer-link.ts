@@ -4,6 +4,7 @@ import type { Ed25519 } from "../../protocol/crypto/index.js";
 import type { Certificate, KeyMaterial } from "../../protocol/identity.js";
 import type { Logger } from "../../protocol/log.js";
 import { loginToken, sessionClientId } from "../../protocol/login.js";
+import { logSubscribeOutcome } from "../../protocol/subscribe-outcome.js";
 import { isTlsRefusal, type TlsMaterial } from "../../protocol/tls.js";
 import { TOPIC_ROOT, topics } from "../../protocol/topics.js";
 import type { Consortium } from "../consensus/consortium.js";
@@ -115,9 +116,9 @@ export class PeerLink implements Link {
         const filters = [peerTopics.broadcast(m.id), peerTopics.direct(m.id, o.self)];
         if (o.onBill !== undefined) filters.push(peerTopics.bills(o.self));
         if (o.onRevocations !== undefined) filters.push(topics.revocations());
-        c.subscribe(filters, { qos: 0 }, (err) => {
-          if (err) o.log.warn("peer subscribe failed", { peer: m.id, error: err.message });
-        });
+        c.subscribe(filters, { qos: 0 }, (err) =>
+          logSubscribeOutcome(o.log, "peer subscribe", { peer: m.id }, err),
+        );
         o.log.info("connected to peer broker", { peer: m.id, url: m.broker });
         refusedTls.delete(m.id);
       });
