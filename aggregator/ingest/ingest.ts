@@ -77,8 +77,9 @@ export interface IngestOptions {
   /** told every verdict the pool returns, so that the signature cache knows it too */
   rememberSignature?: (env: Envelope, publicKeyHex: string, bytes: Uint8Array, ok: boolean) => void;
   /**
-   * Group commit under load: a commit starts at most this often while envelopes keep coming (the first
-   * after a quiet spell goes at once). Default COMMIT_SPACING_MS.
+   * Group commit under load: while the last commit held 64 envelopes or more, the next starts no
+   * sooner than this after it (at light load each goes at the end of its turn). Default
+   * COMMIT_SPACING_MS.
    */
   commitSpacingMs?: number;
   /** a monotonic clock in milliseconds for that spacing (default performance.now) */
@@ -117,7 +118,8 @@ const MAX_PENDING = 4096;
 /**
  * Verifies every envelope arriving on `gridlet/v1/agent/<id>/up`, in this order: shape, sender matches
  * the topic, signature, freshness for its type, duplicate. Accepted ones are committed in batches (one
- * transaction per turn of the event loop), then receipted. Every rejection is logged once with its
+ * transaction per turn of the event loop; under load one at most every COMMIT_SPACING_MS), then
+ * receipted. Every rejection is logged once with its
  * reason and counted by code.
  */
 export class Ingest {
