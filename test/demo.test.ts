@@ -20,8 +20,19 @@ test("gridlet demo: a local consortium trades, survives a kill -9 and ends with 
   const dir = join(tmp.dir, "demo");
   // A short run that still shows every step: 2 s intervals (the smallest the demo accepts) give
   // allocations, orders and clearings within seconds; the kill -9 comes at a third of the duration,
-  // which counts from when every agent is up.
-  const r = await runGridlet(["demo", "--dir", dir, "--duration", "15", "--interval-ms", "2000"]);
+  // which counts from when every agent is up. One agent per aggregator (the default is two): the same
+  // steps, with four agent processes fewer to start on a 2-core machine.
+  const r = await runGridlet([
+    "demo",
+    "--dir",
+    dir,
+    "--duration",
+    "15",
+    "--interval-ms",
+    "2000",
+    "--agents-per",
+    "1",
+  ]);
   const out = r.stdout + r.stderr;
   assert.equal(r.code, 0, out.slice(-4000));
   assert.match(out, /all 4 aggregators agree: state hash [0-9a-f]{16}/, out.slice(-3000));
@@ -45,10 +56,14 @@ test("Ctrl-C in a terminal while the demo starts (SIGINT to its whole process gr
 }, async () => {
   const dir = join(tmp.dir, "interrupted");
   // its own process group, as a shell gives a foreground job: the signal reaches the demo and every child
-  const demo = spawn(process.execPath, [GRIDLET_MAIN, "demo", "--dir", dir, "--duration", "30"], {
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const demo = spawn(
+    process.execPath,
+    [GRIDLET_MAIN, "demo", "--dir", dir, "--duration", "30", "--agents-per", "1"],
+    {
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   demo.stdout.on("data", (d) => (out += d));
   demo.stderr.on("data", (d) => (out += d));
