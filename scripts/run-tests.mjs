@@ -7,7 +7,7 @@
 // keeps a core busy for its whole run, the 16-process stop two cores, while a pty test or the phantom-energy
 // test mostly waits on wall-clock intervals (a tenth of a core). node's runner only knows "N files at once",
 // so either the waiting files hold slots the machine could use, or the busy ones pile up and the
-// timing-sensitive ones miss their windows. This runner starts each file as its own `node --test` and
+// timing-sensitive ones miss their windows. This runner starts each file as a process of its own (node with the spec reporter) and
 // admits the next one while the cores the running files use on average (scripts/test-costs.json, measured
 // by a run with GRIDLET_TEST_COSTS=write) leave room for its own: longest first, and a waiting file runs
 // beside two busy ones. Each file's output is printed whole when it ends, so that files do not interleave.
@@ -108,11 +108,10 @@ function runJob(job) {
   return new Promise((done) => {
     const started = Date.now();
     const statFile = join(tmpdir(), `gridlet-test-cpu-${process.pid}-${measured.length}-${Math.random()}`);
-    // `sh` waits for the file's runner and then reads its own children's CPU time: the runner, the file's
-    // process and every process they waited for. Elsewhere than Linux the figure is simply left out.
-    const args = [process.execPath, "--test", ...reporter, job.path].map(
-      (a) => `'${a.replaceAll("'", "'\\''")}'`,
-    );
+    // `sh` waits for the file's process and then reads its own children's CPU time: that process and every
+    // process it waited for (the aggregators, agents and commands a test starts). Elsewhere than Linux
+    // the figure is simply left out.
+    const args = [process.execPath, ...reporter, job.path].map((a) => `'${a.replaceAll("'", "'\\''")}'`);
     const child = spawn(
       "sh",
       ["-c", `${args.join(" ")}; rc=$?; cat /proc/$$/stat > '${statFile}' 2>/dev/null; exit $rc`],

@@ -1,13 +1,30 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import nacl from "tweetnacl";
 import { isProtocolError } from "../errors.js";
-import { newBoxKeyPair, open, seal } from "./box.js";
+import { boxKeyPairFromSecret, newBoxKeyPair, open, seal } from "./box.js";
 
 describe("NaCl box bodies", () => {
   const alice = newBoxKeyPair();
   const bob = newBoxKeyPair();
   const eve = newBoxKeyPair();
   const msg = new TextEncoder().encode('{"fill":{"wh":1500,"price":210}}');
+
+  it("a key pair from a secret is NaCl's own, clamping included", () => {
+    for (let i = 0; i < 64; i++) {
+      const secret = new Uint8Array(32).map((_, j) => (i * 37 + j * 101 + (i ^ j)) & 0xff);
+      if (i === 0) secret.fill(0xff); // every bit the clamp clears or sets
+      if (i === 1) secret.fill(0);
+      const ours = boxKeyPairFromSecret(secret);
+      const theirs = nacl.box.keyPair.fromSecretKey(secret);
+      assert.deepEqual(ours.publicKey, theirs.publicKey, `secret ${i}`);
+      assert.deepEqual(ours.secretKey, theirs.secretKey);
+    }
+    assert.throws(
+      () => boxKeyPairFromSecret(new Uint8Array(31)),
+      (e: unknown) => isProtocolError(e, "MALFORMED") && /32 bytes, not 31/.test(e.message),
+    );
+  });
 
   it("the recipient opens what the sender sealed", () => {
     const sealed = seal(msg, bob.publicKey, alice);
