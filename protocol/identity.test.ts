@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { CaDirectory, CaError } from "./ca-dir.js";
 import { EnvelopeVerifier, signEnvelope } from "./envelope.js";
 import { isProtocolError } from "./errors.js";
@@ -11,8 +11,11 @@ import { readKeyFile } from "./keyfile.js";
 
 const DAY = 86_400_000;
 
+const root = mkdtempSync(join(tmpdir(), "gridlet-ca-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+
 function freshCa(now = () => 1_767_225_600_000) {
-  const dir = mkdtempSync(join(tmpdir(), "gridlet-ca-"));
+  const dir = mkdtempSync(join(root, "ca-"));
   const ca = new CaDirectory(join(dir, "ca"), { now });
   ca.init("test-ca");
   return { ca, out: join(dir, "ids") };

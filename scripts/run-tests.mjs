@@ -9,7 +9,7 @@
 // so either the waiting files hold slots the machine could use, or the busy ones pile up and the
 // timing-sensitive ones miss their windows. This runner starts each file as a process of its own (node with the spec reporter) and
 // admits the next one while the cores the running files use on average (scripts/test-costs.json, measured
-// by a run with GRIDLET_TEST_COSTS=write) leave room for its own: longest first, and a waiting file runs
+// by a run with GRIDLET_TEST_CONCURRENCY=1 GRIDLET_TEST_COSTS=write) leave room for its own: longest first, and a waiting file runs
 // beside two busy ones. Each file's output is printed whole when it ends, so that files do not interleave.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -190,7 +190,7 @@ if (writeCosts && filters.length === 0) {
   for (const m of [...measured].sort((a, b) => (a.file < b.file ? -1 : 1)))
     if (m.cpuMs !== undefined) out[m.file] = { wallMs: m.wallMs, cpuMs: Math.round(m.cpuMs) };
   const note =
-    "Each test file's wall time and CPU time (its processes and theirs), from `GRIDLET_TEST_COSTS=write node scripts/run-tests.mjs` on the 2-core reference machine; scripts/run-tests.mjs schedules by them.";
+    "Each test file's wall time and CPU time (its processes and theirs), from `GRIDLET_TEST_CONCURRENCY=1 GRIDLET_TEST_COSTS=write node scripts/run-tests.mjs` (one file at a time) on the 2-core reference machine; scripts/run-tests.mjs schedules by them.";
   writeFileSync(COSTS_FILE, `${JSON.stringify({ note, files: out }, null, 1)}\n`);
   console.log(`wrote ${relative(process.cwd(), COSTS_FILE)}`);
 }

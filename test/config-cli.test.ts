@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { parseConfigText } from "../config/load.js";
 import { agentConfigSchema, aggregatorConfigSchema } from "../config/schema.js";
 import { gridlet } from "./helpers/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gridlet-config-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const agentExample = readFileSync(join(process.cwd(), "config", "agent.example.yaml"), "utf8");
 const aggregatorExample = readFileSync(join(process.cwd(), "config", "aggregator.example.yaml"), "utf8");
 

@@ -56,6 +56,7 @@ const cli = GRIDLET_MAIN;
 
 describe("independent verification following docs/PROTOCOL.md", () => {
   const dir = mkdtempSync(join(tmpdir(), "gridlet-indep-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const caDir = join(dir, "ca");
   execFileSync(process.execPath, [cli, "ca", "init", "--dir", caDir]);
   execFileSync(process.execPath, [

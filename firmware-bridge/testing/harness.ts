@@ -3,7 +3,7 @@
  * makes a pseudo-terminal pair with socat, and runs the host firmware on one end as its own process.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,8 +29,11 @@ export function buildProtoTest(outDir: string): string {
   return compile(outDir, "test_proto", ["test/test_proto.c", "proto.c"]);
 }
 
+/** A fresh directory under the OS temp dir, removed when the test process exits. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
