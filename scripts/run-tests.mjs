@@ -88,7 +88,7 @@ jobs.sort((a, b) => cost(b.name).wallMs - cost(a.name).wallMs || (a.name < b.nam
  */
 const capacity = Number(process.env.GRIDLET_TEST_LOAD ?? 1.5 * cores());
 /** files at once at most, whatever their cost: each holds ports, memory and processes */
-const maxFiles = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? 3 * cores());
+const maxFiles = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? Math.min(8, 3 * cores()));
 const durationsFile = process.env.GRIDLET_TEST_DURATIONS;
 const writeCosts = process.env.GRIDLET_TEST_COSTS === "write";
 const reporter = ["--test-reporter=spec", "--test-reporter-destination=stdout"];

@@ -28,6 +28,15 @@ test("a vote's leaf hashes 0x00 and the JCS text its single-vote signature cover
     .update(Buffer.concat([Buffer.from([0]), Buffer.from(text)]))
     .digest();
   assert.deepEqual(Buffer.from(voteLeaf("commit", 3, 1, 0, H(7))), expected);
+  // a vote of another shape falls back to JCS, non-ASCII included: still 0x00 and its UTF-8 text
+  const odd = voteText("commït" as "commit", 3, 1, 0, "é");
+  assert.match(odd, /"kind":"commït"/);
+  assert.deepEqual(
+    Buffer.from(voteLeaf("commït" as "commit", 3, 1, 0, "é")),
+    createHash("sha256")
+      .update(Buffer.concat([Buffer.from([0]), Buffer.from(odd, "utf8")]))
+      .digest(),
+  );
 });
 
 test("every leaf's proof leads to the batch root, for every batch size; a changed vote does not", () => {

