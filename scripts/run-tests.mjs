@@ -76,7 +76,18 @@ const cost = (name) => costs[name] ?? UNKNOWN;
 /** cores a file keeps busy on average while it runs */
 const load = (name) => Math.min(cores(), Math.max(0.05, cost(name).cpuMs / Math.max(1, cost(name).wallMs)));
 function cores() {
-  return Number(process.env.GRIDLET_TEST_CPUS ?? availableParallelism());
+  return positive("GRIDLET_TEST_CPUS", availableParallelism());
+}
+/** A positive number from the environment variable `name`, or `fallback` when it is unset; exit 2 otherwise. */
+function positive(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!(n > 0)) {
+    console.error(`${name} must be a positive number, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return n;
 }
 // longest first: started last, a long file would run alone at the end while the other cores idle
 jobs.sort((a, b) => cost(b.name).wallMs - cost(a.name).wallMs || (a.name < b.name ? -1 : 1));
@@ -86,9 +97,9 @@ jobs.sort((a, b) => cost(b.name).wallMs - cost(a.name).wallMs || (a.name < b.nam
  * taken over whole files, whose busy moments rarely coincide; at exactly the cores' number the 2-core
  * machine was busy 68 % of the run (255 s for 347 CPU-s), at one and a half 93 % (182 s for 340).
  */
-const capacity = Number(process.env.GRIDLET_TEST_LOAD ?? 1.5 * cores());
+const capacity = positive("GRIDLET_TEST_LOAD", 1.5 * cores());
 /** files at once at most, whatever their cost: each holds ports, memory and processes */
-const maxFiles = Number(process.env.GRIDLET_TEST_CONCURRENCY ?? Math.min(8, 3 * cores()));
+const maxFiles = positive("GRIDLET_TEST_CONCURRENCY", Math.min(8, 3 * cores()));
 const durationsFile = process.env.GRIDLET_TEST_DURATIONS;
 const writeCosts = process.env.GRIDLET_TEST_COSTS === "write";
 const reporter = ["--test-reporter=spec", "--test-reporter-destination=stdout"];
@@ -96,7 +107,8 @@ const reporter = ["--test-reporter=spec", "--test-reporter-destination=stdout"];
 /** Children's CPU time of a finished `sh` wrapper (Linux: /proc/PID/stat fields cutime and cstime), ms. */
 function childrenCpuMs(stat) {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields after the command name start at field 3 (state); cutime and cstime are fields 16 and 17
+  // fields after the command name start at field 3 (state); cutime and cstime are fields 16 and 17, in
+  // clock ticks of 1/100 s (USER_HZ)
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
 }
 
