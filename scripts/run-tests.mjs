@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// Runs every compiled test file (build/**/*.test.js, from tsconfig.json; dist/ holds production only) with node's test runner. Node 20 does not expand
-// globs itself, so the files are listed here. Arguments narrow the run: `node scripts/run-tests.mjs market`
-// runs the test files whose path contains "market".
+// Runs every compiled test file (build/**/*.test.js, from tsconfig.json; dist/ holds production only) with
+// node's test runner. Node 20 does not expand globs itself, so the files are listed here. Arguments narrow
+// the run: `node scripts/run-tests.mjs market` runs the test files whose path contains "market".
 //
 // Scheduling. Most of the suite's wall time is process tests, and they differ in what they cost: the demo
 // keeps a core busy for its whole run, the 16-process stop two cores, while a pty test or the phantom-energy
 // test mostly waits on wall-clock intervals (a tenth of a core). node's runner only knows "N files at once",
 // so either the waiting files hold slots the machine could use, or the busy ones pile up and the
-// timing-sensitive ones miss their windows. This runner starts each file as a process of its own (node with the spec reporter) and
-// admits the next one while the cores the running files use on average (scripts/test-costs.json, measured
-// by a run with GRIDLET_TEST_CONCURRENCY=1 GRIDLET_TEST_COSTS=write) leave room for its own: longest first, and a waiting file runs
-// beside two busy ones. Each file's output is printed whole when it ends, so that files do not interleave.
+// timing-sensitive ones miss their windows. This runner starts each file as a process of its own (node
+// with the spec reporter) and admits the next one while the cores the running files use on average
+// (scripts/test-costs.json, measured by a run with GRIDLET_TEST_CONCURRENCY=1 GRIDLET_TEST_COSTS=write)
+// leave room for its own: longest first, so that a file that mostly waits runs beside busy ones. Each
+// file's output is printed whole when it ends, so that files do not interleave.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
