@@ -297,11 +297,22 @@ describe("trading agents as processes", { concurrency: 2 }, () => {
       () => ["paid", "closed"].includes(readTradingStatus(borrower.store)?.loan?.status ?? ""),
       30_000,
     );
-    const r = await runGridlet(["agent", "status", "--config", borrower.path]);
-    assert.equal(r.code, 0, r.stderr);
-    const s = JSON.parse(r.stdout);
-    assert.ok(["paid", "closed"].includes(s.trading.loan.status), JSON.stringify(s.trading.loan));
-    assert.ok(s.trading.loan.amountMc > 0);
+    // Short of coins again at its next bid, the borrower asks for a new loan, and `agent status` shows the
+    // latest one: a command run a moment after the wait above found {"status":"requested"} once (a fresh
+    // clone's full run). Every loan passes through paid, so ask until the command shows one.
+    const s = await waitFor(
+      "`gridlet agent status` showing a paid loan",
+      async () => {
+        const r = await runGridlet(["agent", "status", "--config", borrower.path]);
+        assert.equal(r.code, 0, r.stderr);
+        const st = JSON.parse(r.stdout) as {
+          trading: { loan: { status?: string; amountMc?: number } | null };
+        };
+        return ["paid", "closed"].includes(st.trading.loan?.status ?? "") ? st : false;
+      },
+      60_000,
+    );
+    assert.ok((s.trading.loan?.amountMc ?? 0) > 0, JSON.stringify(s.trading.loan));
     assert.ok(ledgerTxs(ledgerDb).some((t) => t.type === "credit.request" && t.from === "pv-family"));
   });
 });
