@@ -77,7 +77,17 @@ const cost = (name) => costs[name] ?? UNKNOWN;
 /** cores a file keeps busy on average while it runs */
 const load = (name) => Math.min(cores(), Math.max(0.05, cost(name).cpuMs / Math.max(1, cost(name).wallMs)));
 function cores() {
-  return positive("GRIDLET_TEST_CPUS", availableParallelism());
+  return positive("GRIDLET_TEST_CPUS", Math.min(availableParallelism(), cgroupCpus()));
+}
+/** The CPU quota of a container (cgroup v2 cpu.max, "QUOTA PERIOD"), which the CPU count does not show. */
+function cgroupCpus() {
+  try {
+    const [quota, period] = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(/\s+/);
+    const n = Math.floor(Number(quota) / Number(period)); // "max": NaN, no quota
+    return Number.isFinite(n) ? Math.max(1, n) : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 /** A positive number from the environment variable `name`, or `fallback` when it is unset; exit 2 otherwise. */
 function positive(name, fallback) {
