@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { tempDir } from "../bench/harness/tmp.js";
 import { CaDirectory, CaError } from "./ca-dir.js";
 import { EnvelopeVerifier, signEnvelope } from "./envelope.js";
 import { isProtocolError } from "./errors.js";
@@ -11,11 +11,11 @@ import { readKeyFile } from "./keyfile.js";
 
 const DAY = 86_400_000;
 
-const root = mkdtempSync(join(tmpdir(), "gridlet-ca-"));
-after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = tempDir("gridlet-ca-");
+after(tmp.cleanup);
 
 function freshCa(now = () => 1_767_225_600_000) {
-  const dir = mkdtempSync(join(root, "ca-"));
+  const dir = mkdtempSync(join(tmp.dir, "ca-"));
   const ca = new CaDirectory(join(dir, "ca"), { now });
   ca.init("test-ca");
   return { ca, out: join(dir, "ids") };

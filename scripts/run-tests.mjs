@@ -75,10 +75,7 @@ if (grouped.length > 1) {
 const costs = existsSync(COSTS_FILE) ? JSON.parse(readFileSync(COSTS_FILE, "utf8")).files : {};
 const cost = (name) => costs[name] ?? UNKNOWN;
 /** cores a file keeps busy on average while it runs */
-const load = (name) => Math.min(cores(), Math.max(0.05, cost(name).cpuMs / Math.max(1, cost(name).wallMs)));
-function cores() {
-  return positive("GRIDLET_TEST_CPUS", Math.min(availableParallelism(), cgroupCpus()));
-}
+const load = (name) => Math.min(CORES, Math.max(0.05, cost(name).cpuMs / Math.max(1, cost(name).wallMs)));
 /** The CPU quota of a container (cgroup v2 cpu.max, "QUOTA PERIOD"), which the CPU count does not show. */
 function cgroupCpus() {
   try {
@@ -100,6 +97,7 @@ function positive(name, fallback) {
   }
   return n;
 }
+const CORES = positive("GRIDLET_TEST_CPUS", Math.min(availableParallelism(), cgroupCpus()));
 // longest first: started last, a long file would run alone at the end while the other cores idle
 jobs.sort((a, b) => cost(b.name).wallMs - cost(a.name).wallMs || (a.name < b.name ? -1 : 1));
 
@@ -108,9 +106,9 @@ jobs.sort((a, b) => cost(b.name).wallMs - cost(a.name).wallMs || (a.name < b.nam
  * taken over whole files, whose busy moments rarely coincide; at exactly the cores' number the 2-core
  * machine was busy 68 % of the run (255 s for 347 CPU-s), at one and a half 93 % (182 s for 340).
  */
-const capacity = positive("GRIDLET_TEST_LOAD", 1.5 * cores());
+const capacity = positive("GRIDLET_TEST_LOAD", 1.5 * CORES);
 /** files at once at most, whatever their cost: each holds ports, memory and processes */
-const maxFiles = positive("GRIDLET_TEST_CONCURRENCY", Math.min(8, 3 * cores()));
+const maxFiles = positive("GRIDLET_TEST_CONCURRENCY", Math.min(8, 3 * CORES));
 const durationsFile = process.env.GRIDLET_TEST_DURATIONS;
 const writeCosts = process.env.GRIDLET_TEST_COSTS === "write";
 const reporter = ["--test-reporter=spec", "--test-reporter-destination=stdout"];
@@ -202,7 +200,7 @@ console.log(
     .map(([k, v]) => `${k} ${v}`)
     .join(", ")}`,
 );
-console.log(`${files.length} test files${shared} on ${cores()} cores: ${wallS} s${cpuS}`);
+console.log(`${files.length} test files${shared} on ${CORES} cores: ${wallS} s${cpuS}`);
 if (failedFiles.length > 0) console.log(`failed: ${failedFiles.join(", ")}`);
 
 measured.sort((a, b) => b.wallMs - a.wallMs);

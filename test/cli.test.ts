@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { tempDir } from "../bench/harness/tmp.js";
 import { gridlet, gridletAsync } from "./helpers/cli.js";
 
-const root = mkdtempSync(join(tmpdir(), "gridlet-cli-"));
-after(() => rmSync(root, { recursive: true, force: true }));
+const tmp = tempDir("gridlet-cli-");
+after(tmp.cleanup);
 
 const COMMANDS = [
   "ca",
@@ -39,14 +39,14 @@ describe("gridlet command line", () => {
 
   it("an unknown command or option exits 2", () => {
     assert.equal(gridlet(["frobnicate"]).status, 2);
-    const dir = join(mkdtempSync(join(root, "t-")), "ca");
+    const dir = join(mkdtempSync(join(tmp.dir, "t-")), "ca");
     assert.equal(gridlet(["ca", "init", "--dir", dir, "--colour", "blue"]).status, 2);
     assert.equal(existsSync(dir), false, "a rejected command does nothing");
     assert.equal(gridlet([]).status, 2);
   });
 
   it("ca init, issue, verify and revoke work, and a revoked certificate fails verification", () => {
-    const dir = join(mkdtempSync(join(root, "t-")), "ca");
+    const dir = join(mkdtempSync(join(tmp.dir, "t-")), "ca");
     assert.equal(gridlet(["ca", "init", "--dir", dir]).status, 0);
     assert.equal(gridlet(["ca", "init", "--dir", dir]).status, 1, "a second init refuses to overwrite");
     const issued = gridlet([
@@ -79,7 +79,7 @@ describe("gridlet command line", () => {
   });
 
   it("usage errors of ca exit 2: agent without home", () => {
-    const dir = join(mkdtempSync(join(root, "t-")), "ca");
+    const dir = join(mkdtempSync(join(tmp.dir, "t-")), "ca");
     gridlet(["ca", "init", "--dir", dir]);
     const r = gridlet(["ca", "issue", "--dir", dir, "--role", "agent", "--id", "a1"]);
     assert.equal(r.status, 2);
@@ -87,7 +87,7 @@ describe("gridlet command line", () => {
   });
 
   it("a key file readable by others is refused with a clear message", () => {
-    const dir = join(mkdtempSync(join(root, "t-")), "ca");
+    const dir = join(mkdtempSync(join(tmp.dir, "t-")), "ca");
     gridlet(["ca", "init", "--dir", dir]);
     chmodSync(join(dir, "ca.key"), 0o644);
     const r = gridlet(["ca", "issue", "--dir", dir, "--role", "aggregator", "--id", "agg-1"]);

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { tempDir } from "../bench/harness/tmp.js";
 import { parseConfigText } from "../config/load.js";
 import { agentConfigSchema, aggregatorConfigSchema } from "../config/schema.js";
 import { gridlet } from "./helpers/cli.js";
 
-const dir = mkdtempSync(join(tmpdir(), "gridlet-config-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, cleanup } = tempDir("gridlet-config-");
+after(cleanup);
 const agentExample = readFileSync(join(process.cwd(), "config", "agent.example.yaml"), "utf8");
 const aggregatorExample = readFileSync(join(process.cwd(), "config", "aggregator.example.yaml"), "utf8");
 

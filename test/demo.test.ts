@@ -56,19 +56,16 @@ test("Ctrl-C in a terminal while the demo starts (SIGINT to its whole process gr
 }, async () => {
   const dir = join(tmp.dir, "interrupted");
   // its own process group, as a shell gives a foreground job: the signal reaches the demo and every child
-  const demo = spawn(
-    process.execPath,
-    [GRIDLET_MAIN, "demo", "--dir", dir, "--duration", "30", "--agents-per", "1"],
-    {
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const demo = spawn(process.execPath, [GRIDLET_MAIN, "demo", "--dir", dir, "--duration", "30"], {
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   demo.stdout.on("data", (d) => (out += d));
   demo.stderr.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => demo.once("exit", (code) => r(code)));
-  // right after the agents were spawned, while they load
+  // right after the agents were spawned, while they load; the demo's defaults (two agents per
+  // aggregator, eight in all), as the README runs it: the run above takes one agent per aggregator
   const deadline = Date.now() + 60_000;
   while (!/Dashboards/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   assert.match(out, /Dashboards/, out.slice(-2000));

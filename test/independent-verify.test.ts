@@ -29,6 +29,7 @@ import { LedgerMachine } from "../aggregator/node/machine.js";
 import { type AuditLedger, buildAuditLedger } from "../bench/harness/audit-ledger.js";
 import { seededRandom } from "../bench/harness/credit-world.js";
 import { GRIDLET_MAIN, REPO_ROOT } from "../bench/harness/procs.js";
+import { tempDir } from "../bench/harness/tmp.js";
 import { toHex } from "../protocol/bytes.js";
 import { CaDirectory } from "../protocol/ca-dir.js";
 import { defaultEd25519 } from "../protocol/crypto/index.js";
@@ -55,8 +56,8 @@ function verifyPerDocument(domain: string, signed: Record<string, unknown>, publ
 const cli = GRIDLET_MAIN;
 
 describe("independent verification following docs/PROTOCOL.md", () => {
-  const dir = mkdtempSync(join(tmpdir(), "gridlet-indep-"));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const { dir, cleanup } = tempDir("gridlet-indep-");
+  after(cleanup);
   const caDir = join(dir, "ca");
   execFileSync(process.execPath, [cli, "ca", "init", "--dir", caDir]);
   execFileSync(process.execPath, [
