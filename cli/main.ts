@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import yargs, { type CommandModule } from "yargs";
-import { hideBin } from "yargs/helpers";
+import type { CommandModule } from "yargs";
 import { describeError, GridletError } from "../protocol/errors.js";
 import { describeFatal, exitCodeFor, installFatalHandlers } from "../protocol/exit-codes.js";
 import { checkLogEnv } from "../protocol/log.js";
 import { gridletVersion } from "../protocol/version.js";
 import { EXIT_RUNTIME, EXIT_USAGE, UsageError } from "./exit.js";
+import { loadYargs } from "./lean-yargs.js";
 
 /**
  * The commands, in the order `--help` lists them, each loaded on demand: a process that runs one
@@ -67,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`gridlet: ${badLogSetting}\n`);
     return EXIT_USAGE;
   }
+  const yargs = await loadYargs();
   let parser = yargs(argv)
     .scriptName("gridlet")
     .usage(
@@ -103,7 +104,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 installFatalHandlers("gridlet");
-main(hideBin(process.argv)).then(
+// the arguments after node and this script (yargs/helpers' hideBin, which would load yargs' help modules)
+main(process.argv.slice(2)).then(
   (code) => {
     // A command that failed while starting (a port in use, a store held by another process) may have
     // opened sockets or timers already: exit now rather than hang on them.

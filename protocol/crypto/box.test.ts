@@ -26,6 +26,33 @@ describe("NaCl box bodies", () => {
     );
   });
 
+  it("boxes are NaCl's own bytes, also when the shared key is reused", () => {
+    for (let i = 0; i < 3; i++)
+      for (const to of [bob, eve]) {
+        const nonce = new Uint8Array(24).fill(i + 1);
+        const sealed = seal(msg, to.publicKey, alice, () => nonce);
+        const theirs = nacl.box(msg, nonce, to.publicKey, alice.secretKey);
+        assert.equal(
+          sealed.ct,
+          Buffer.from(theirs).toString("base64"),
+          `box ${i} to ${to === bob ? "bob" : "eve"}`,
+        );
+        assert.deepEqual(open(sealed, to, alice.publicKey), msg);
+        // and what NaCl sealed, open() opens
+        const back = nacl.box(msg, nonce, alice.publicKey, to.secretKey);
+        const fromTo = {
+          from: Buffer.from(to.publicKey).toString("hex"),
+          nonce: sealed.nonce,
+          ct: Buffer.from(back).toString("base64"),
+        };
+        assert.deepEqual(open(fromTo, alice), msg);
+      }
+    assert.throws(
+      () => seal(msg, new Uint8Array(31), alice),
+      (e: unknown) => isProtocolError(e, "MALFORMED") && /32 bytes, not 31/.test(e.message),
+    );
+  });
+
   it("the recipient opens what the sender sealed", () => {
     const sealed = seal(msg, bob.publicKey, alice);
     assert.deepEqual(open(sealed, bob, alice.publicKey), msg);
