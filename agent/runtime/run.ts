@@ -15,7 +15,7 @@ export async function runAgent(configPath: string, env: NodeJS.ProcessEnv = proc
     notifier: systemdNotifier(env, log),
     drivers: defaultDriverFactory(log),
   });
-  const sig = await untilSignal();
+  const sig = await untilSignal((again) => log.info("already stopping", { signal: again }));
   log.info("stopping", { signal: sig });
   await agent.stop();
 }

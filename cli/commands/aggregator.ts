@@ -94,7 +94,7 @@ export const aggregatorCommand: CommandModule = {
     const log = createLogger(`aggregator:${config.id}`);
     const agg = await startAggregator(config, { log, notifier: systemdNotifier(process.env, log) });
     if (agg.broker !== undefined) log.info("agents connect to", { url: agg.url });
-    const sig = await untilSignal();
+    const sig = await untilSignal((again) => log.info("already stopping", { signal: again }));
     log.info("stopping", { signal: sig });
     await agg.stop();
   },
