@@ -162,8 +162,9 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       stopping = true;
       console.log("\nstopping...");
     };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    // kept until the stop is over: a second Ctrl-C while the children stop must not end the demo half-way
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     try {
       const aggs = layout.aggregators.map((g) => sup.start(g.id, ["aggregator", "--config", g.config]));
       await Promise.all(aggs.map((c) => waitForLine(c, /ledger started/, 60_000, sup)));
