@@ -5,7 +5,7 @@
  */
 
 import { fromHex } from "../../protocol/bytes.js";
-import { boxKeyPairFromSecret, open, type SealedBox } from "../../protocol/crypto/box.js";
+import { type BoxKeyPair, boxKeyPairFromSecret, open, type SealedBox } from "../../protocol/crypto/box.js";
 import { type Envelope, encodeEnvelope, signEnvelope } from "../../protocol/envelope.js";
 import { describeError } from "../../protocol/errors.js";
 import type { Certificate } from "../../protocol/identity.js";
@@ -275,12 +275,16 @@ export class Participant {
     }
   }
 
+  private box: BoxKeyPair | undefined;
+
   /** Opens a body sealed by the envelope's sender, an aggregator of the configured list. */
   private openSealed(body: SealedBox, from: string): unknown {
     const sender = [this.o.aggregator, ...(this.o.aggregators ?? [])].find((c) => c.id === from);
     if (sender === undefined)
       throw new ParticipantError("BAD_DOWNLINK", `sealed body from "${from}", not a configured aggregator`);
-    const box = boxKeyPairFromSecret(this.o.identity.key.boxSecret);
+    // one key pair for the participant's life: box.ts keeps the shared key per key pair and peer
+    this.box ??= boxKeyPairFromSecret(this.o.identity.key.boxSecret);
+    const box = this.box;
     try {
       return JSON.parse(Buffer.from(open(body, box, fromHex(sender.boxKey))).toString("utf8"));
     } catch (e) {
