@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { readingBody } from "../agent/runtime/agent.js";
 import { Ingest } from "../aggregator/ingest/ingest.js";
 import { readingsHandler } from "../aggregator/ingest/readings.js";

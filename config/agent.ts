@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { meterDeviceSchema } from "../agent/meters/config.js";
 import { loadProfiles } from "../agent/meters/profiles/load.js";
 import { DEFAULT_TRADING_CONFIG, tradingConfigSchema } from "../agent/participant/config.js";

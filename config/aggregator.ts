@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { brokerLimitsSchema, DEFAULT_BROKER_LIMITS } from "../aggregator/broker/limits.js";
 import {
   bankSectionSchema,

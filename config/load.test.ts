@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { z } from "zod";
+import { z } from "#zod";
 import { applyEnvOverrides, ConfigError, parseConfigText } from "./load.js";
 
 const schema = z

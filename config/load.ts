@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { parseDocument } from "yaml";
-import type { z } from "zod";
+import { parseDocument } from "#yaml";
+import type { z } from "#zod";
 import { GridletError } from "../protocol/errors.js";
 
 export type ConfigErrorCode = "CONFIG_INVALID" | "CONFIG_UNREADABLE" | "CONFIG_VERSION";

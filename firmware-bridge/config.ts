@@ -3,7 +3,7 @@
  * running MeterDriver. The agent's configuration schema can compose `s0MeterSchema` into its meter union
  * and its driver factory can call `openS0Meter` for `driver: s0-bridge`.
  */
-import { z } from "zod";
+import { z } from "#zod";
 import { createLogger, type Logger } from "../protocol/log.js";
 import { FirmwareBridge } from "./bridge.js";
 import { S0MeterDriver } from "./driver.js";

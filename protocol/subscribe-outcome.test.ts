@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { test } from "node:test";
-import { Aedes } from "aedes";
-import mqtt from "mqtt";
+import { Aedes } from "#aedes";
+import mqtt from "#mqtt";
 import { createLogger } from "./log.js";
 import { logSubscribeOutcome } from "./subscribe-outcome.js";
 

@@ -26,7 +26,7 @@ echo "$(wc -l <"$work/files") files, $(du -k "$tgz" | cut -f1) KB"
 if grep -E '(\.test\.js|\.map)$|^test/|/fixtures/|/sim/|/testing/' "$work/files"; then
   fail "test files or source maps in the tarball (above)"
 fi
-for f in dist/cli/main.js dist/agent/runtime/main.js hardware/profiles/sdm630.json hardware/logs/h1-pv-family.csv \
+for f in dist/cli/main.js dist/agent/runtime/main.js vendor/zod.js vendor/mqtt.js hardware/profiles/sdm630.json hardware/logs/h1-pv-family.csv \
   hardware/udev/99-gridlet-serial.rules systemd/gridlet-agent.service systemd/gridlet-aggregator.service \
   config/agent.example.yaml config/aggregator.example.yaml docs/OPERATIONS.md aggregator/http/dashboard/index.html \
   tools/verify_ledger.py tools/gridlet_common.py tools/gridlet_evidence.py; do

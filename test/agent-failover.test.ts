@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
-import { stringify } from "yaml";
+import { stringify } from "#yaml";
 import { readStoreCounters } from "../agent/store/agent-store.js";
 import {
   ledgerHeight,

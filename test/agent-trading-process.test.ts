@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, describe, test } from "node:test";
 import Database from "better-sqlite3";
-import { stringify } from "yaml";
+import { stringify } from "#yaml";
 import { readTradingStatus } from "../agent/participant/status.js";
 import { readStoreCounters } from "../agent/store/agent-store.js";
 import { signConsortium } from "../aggregator/consensus/consortium.js";

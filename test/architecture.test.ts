@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { dependencyViolations, importGraph, importsOf } from "../bench/harness/imports.js";
+import {
+  dependencyViolations,
+  importGraph,
+  importsOf,
+  vendorBypasses,
+  vendoredPackages,
+} from "../bench/harness/imports.js";
 import { REPO_ROOT } from "../bench/harness/procs.js";
 import { tempDir } from "../bench/harness/tmp.js";
 
@@ -59,5 +65,17 @@ describe("dependency direction (docs/DEVELOPING.md)", () => {
       "x/y/d.ts",
       "x/y/e.ts",
     ]);
+  });
+
+  it("bundled packages are imported through their #name, and a bare import is caught", () => {
+    const vendored = vendoredPackages(REPO_ROOT);
+    for (const pkg of ["zod", "mqtt", "aedes", "@peculiar/x509"])
+      assert.ok(vendored.has(pkg), `${pkg} bundled`);
+    assert.deepEqual(vendorBypasses(REPO_ROOT, vendored), []);
+    const { dir: root, cleanup } = tempDir("gridlet-arch-");
+    mkdirSync(join(root, "agent"));
+    writeFileSync(join(root, "agent", "a.ts"), 'import { z } from "zod";\nimport mqtt from "#mqtt";\n');
+    assert.deepEqual(vendorBypasses(root, vendored), ["agent/a.ts imports zod: use #zod"]);
+    cleanup();
   });
 });

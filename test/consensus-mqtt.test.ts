@@ -4,8 +4,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { Aedes } from "aedes";
-import mqtt from "mqtt";
+import { Aedes } from "#aedes";
+import mqtt from "#mqtt";
 import {
   type Consortium,
   loadConsortiumFile,

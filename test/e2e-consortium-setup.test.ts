@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { stringify } from "yaml";
+import { stringify } from "#yaml";
 import { loadConsortiumFile } from "../aggregator/consensus/consortium.js";
 import { loadGenesisFile } from "../aggregator/node/genesis.js";
 import { runGridlet } from "../bench/harness/procs.js";

@@ -3,7 +3,7 @@ import { chmodSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import mqtt from "mqtt";
+import mqtt from "#mqtt";
 import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";
 import { makePki, type TestPki } from "../bench/harness/pki.js";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { readingBody } from "../agent/runtime/agent.js";
 import { writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";

@@ -4,7 +4,7 @@ import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
-import mqtt from "mqtt";
+import mqtt from "#mqtt";
 import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";
 import { makePki, type TestPki } from "../bench/harness/pki.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { startEmbeddedBroker } from "../aggregator/broker/embedded.js";
 import { LoginVerifier } from "../aggregator/broker/login.js";
 import { tempDir } from "../bench/harness/tmp.js";

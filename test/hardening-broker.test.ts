@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { readingBody } from "../agent/runtime/agent.js";
 import { writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";

@@ -13,7 +13,7 @@ import {
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import mqtt from "mqtt";
+import mqtt from "#mqtt";
 import { readingBody } from "../agent/runtime/agent.js";
 import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";

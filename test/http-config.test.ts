@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
-import { parse, stringify } from "yaml";
+import { parse, stringify } from "#yaml";
 import { writeAgentConfig, writeAggregatorConfig } from "../bench/harness/config.js";
 import { freePort } from "../bench/harness/net.js";
 import { makePki } from "../bench/harness/pki.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { z } from "zod";
+import { z } from "#zod";
 import { TRADING_ERROR_CODES, type TradingErrorCode } from "../aggregator/state/errors.js";
 import { defineHandler, type TradingModule, type Tx } from "../aggregator/state/handler.js";
 import { getAgent } from "../aggregator/state/ledger.js";

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics } from "prom-client";
+import { collectDefaultMetrics } from "#prom-client";
 import { type Sample, ScrapedMetrics } from "../../protocol/http/metrics.js";
 import type { AgentSnapshot } from "../runtime/snapshot.js";
 

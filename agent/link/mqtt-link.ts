@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { ConditionTracker, type Logger } from "../../protocol/log.js";
 import { logSubscribeOutcome } from "../../protocol/subscribe-outcome.js";
 import type { TlsMaterial } from "../../protocol/tls.js";

@@ -2,7 +2,7 @@
  * The `meters:` section of the agent's configuration. The lead's config loader composes this schema;
  * each entry names one meter and how to reach it.
  */
-import { z } from "zod";
+import { z } from "#zod";
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, _ . - (max 64)");
 

@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { fromHex } from "../../protocol/bytes.js";
 import { type Envelope, EnvelopeVerifier, type SequenceStore } from "../../protocol/envelope.js";
 import { describeError } from "../../protocol/errors.js";

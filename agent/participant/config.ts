@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 /**
  * The agent's `trading:` section (docs/AGENT-TRADING.md). The market terms must match the aggregators'

@@ -1,4 +1,4 @@
-import { Aedes, type AuthenticateError, type Client } from "aedes";
+import { Aedes, type AuthenticateError, type Client } from "#aedes";
 import type { Logger } from "../../protocol/log.js";
 import { BrokerError } from "./errors.js";
 import { BrokerGate } from "./gate.js";

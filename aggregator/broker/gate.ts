@@ -1,4 +1,4 @@
-import type { AuthenticateError, Client, PublishPacket, Subscription } from "aedes";
+import type { AuthenticateError, Client, PublishPacket, Subscription } from "#aedes";
 import { BurstLog } from "../../protocol/burst-log.js";
 import { describeError, isGridletError } from "../../protocol/errors.js";
 import type { Logger } from "../../protocol/log.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 /**
  * What one client may cost the embedded broker, before its login and after (docs/SECURITY.md, "Limits").

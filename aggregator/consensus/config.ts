@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import type { Signer, Verifier } from "../ledger/signing.js";
 import type { ReplicatedStateMachine } from "../state/replicated.js";
 import { PowReplica } from "./pow/replica.js";

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
+import { z } from "#zod";
 import { fromHex, toHex } from "../../protocol/bytes.js";
 import { signingBytes } from "../../protocol/canonical.js";
 import type { Ed25519 } from "../../protocol/crypto/index.js";

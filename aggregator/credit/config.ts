@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 const DAY_MS = 86_400_000;
 

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "#zod";
 import { paymentHash, verifyPaymentSig, verifyTokenSig } from "../../protocol/credit-token.js";
 import { defaultEd25519, type Ed25519 } from "../../protocol/crypto/index.js";
 import { hashJson } from "../../protocol/hash.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { CreditError } from "./errors.js";
 import { gammaOfGrade, gradeIndex, repaymentAbility } from "./grades.js";
 import {

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Histogram } from "prom-client";
+import { collectDefaultMetrics, Histogram } from "#prom-client";
 import { byLabel, type Sample, ScrapedMetrics } from "../../protocol/http/metrics.js";
 import type { AggregatorSnapshot, LedgerSnapshot } from "./snapshot.js";
 

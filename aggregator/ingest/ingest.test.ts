@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
-import { z } from "zod";
+import { z } from "#zod";
 import { makePki, type TestPki } from "../../bench/harness/pki.js";
 import { tempDir } from "../../bench/harness/tmp.js";
 import {

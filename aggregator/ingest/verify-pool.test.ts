@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { z } from "zod";
+import { z } from "#zod";
 import { makePki, type TestPki } from "../../bench/harness/pki.js";
 import { tempDir } from "../../bench/harness/tmp.js";
 import { fromHex } from "../../protocol/bytes.js";

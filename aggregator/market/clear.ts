@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { openTrade } from "../contract/open.js";
 import { drawAlpha, touchActivity } from "../reputation/reputation.js";
 import { reject } from "../state/errors.js";

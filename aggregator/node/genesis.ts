@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { z } from "zod";
+import { z } from "#zod";
 import { fromHex, toHex } from "../../protocol/bytes.js";
 import type { CaDirectory } from "../../protocol/ca-dir.js";
 import { signingBytes } from "../../protocol/canonical.js";

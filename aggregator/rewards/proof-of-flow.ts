@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { reject } from "../state/errors.js";
 import { defineHandler, type TradingModule } from "../state/handler.js";
 import { mint } from "../state/ledger.js";

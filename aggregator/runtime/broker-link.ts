@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import type { Logger } from "../../protocol/log.js";
 import type { TlsMaterial } from "../../protocol/tls.js";
 import { STATUS_OFFLINE } from "../../protocol/topics.js";

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse } from "#yaml";
 import type { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";
 import { parseCertificate } from "../../protocol/identity.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import mqtt from "mqtt";
+import mqtt from "#mqtt";
 import { freePort } from "../../bench/harness/net.js";
 import { tempDir } from "../../bench/harness/tmp.js";
 import { CaDirectory } from "../../protocol/ca-dir.js";

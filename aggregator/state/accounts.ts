@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { registerWalletBodySchema } from "../../protocol/messages/trading.js";
 import { initialReputation } from "../reputation/reputation.js";
 import { reject } from "./errors.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { sha256Hex } from "../../protocol/hash.js";
 import { hashCanonical } from "./canonical-hash.js";
 import { resolveTradingParams, type TradingParams } from "./config.js";

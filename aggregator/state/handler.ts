@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "#zod";
 import type { ApplyContext } from "./replicated.js";
 import type { TradingEvent, TradingState } from "./types.js";
 

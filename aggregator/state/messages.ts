@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { z } from "#zod";
 import { creditRepayTxSchema, creditRequestTxSchema } from "../../protocol/messages/credit.js";
 import { MSG_CREDIT_REPAY, MSG_CREDIT_REQUEST } from "../../protocol/messages/downlink.js";
 import {

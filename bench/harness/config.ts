@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { stringify } from "#yaml";
 import { tlsCaPaths } from "../../protocol/tls.js";
 import type { TestPki } from "./pki.js";
 

@@ -40,12 +40,21 @@ const IMPORT_RE = new RegExp(
   "g",
 );
 
-/** Relative imports of one file's text, resolved to repository paths of .ts files. */
-export function importsOf(file: string, text: string): string[] {
+/** Every import specifier of one file's text, as written. */
+export function specifiersOf(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT_RE)) {
     const spec = m[1] ?? m[2] ?? m[3];
-    if (spec === undefined || !spec.startsWith(".")) continue;
+    if (spec !== undefined) out.push(spec);
+  }
+  return out;
+}
+
+/** Relative imports of one file's text, resolved to repository paths of .ts files. */
+export function importsOf(file: string, text: string): string[] {
+  const out: string[] = [];
+  for (const spec of specifiersOf(text)) {
+    if (!spec.startsWith(".")) continue;
     const abs = resolve("/", dirname(file), spec).slice(1);
     out.push(abs.replace(/\.js$/, ".ts"));
   }
@@ -102,4 +111,32 @@ export function dependencyViolations(g: Map<string, string[]>): string[] {
     }
   }
   return out.sort();
+}
+
+/**
+ * Imports of a package by its own name where package.json "imports" offers its bundle ("#zod" for zod,
+ * built by scripts/vendor.mjs): each as "<file> imports <package>: use <#name>". `vendored` maps a
+ * package to its "#name"; `root` is the checkout.
+ */
+export function vendorBypasses(root: string, vendored: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  for (const f of sourceFiles(root)) {
+    for (const spec of specifiersOf(readFileSync(join(root, f), "utf8"))) {
+      const via = vendored.get(spec);
+      if (via !== undefined) out.push(`${f} imports ${spec}: use ${via}`);
+    }
+  }
+  return out.sort();
+}
+
+/** package.json "imports" of `root`: each bundled package's name → its "#name". */
+export function vendoredPackages(root: string): Map<string, string> {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    imports?: Record<string, { unbundled?: string }>;
+  };
+  const out = new Map<string, string>();
+  for (const [name, target] of Object.entries(pkg.imports ?? {})) {
+    if (typeof target.unbundled === "string") out.set(target.unbundled, name);
+  }
+  return out;
 }

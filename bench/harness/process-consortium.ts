@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import mqtt, { type MqttClient } from "mqtt";
-import { stringify } from "yaml";
+import mqtt, { type MqttClient } from "#mqtt";
+import { stringify } from "#yaml";
 import { signConsortium } from "../../aggregator/consensus/consortium.js";
 import { BlockStore } from "../../aggregator/ledger/store.js";
 import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import mqtt from "mqtt";
+import mqtt from "#mqtt";
 import { fromHex } from "../../protocol/bytes.js";
 import type { CaDirectory } from "../../protocol/ca-dir.js";
 import { defaultEd25519 } from "../../protocol/crypto/index.js";

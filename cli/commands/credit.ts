@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { extname, join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import type { CommandModule } from "yargs";
+import { parse as parseYaml } from "#yaml";
 import { isCreditError } from "../../aggregator/credit/errors.js";
 import {
   experimentSummary,

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import type { CommandModule } from "yargs";
+import { parse as parseYaml } from "#yaml";
 import { formatLogRow, LOG_HEADER, type LogRow } from "../../agent/meters/codec/meter-log.js";
 import { isMeterError } from "../../agent/meters/errors.js";
 import { createMeterDriver } from "../../agent/meters/factory.js";

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
+import { stringify } from "#yaml";
 import { signConsortium } from "../../aggregator/consensus/consortium.js";
 import { createGenesis, writeGenesisFile } from "../../aggregator/node/genesis.js";
 import type { Issued } from "../../protocol/ca-dir.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 import { isLoopbackHost } from "./loopback.js";
 
 /** Default ports: the agent and the aggregator may share a machine (a gateway that also reads a meter). */

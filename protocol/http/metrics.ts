@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "#prom-client";
 
 /** Label values of one series and its value. */
 export type Sample = [labels: Record<string, string>, value: number];

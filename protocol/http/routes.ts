@@ -1,4 +1,4 @@
-import type { Registry } from "prom-client";
+import type { Registry } from "#prom-client";
 import { type RouteHandler, sendJson, sendText } from "./server.js";
 
 /** Whether the process does its job right now, and why not when it does not. */

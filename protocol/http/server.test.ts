@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Registry } from "prom-client";
+import { Registry } from "#prom-client";
 import { silentLogger } from "../log.js";
 import { httpSectionSchema } from "./config.js";
 import { isLoopbackHost } from "./loopback.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 /**
  * What one agent may see about itself: the plain JSON inside an `account.view` sealed box

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 /**
  * Message bodies of the credit bank (seed 000 §III): the token request, the signed token, the

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 /**
  * Bodies of the agent ↔ aggregator messages of the metering path: readings up, receipts down, and the

@@ -3,7 +3,7 @@ import { randomBytes, webcrypto } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import * as x509 from "@peculiar/x509";
+import * as x509 from "#x509";
 import { CaError } from "../ca-dir.js";
 import { assertValidId } from "../identity.js";
 import { tlsCaPaths } from "../tls.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "#zod";
 
 /**
  * Home Assistant's MQTT sensor discovery schema, as far as Gridlet uses it, written from HA's documents

@@ -2,7 +2,7 @@
  * Meter profiles are data (hardware/profiles/*.json), validated here. Each quantity says where the
  * meter keeps it on the wire and how to turn its registers into the unit the agent uses (Wh, W, V, A, Hz).
  */
-import { z } from "zod";
+import { z } from "#zod";
 
 /** Addresses are wire addresses (0-based PDU addresses), written as numbers or "0x..." strings. */
 const address = z

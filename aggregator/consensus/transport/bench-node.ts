@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
-import { Aedes } from "aedes";
+import { Aedes } from "#aedes";
 import { fromHex } from "../../../protocol/bytes.js";
 import { NodeEd25519 } from "../../../protocol/crypto/index.js";
 import { type Envelope, envelopeSigningBytes, signEnvelope } from "../../../protocol/envelope.js";

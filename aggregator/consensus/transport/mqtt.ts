@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type MqttClient } from "#mqtt";
 import { fromHex } from "../../../protocol/bytes.js";
 import type { Ed25519 } from "../../../protocol/crypto/index.js";
 import { createLogger } from "../../../protocol/log.js";
