@@ -1,11 +1,21 @@
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { CommandModule } from "yargs";
 import { UsageError } from "../exit.js";
 import { Progress } from "../progress.js";
 
-const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench");
+const outDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const benchDir = join(outDir, "bench");
+
+/**
+ * A benchmark's module: from the bundle when the program runs bundled (scripts/bundle.mjs), so that it
+ * shares this process's modules, else the compiled file.
+ */
+function benchModule(name: string): string {
+  const bundled = join(outDir, "bundle", `bench-${name}.js`);
+  return existsSync(bundled) ? bundled : join(benchDir, `${name}.js`);
+}
 
 export function benchNames(): string[] {
   try {
@@ -79,7 +89,7 @@ export const benchCommand: CommandModule = {
     const progress = new Progress(wanted.length);
     for (const [i, name] of wanted.entries()) {
       progress.step(i, name);
-      const mod = (await import(pathToFileURL(join(benchDir, `${name}.js`)).href)) as {
+      const mod = (await import(pathToFileURL(benchModule(name)).href)) as {
         run?: (o?: Record<string, unknown>) => Promise<Record<string, unknown>>;
       };
       if (typeof mod.run !== "function") throw new UsageError("USAGE", `bench/${name} does not export run()`);

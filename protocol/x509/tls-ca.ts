@@ -3,10 +3,18 @@ import { randomBytes, webcrypto } from "node:crypto";
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import * as x509 from "#x509";
+import type * as X509 from "#x509";
 import { CaError } from "../ca-dir.js";
 import { assertValidId } from "../identity.js";
 import { tlsCaPaths } from "../tls.js";
+
+/*
+ * tsyringe (inside @peculiar/x509) looks for the Reflect metadata functions when it is evaluated, so the
+ * shim imported above must run first. A static import does not promise that once the program is bundled
+ * (scripts/bundle.mjs): the bundler puts the imports of modules it leaves outside (vendor/x509.js) above
+ * all the code it bundles, the shim's included. So the library is imported after the shim has run.
+ */
+const x509: typeof X509 = await import("#x509");
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -142,8 +150,8 @@ export class TlsCa {
     commonName: string,
     outDir: string,
     req: { validDays?: number; force?: boolean },
-    altNames: x509.JsonGeneralName[],
-    usage: x509.ExtendedKeyUsage,
+    altNames: X509.JsonGeneralName[],
+    usage: X509.ExtendedKeyUsage,
   ): Promise<TlsIssued> {
     if (!this.exists())
       throw new CaError(
@@ -165,7 +173,7 @@ export class TlsCa {
         `the certificate would outlive the TLS CA (until ${ca.notAfter.toISOString()}); ask for fewer days`,
       );
     const notAfter = new Date(Math.min(wanted.getTime(), ca.notAfter.getTime()));
-    const extensions: x509.Extension[] = [
+    const extensions: X509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([usage], false),
@@ -210,7 +218,7 @@ export class TlsCa {
 }
 
 /** `127.0.0.1`, `::1` → an IP subjectAltName; `broker.example.org`, `localhost` → a DNS one. */
-export function altName(host: string): x509.JsonGeneralName {
+export function altName(host: string): X509.JsonGeneralName {
   if (isIP(host) !== 0) return { type: "ip", value: host };
   if (host.length > 253 || !DNS_NAME.test(host))
     throw new CaError("BAD_REQUEST", `"${host}" is neither an IP address nor a DNS name`);
