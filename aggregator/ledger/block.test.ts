@@ -2,18 +2,22 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { signingBytes } from "../../protocol/canonical.js";
+import { sha256Hex } from "../../protocol/hash.js";
 import {
   BLOCK_DOMAIN,
   blockHash,
   checkBlock,
   checkCertificate,
   headerBytes,
+  LINK_DOMAIN,
+  linkHash,
   makeBlock,
   VOTE_DOMAIN,
   voteBytes,
 } from "./block.js";
 import { isLedgerError } from "./errors.js";
 import { simSigner, simVerifier } from "./signing.js";
+import { batchSigningBytes, VOTE_BATCH_DOMAIN } from "./vote-batch.js";
 
 const secrets = new Map([
   ["a", "sa"],
@@ -57,6 +61,25 @@ test("the fast header and vote encodings equal RFC 8785 signing bytes", () => {
         }
       },
     ),
+  );
+  // the ledger's links and vote batches: hex of any case or length, and non-integer positions, take JCS
+  const hexish = fc.oneof(fc.stringMatching(/^[0-9a-f]{64}$/), fc.stringMatching(/^[0-9a-fA-F]{0,66}$/));
+  fc.assert(
+    fc.property(fc.oneof(fc.nat(), fc.double()), hexish, hexish, (seq, prev, hash) => {
+      fc.pre(Number.isFinite(seq));
+      assert.equal(
+        linkHash(seq, prev, hash),
+        sha256Hex(signingBytes(LINK_DOMAIN, { seq, prev, block: hash })),
+      );
+    }),
+  );
+  fc.assert(
+    fc.property(hexish, (root) => {
+      assert.deepEqual(
+        Buffer.from(batchSigningBytes(root)),
+        Buffer.from(signingBytes(VOTE_BATCH_DOMAIN, { root })),
+      );
+    }),
   );
 });
 

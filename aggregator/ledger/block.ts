@@ -115,7 +115,11 @@ export function voteBytes(
   return signingBytes(VOTE_DOMAIN, { kind, round, index, view, block: hash });
 }
 
+/** The link of position `seq`: SHA-256 over signingBytes(LINK_DOMAIN, {seq, prev, block}), hex. */
 export function linkHash(seq: number, prev: string, hash: string): string {
+  // the usual shape written out (as headerBytes does); JCS orders the keys block, prev, seq
+  if (safe(seq) && HEX64.test(prev) && HEX64.test(hash))
+    return sha256Hex(`${LINK_DOMAIN}\n{"block":"${hash}","prev":"${prev}","seq":${seq}}`);
   return sha256Hex(signingBytes(LINK_DOMAIN, { seq, prev, block: hash }));
 }
 

@@ -64,18 +64,20 @@ export function cachingVerifier(inner: Verifier, size = 4096): Verifier {
  * signer: a simulated forger cannot produce another member's tag because it never sees the secret.
  */
 export function simSigner(id: string, secret: string): Signer {
-  return { id, sign: (bytes) => simTag(secret, bytes) };
+  const key = Buffer.from(secret);
+  return { id, sign: (bytes) => simTag(key, bytes) };
 }
 
 export function simVerifier(secrets: ReadonlyMap<string, string>): Verifier {
+  const keys = new Map([...secrets].map(([member, secret]) => [member, Buffer.from(secret)]));
   return {
     verify(member, bytes, sig) {
-      const secret = secrets.get(member);
-      return secret !== undefined && sig === simTag(secret, bytes);
+      const key = keys.get(member);
+      return key !== undefined && sig === simTag(key, bytes);
     },
   };
 }
 
-function simTag(secret: string, bytes: Uint8Array): string {
-  return sha256Hex(Buffer.concat([Buffer.from(secret), Buffer.from(bytes)])).slice(0, 32);
+function simTag(key: Buffer, bytes: Uint8Array): string {
+  return sha256Hex(Buffer.concat([key, bytes])).slice(0, 32);
 }

@@ -85,6 +85,8 @@ export function batchRoot(leaves: readonly Uint8Array[]): string {
 
 /** What a batch's signer signs: signingBytes("gridlet/vote-batch/v1", {root}). */
 export function batchSigningBytes(root: string): Uint8Array {
+  // every receiver computes these once per batch: the usual shape written out, JCS otherwise
+  if (HEX64.test(root)) return Buffer.from(`${VOTE_BATCH_DOMAIN}\n{"root":"${root}"}`);
   return signingBytes(VOTE_BATCH_DOMAIN, { root });
 }
 
