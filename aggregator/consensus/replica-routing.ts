@@ -9,7 +9,7 @@ import { isLedgerError } from "../ledger/errors.js";
 import { batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
 import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote, VoteBatch } from "./messages.js";
 import { ReplicaViews } from "./replica-views.js";
-import { type BatchRecord, voteKey } from "./slot.js";
+import { type BatchRecord, hasVote } from "./slot.js";
 
 const FUTURE_ROUNDS = 3;
 const MAX_BUFFERED = 20_000;
@@ -120,7 +120,7 @@ export abstract class ReplicaRouting extends ReplicaViews {
       const seq = v.round * this.n + v.index;
       const s = this.slots.get(seq);
       if (seq < this.nextSeq || s?.decided !== undefined) stale.add(seq);
-      else if (this.active(v.round) && s?.votes.get(voteKey(v.kind, v.view, v.hash))?.has(msg.from) !== true)
+      else if (this.active(v.round) && (s === undefined || !hasVote(s, v.kind, v.view, v.hash, msg.from)))
         fresh = true;
     }
     if (msg.re === true) for (const seq of [...stale].slice(0, this.n)) this.sendDecision(msg.from, seq);

@@ -43,8 +43,12 @@ export interface Slot {
   blocks: Map<string, Block>;
   /** the proposal accepted in each view */
   accepted: Map<number, string>;
-  /** `${kind}:${view}:${hash}` → voter → vote */
-  votes: Map<string, Map<string, HeldVote>>;
+  /**
+   * block hash → kind and view (`voteSlot`) → voter → vote. Keyed by the hash string as it arrived, not by
+   * a string built per lookup: every vote of every batch is looked up here, and a built key is a new
+   * string to allocate and hash each time (a tenth of the simulator's time).
+   */
+  votes: Map<string, Map<number, Map<string, HeldVote>>>;
   sentCommit: Set<number>;
   prepared: PreparedCert | null;
   viewChanges: Map<number, Map<string, ViewChange>>;
@@ -85,23 +89,41 @@ export function newSlot(round: number, index: number, v0: number): Slot {
   };
 }
 
-export function voteKey(kind: "prepare" | "commit", view: number, hash: string): string {
-  return `${kind}:${view}:${hash}`;
+/** The kind and view of a vote as one number: 2·view, plus one for a commit. */
+function voteSlot(kind: "prepare" | "commit", view: number): number {
+  return 2 * view + (kind === "commit" ? 1 : 0);
 }
 
+/** The voters of (kind, view, hash) so far, created empty when there are none. */
 export function votesOf(
   slot: Slot,
   kind: "prepare" | "commit",
   view: number,
   hash: string,
 ): Map<string, HeldVote> {
-  const key = voteKey(kind, view, hash);
-  let m = slot.votes.get(key);
+  let byView = slot.votes.get(hash);
+  if (byView === undefined) {
+    byView = new Map();
+    slot.votes.set(hash, byView);
+  }
+  const k = voteSlot(kind, view);
+  let m = byView.get(k);
   if (m === undefined) {
     m = new Map();
-    slot.votes.set(key, m);
+    byView.set(k, m);
   }
   return m;
+}
+
+/** True when `voter`'s vote for (kind, view, hash) is held; creates nothing. */
+export function hasVote(
+  slot: Slot,
+  kind: "prepare" | "commit",
+  view: number,
+  hash: string,
+  voter: string,
+): boolean {
+  return slot.votes.get(hash)?.get(voteSlot(kind, view))?.has(voter) === true;
 }
 
 /** `count` votes for a certificate, signed ones first (our own may still wait in an unsent batch). */

@@ -9,6 +9,8 @@ import type { Message } from "../messages.js";
  */
 export class SignedOnce {
   private readonly seen = new Map<string, string>();
+  /** messages already noted without conflict, by sender: a message goes to every peer, and is re-sent */
+  private noted = new WeakMap<Message, string>();
 
   /**
    * A member restarted empty (its disk lost, not a power cut) is bound only by what it signs from now
@@ -16,10 +18,18 @@ export class SignedOnce {
    */
   forget(member: string): void {
     for (const key of [...this.seen.keys()]) if (key.startsWith(`${member} `)) this.seen.delete(key);
+    this.noted = new WeakMap();
   }
 
   /** Returns a description of the conflict when `from` already signed something else here. */
   note(from: string, msg: Message): string | undefined {
+    if (this.noted.get(msg) === from) return undefined;
+    const conflict = this.conflict(from, msg);
+    if (conflict === undefined) this.noted.set(msg, from);
+    return conflict;
+  }
+
+  private conflict(from: string, msg: Message): string | undefined {
     if (msg.t === "votes") {
       for (const v of msg.votes) {
         const conflict = this.check(
