@@ -62,3 +62,43 @@ test("a leader that keeps failing is passed over: later rounds of its lane need 
   assert.ok(late.every((e) => e.block.header.proposer === "eag0" && e.qc.view === 1));
   assert.ok(sim.committedIds("eag1").has("t39"));
 });
+
+test("a partition stalls the whole window: each member signs its view changes of a round once, and all commits", () => {
+  const sim = new Simulation({ seed: 5, n: 4, signatures: "ed25519", net: quiet, config: { window: 4 } });
+  const sent = { batches: [] as number[], single: 0, newViews: 0 };
+  sim.dropIf = (_from, _to, m) => {
+    if ("re" in m && m.re === true) return false;
+    if (m.t === "vcs") sent.batches.push(m.vcs.length);
+    if (m.t === "vc") sent.single++;
+    if (m.t === "nv") sent.newViews++;
+    return false;
+  };
+  // transactions at every member for 50 ms keep all four lanes of the window's rounds open; a partition
+  // into two halves (no quorum on either side) stalls them all, then heals
+  for (let i = 0; i < 200; i++)
+    sim.at(i / 4, () => sim.submit(`eag${i % 4}`, { id: `t${i}`, key: "k", add: 1 }));
+  sim.at(30, () =>
+    sim.setPartition([
+      ["eag0", "eag1"],
+      ["eag2", "eag3"],
+    ]),
+  );
+  sim.at(600, () => sim.setPartition(null));
+  sim.run(20_000);
+  assert.deepEqual(sim.violations, []);
+  const viewChanges = sent.batches.reduce((a, b) => a + b, 0) + sent.single;
+  assert.ok(viewChanges >= 16, `the partition forced view changes: ${JSON.stringify(sent)}`);
+  assert.ok(
+    sent.batches.length + sent.single <= viewChanges / 2,
+    `view changes went out in batches: ${JSON.stringify(sent)}`,
+  );
+  assert.ok(sent.newViews > 0, "new views were sent, each with 2f + 1 view changes taken out of batches");
+  for (const m of ["eag0", "eag1", "eag2", "eag3"]) {
+    const ids = sim.committedIds(m);
+    assert.equal(ids.size, 200, `${m} committed every transaction`);
+    assert.ok(
+      sim.replica(m).store.some((e) => e.qc.view >= 1),
+      `${m} decided slots after view changes`,
+    );
+  }
+});

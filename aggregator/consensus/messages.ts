@@ -1,9 +1,12 @@
-import { signingBytes } from "../../protocol/canonical.js";
+import { canonicalJson, signingBytes } from "../../protocol/canonical.js";
+import { sha256 } from "../../protocol/hash.js";
 import type { Block, LedgerEntry, QuorumCertificate, VoteSig } from "../ledger/block.js";
+import type { BatchProof } from "../ledger/vote-batch.js";
 import type { PowMessage } from "./pow/messages.js";
 
 export const VIEW_CHANGE_DOMAIN = "gridlet/view-change/v1";
 export const NEW_VIEW_DOMAIN = "gridlet/new-view/v1";
+export const VIEW_CHANGE_BATCH_DOMAIN = "gridlet/view-change-batch/v1";
 
 /** Proposal in a slot's first view: the block carries the leader's signature. */
 export interface PrePrepare {
@@ -61,6 +64,31 @@ export interface ViewChange {
   /** the view being moved to */
   view: number;
   prepared: PreparedCert | null;
+  /** over viewChangeBytes(this), or, with `batch`, over viewChangeBatchBytes(root) of its batch */
+  sig: string;
+  /** where the view change sits in the batch it was signed in (as a batched vote's proof) */
+  batch?: BatchProof;
+  re?: boolean;
+}
+
+/** One view change inside a batch; the batch's signature covers it. */
+export interface BatchedViewChange {
+  round: number;
+  index: number;
+  view: number;
+  prepared: PreparedCert | null;
+}
+
+/**
+ * A member's view changes of several slots, signed together as votes are (docs/PROTOCOL-BLOCKS.md,
+ * "View-change batches"): `sig` is over viewChangeBatchBytes(root), root the Merkle root of the view
+ * changes' leaves in this order. A member whose slots all time out together signs once, and each peer
+ * checks one signature, instead of one per slot.
+ */
+export interface ViewChangeBatch {
+  t: "vcs";
+  from: string;
+  vcs: BatchedViewChange[];
   sig: string;
   re?: boolean;
 }
@@ -122,6 +150,7 @@ export type Message =
   | Vote
   | VoteBatch
   | ViewChange
+  | ViewChangeBatch
   | NewView
   | Checkpoint
   | Decided
@@ -130,14 +159,29 @@ export type Message =
   | Forward
   | PowMessage;
 
-export function viewChangeBytes(vc: Pick<ViewChange, "round" | "index" | "view" | "prepared">): Uint8Array {
+/** What a view change's signature covers: its slot, view, and the prepared block's header and view. */
+function viewChangeContent(vc: BatchedViewChange): object {
   const p = vc.prepared;
-  return signingBytes(VIEW_CHANGE_DOMAIN, {
+  return {
     round: vc.round,
     index: vc.index,
     view: vc.view,
     prepared: p === null ? null : { view: p.view, header: p.block.header },
-  });
+  };
+}
+
+export function viewChangeBytes(vc: BatchedViewChange): Uint8Array {
+  return signingBytes(VIEW_CHANGE_DOMAIN, viewChangeContent(vc));
+}
+
+/** A view change's leaf in its batch: SHA-256(0x00 || JCS text of what viewChangeBytes covers). */
+export function viewChangeLeaf(vc: BatchedViewChange): Uint8Array {
+  return sha256(`\u0000${canonicalJson(viewChangeContent(vc))}`);
+}
+
+/** What a view-change batch's signer signs: signingBytes("gridlet/view-change-batch/v1", {root}). */
+export function viewChangeBatchBytes(root: string): Uint8Array {
+  return signingBytes(VIEW_CHANGE_BATCH_DOMAIN, { root });
 }
 
 export function newViewBytes(round: number, index: number, view: number, hash: string): Uint8Array {

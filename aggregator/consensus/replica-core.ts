@@ -151,7 +151,11 @@ export abstract class ReplicaCore {
     if (records === undefined) return;
     this.restored.delete(seq);
     const vc = restoreSlot(s, records, this.config.self, this.deps.signer);
-    if (vc !== undefined) this.storeViewChange(s, vc);
+    if (vc === undefined) return;
+    this.storeViewChange(s, vc);
+    // It may never have left: view changes of a burst wait voteBatchMs for their batch, and a power cut
+    // in between keeps only the record. Peers hear it now rather than at the slot's next re-send.
+    this.broadcast(vc);
   }
 
   /** Ticks (pace.ts) before giving up on a view: doubles with each view change of the slot. */

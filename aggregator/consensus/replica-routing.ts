@@ -6,8 +6,19 @@ import {
   type QuorumCertificate,
 } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
-import { batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
-import type { BatchedVote, Message, NewView, PrePrepare, ViewChange, Vote, VoteBatch } from "./messages.js";
+import { batchLevels, batchProof, batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
+import {
+  type BatchedVote,
+  type Message,
+  type NewView,
+  type PrePrepare,
+  type ViewChange,
+  type ViewChangeBatch,
+  type Vote,
+  type VoteBatch,
+  viewChangeBatchBytes,
+  viewChangeLeaf,
+} from "./messages.js";
 import { ReplicaViews } from "./replica-views.js";
 import { type BatchRecord, hasVote } from "./slot.js";
 
@@ -143,6 +154,53 @@ export abstract class ReplicaRouting extends ReplicaViews {
     let later = Number.POSITIVE_INFINITY;
     for (const v of votes) if (v.round >= this.base + this.config.window) later = Math.min(later, v.round);
     if (later !== Number.POSITIVE_INFINITY) this.buffer(later, msg);
+  }
+
+  /**
+   * A peer's view changes of several slots: one signature check for the batch, then each goes to its
+   * slot as a view change of its own, with its proof (so that a new-view message can carry it), marked
+   * as checked.
+   */
+  protected onViewChangeBatch(msg: ViewChangeBatch): void {
+    const list = msg.vcs;
+    if (!this.config.members.includes(msg.from) || msg.from === this.config.self) {
+      this.reject(String(msg.from), "view-change batch from a non-member");
+      return;
+    }
+    if (!Array.isArray(list) || list.length === 0 || list.length > this.config.window * this.n) {
+      this.reject(msg.from, "view-change batch empty or too large");
+      return;
+    }
+    let levels: Uint8Array[][];
+    try {
+      levels = batchLevels(list.map((v) => viewChangeLeaf(v)));
+    } catch {
+      this.reject(msg.from, "view-change batch with a malformed view change");
+      return;
+    }
+    const root = Buffer.from(levels[levels.length - 1][0]).toString("hex");
+    if (
+      typeof msg.sig !== "string" ||
+      !this.deps.verifier.verify(msg.from, viewChangeBatchBytes(root), msg.sig)
+    ) {
+      this.reject(msg.from, "bad view-change batch signature");
+      return;
+    }
+    for (const [at, v] of list.entries()) {
+      const vc: ViewChange = {
+        t: "vc",
+        from: msg.from,
+        round: v.round,
+        index: v.index,
+        view: v.view,
+        prepared: v.prepared,
+        sig: msg.sig,
+        batch: batchProof(levels, at),
+        ...(msg.re === true ? { re: true } : {}),
+      };
+      this.signatureChecked.add(vc);
+      this.routed(vc, vc.round, vc.index);
+    }
   }
 
   protected batchedVoteShape(v: BatchedVote): boolean {

@@ -82,6 +82,11 @@ export class Replica extends ReplicaRouting {
       this.flushVotes();
       return;
     }
+    if (key === "vcs") {
+      this.vcTimer = false;
+      this.flushViewChanges();
+      return;
+    }
     if (key === "fetch") {
       this.fetchTimer = false;
       if (this.maxSeenRound >= this.base + this.config.window || this.checkpoints.stableRound > this.base) {
@@ -113,6 +118,7 @@ export class Replica extends ReplicaRouting {
 
   /** Re-sends one of our messages; a vote batch shared by many stalled slots goes once per tick. */
   private resend(m: Message): void {
+    if (m.t === "vc" && m.sig === "") return; // goes out with its batch
     const at = this.resentAt.get(m);
     if (at !== undefined && this.now - at < this.pace.tickMs()) return;
     this.resentAt.set(m, this.now);
@@ -138,6 +144,8 @@ export class Replica extends ReplicaRouting {
     this.forwardTimer = false;
     this.voteTimer = false;
     this.flushVotes();
+    this.vcTimer = false;
+    this.flushViewChanges();
     if (this.forwarded.size > 0) this.onTimer("fwd");
     this.armTimers();
     for (const m of this.config.members) {
@@ -160,6 +168,9 @@ export class Replica extends ReplicaRouting {
         return;
       case "votes":
         this.onVoteBatch(msg);
+        return;
+      case "vcs":
+        this.onViewChangeBatch(msg);
         return;
       case "ckpt":
         this.onCheckpoint(msg);

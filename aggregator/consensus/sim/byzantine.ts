@@ -113,6 +113,15 @@ function forgeries(m: Message, self: Signer, members: readonly string[], rng: Rn
         }),
       ];
     }
+    case "vc":
+      // Someone else's view change with our signature on it, and one to a view our signature does not cover.
+      return [send({ ...m, from: victim }), send({ ...m, view: m.view + 1 })];
+    case "vcs":
+      // The same for a batch: a victim's, and ours moved on a view in every slot.
+      return [
+        send({ ...m, from: victim }),
+        send({ ...m, vcs: m.vcs.map((v) => ({ ...v, view: v.view + 1 })) }),
+      ];
     case "ckpt":
       return [
         send({

@@ -156,9 +156,11 @@ export class HostStats {
         return slot(m.round, m.index);
       case "pp":
         return slot(m.block?.header?.round, m.block?.header?.index);
-      case "votes": {
+      case "votes":
+      case "vcs": {
+        const list: unknown = m.t === "votes" ? m.votes : m.vcs;
         let best: number | undefined;
-        for (const v of Array.isArray(m.votes) ? m.votes : []) {
+        for (const v of Array.isArray(list) ? list : []) {
           const p = slot(v?.round, v?.index);
           if (p !== undefined && (best === undefined || p > best)) best = p;
         }

@@ -54,6 +54,8 @@ function summaryOf(m: Message): Record<string, unknown> {
         prepare: slots(m.votes.filter((v) => v.kind === "prepare")),
         commit: slots(m.votes.filter((v) => v.kind === "commit")),
       };
+    case "vcs":
+      return { t: m.t, from: m.from, re: m.re === true, vc: slots(m.vcs) };
     case "pp":
       return { t: m.t, from: m.from, re: m.re === true, slot: slots([m.block.header]) };
     case "prepare":

@@ -20,6 +20,7 @@ export const SELF_CERTIFYING: ReadonlySet<string> = new Set([
   "commit",
   "votes",
   "vc",
+  "vcs",
   "nv",
   "ckpt",
   "decided",
