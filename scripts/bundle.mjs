@@ -7,12 +7,13 @@
 // files tsc writes and 0.30 from a bundle (a bare node: 0.10). Every agent, aggregator and `gridlet`
 // command starts so.
 //
-// What it writes, in <out>/bundle/: one entry per program (cli.js, agent.js) and the chunks that they
-// share or load later (each `gridlet` command is imported when it is run, so a command loads only its
-// own code), and one per benchmark for `gridlet bench`. <out>/cli/main.js and <out>/agent/runtime/main.js, the files that the `gridlet` bin and
-// the systemd units run, are then replaced by one line that imports the bundle's entry. Every other
-// compiled file stays where tsc wrote it: the unit tests import them, `gridlet bench` runs them, and
-// the ingest verify threads start from them.
+// What it writes, in <out>/bundle/: one entry per program (cli.js, agent.js), one per benchmark for
+// `gridlet bench` (bench-<name>.js), and the chunks that they share or load later (each `gridlet`
+// command is imported when it is run, so a command loads only its own code). <out>/cli/main.js and
+// <out>/agent/runtime/main.js, the files that the `gridlet` bin and the systemd units run, are then
+// replaced by one line that imports the bundle's entry. Every other compiled file stays where tsc wrote
+// it: the unit tests import them, benchmarks run as scripts start from them, and so do the ingest verify
+// threads.
 //
 // `import.meta.url` in a bundled module is rewritten to the URL its own compiled file has, so that the
 // paths it computes from it (profiles, dashboard, package.json, the CLI's own entry) are those of the
