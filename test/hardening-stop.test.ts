@@ -52,3 +52,29 @@ test("16 aggregator processes stopped with SIGTERM all exit 0, with no warning",
     await Promise.all(procs.map((p) => p.stop("SIGKILL")));
   }
 });
+
+/**
+ * A SIGTERM that arrives while an aggregator starts (a supervisor stopping it early; under load, the
+ * 16-process stop above sent its SIGTERMs while one member was between "ledger started" and the end of
+ * its start) stops it once it has started, with exit 0, instead of ending it by the default action.
+ */
+test("an aggregator stopped with SIGTERM while it starts exits 0 once started", {
+  timeout: 120_000,
+}, async () => {
+  const early = tempDir();
+  try {
+    // its three peers never start: the start waits for them (up to 3 s) before the ledger starts
+    const k = await makeProcessConsortium(early.dir, {
+      n: 4,
+      trading: { intervalMs: 60_000, confirmWindowMs: 60_000 },
+    });
+    const p = spawnGridlet(["aggregator", "--config", k.configs[0]]);
+    await p.waitForOutput(/\S/, 30_000);
+    assert.doesNotMatch(p.output(), /aggregator started/, "the signal must come during the start");
+    const code = await p.stop("SIGTERM", 60_000);
+    assert.equal(code, 0, `exit ${code}, signal ${p.child.signalCode}\n${p.output()}`);
+    assert.match(p.output(), /aggregator started[\s\S]*stopping/, "started, then stopped on the signal");
+  } finally {
+    early.cleanup();
+  }
+});

@@ -10,12 +10,14 @@ import { startAgent } from "./start.js";
 export async function runAgent(configPath: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfigFile(agentConfigSchema, configPath, env);
   const log = createLogger(`agent:${config.id}`);
+  // before the start, so that a signal during it stops the agent once started (aggregator.ts says why)
+  const signalled = untilSignal((again) => log.info("already stopping", { signal: again }));
   const agent = await startAgent(config, {
     log,
     notifier: systemdNotifier(env, log),
     drivers: defaultDriverFactory(log),
   });
-  const sig = await untilSignal((again) => log.info("already stopping", { signal: again }));
+  const sig = await signalled;
   log.info("stopping", { signal: sig });
   await agent.stop();
 }

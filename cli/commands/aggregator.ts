@@ -92,9 +92,13 @@ export const aggregatorCommand: CommandModule = {
       import("../../aggregator/runtime/aggregator.js"),
     ]);
     const log = createLogger(`aggregator:${config.id}`);
+    // The handlers go in before the start: a SIGTERM that arrives while the aggregator starts (a
+    // supervisor stopping it early; a loaded machine where "ledger started" is out before the start
+    // returns) then stops it once it has started, instead of ending it by the signal's default action.
+    const signalled = untilSignal((again) => log.info("already stopping", { signal: again }));
     const agg = await startAggregator(config, { log, notifier: systemdNotifier(process.env, log) });
     if (agg.broker !== undefined) log.info("agents connect to", { url: agg.url });
-    const sig = await untilSignal((again) => log.info("already stopping", { signal: again }));
+    const sig = await signalled;
     log.info("stopping", { signal: sig });
     await agg.stop();
   },
