@@ -86,6 +86,9 @@ describe("release tarball", { timeout: 600_000 }, () => {
       ],
       tmp.dir,
     );
+    // An install needs the registry or a warm npm cache. Without either (an offline machine with a cold
+    // cache) the tarball cannot be judged here, so the test is skipped, not failed; scripts/check-release.sh
+    // runs the same install where the registry is reachable. Any other failure fails the test.
     if (
       r.status !== 0 &&
       /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ENOTCACHED|ENETUNREACH/.test(r.stderr)

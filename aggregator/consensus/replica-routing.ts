@@ -6,7 +6,14 @@ import {
   type QuorumCertificate,
 } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
-import { batchLevels, batchProof, batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
+import {
+  batchLevels,
+  batchProof,
+  batchRoot,
+  batchSigningBytes,
+  levelsRoot,
+  voteLeaf,
+} from "../ledger/vote-batch.js";
 import {
   type BatchedVote,
   type Message,
@@ -178,7 +185,7 @@ export abstract class ReplicaRouting extends ReplicaViews {
       this.reject(msg.from, "view-change batch with a malformed view change");
       return;
     }
-    const root = Buffer.from(levels[levels.length - 1][0]).toString("hex");
+    const root = levelsRoot(levels);
     if (
       typeof msg.sig !== "string" ||
       !this.deps.verifier.verify(msg.from, viewChangeBatchBytes(root), msg.sig)

@@ -1,5 +1,5 @@
 import { type Block, checkBlock, makeBlock } from "../ledger/block.js";
-import { batchLevels, batchProof } from "../ledger/vote-batch.js";
+import { batchLevels, batchProof, levelsRoot } from "../ledger/vote-batch.js";
 import {
   type NewView,
   newViewBytes,
@@ -82,7 +82,7 @@ export abstract class ReplicaViews extends ReplicaCore {
       return;
     }
     const levels = batchLevels(list.map(viewChangeLeaf));
-    const root = Buffer.from(levels[levels.length - 1][0]).toString("hex");
+    const root = levelsRoot(levels);
     const sig = this.deps.signer.sign(viewChangeBatchBytes(root));
     for (const [at, vc] of list.entries()) {
       vc.sig = sig;

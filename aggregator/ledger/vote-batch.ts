@@ -79,8 +79,13 @@ export function batchLevels(leaves: readonly Uint8Array[]): Uint8Array[][] {
   return levels;
 }
 
+/** The root (hex) of a tree whose levels batchLevels built. */
+export function levelsRoot(levels: readonly Uint8Array[][]): string {
+  return Buffer.from(levels[levels.length - 1][0]).toString("hex");
+}
+
 export function batchRoot(leaves: readonly Uint8Array[]): string {
-  return Buffer.from(batchLevels(leaves).at(-1)![0]).toString("hex");
+  return levelsRoot(batchLevels(leaves));
 }
 
 /** What a batch's signer signs: signingBytes("gridlet/vote-batch/v1", {root}). */
