@@ -102,3 +102,31 @@ test("a partition stalls the whole window: each member signs its view changes of
     );
   }
 });
+
+test("a member cut off and back gets each decision it asks for from f + 1 peers, not from all", () => {
+  const sim = new Simulation({ seed: 3, n: 7, signatures: "sim", net: quiet, config: { window: 2 } });
+  const f = 2;
+  const senders = new Map<number, Set<string>>();
+  sim.dropIf = (from, to, m) => {
+    if (to === "eag0" && m.t === "decided") {
+      const set = senders.get(m.seq) ?? new Set<string>();
+      set.add(from);
+      senders.set(m.seq, set);
+    }
+    return false;
+  };
+  // eag0 votes in the first rounds, is cut off before they decide, and asks when the partition heals
+  for (let i = 0; i < 30; i++)
+    sim.at(i * 5, () => sim.submit(`eag${i % 7}`, { id: `t${i}`, key: "k", add: 1 }));
+  sim.at(3, () => sim.setPartition([["eag0"], ["eag1", "eag2", "eag3", "eag4", "eag5", "eag6"]]));
+  sim.at(400, () => sim.setPartition(null));
+  sim.run(10_000);
+  assert.deepEqual(sim.violations, []);
+  assert.ok(senders.size > 0, "eag0 was handed decisions after the heal");
+  for (const [seq, set] of senders)
+    assert.ok(
+      set.size <= f + 1,
+      `seq ${seq}: the decision came from ${set.size} peers (${[...set].join(", ")})`,
+    );
+  assert.equal(sim.committedIds("eag0").size, 30, "eag0 caught up");
+});

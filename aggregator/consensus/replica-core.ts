@@ -32,6 +32,8 @@ export abstract class ReplicaCore {
   protected readonly myIndex: number;
   protected readonly member: MemberInfo;
   protected readonly f: number;
+  /** round → peer → when a vote of the peer in the round was last taken (noteVoter) */
+  protected readonly voters = new Map<number, Map<string, number>>();
   protected readonly slots = new Map<number, Slot>();
   protected readonly pending = new Map<number, Decision>();
   /** decided entries kept for answering stragglers, by seq */
@@ -115,6 +117,27 @@ export abstract class ReplicaCore {
     this.emit({ type: "rejected", from, reason });
   }
 
+  /**
+   * Notes that a vote of `from` in the slot was taken now: the slot timers' news (replica.ts, onTimer).
+   * One entry per round and peer, dropped once the round is executed.
+   */
+  protected noteVoter(s: Slot, view: number, from: string): void {
+    if (view === s.view) s.heard.add(from);
+    let m = this.voters.get(s.round);
+    if (m === undefined) {
+      m = new Map();
+      this.voters.set(s.round, m);
+    }
+    m.set(from, this.now);
+  }
+
+  /** Peers with a vote taken in `round` since `since`. */
+  protected votersSince(round: number, since: number): number {
+    let count = 0;
+    for (const at of this.voters.get(round)?.values() ?? []) if (at >= since) count++;
+    return count;
+  }
+
   protected active(round: number): boolean {
     return round >= this.base && round < this.base + this.config.window;
   }
@@ -166,6 +189,7 @@ export abstract class ReplicaCore {
   protected armTimer(s: Slot): void {
     s.timerArmed = true;
     s.startedAt ??= this.now;
+    s.due = this.now + this.pace.tickMs();
     this.emit({ type: "timer", key: `slot:${s.round}:${s.index}`, delayMs: this.pace.tickMs() });
   }
 
@@ -282,6 +306,7 @@ export abstract class ReplicaCore {
       return;
     }
     m.set(v.from, { sig: v.sig });
+    this.noteVoter(s, v.view, v.from);
     this.evaluate(s, v.view, v.hash);
   }
 
@@ -291,6 +316,7 @@ export abstract class ReplicaCore {
     const m = votesOf(s, v.kind, v.view, v.hash);
     if (m.has(from)) return;
     m.set(from, held);
+    this.noteVoter(s, v.view, from);
     this.evaluate(s, v.view, v.hash);
   }
 

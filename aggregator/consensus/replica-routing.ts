@@ -100,7 +100,7 @@ export abstract class ReplicaRouting extends ReplicaViews {
   }
 
   protected sendDecision(to: string, seq: number): void {
-    if (!this.mayHelp(to, `decided:${seq}`)) return;
+    if (!this.helps(to, seq) || !this.mayHelp(to, `decided:${seq}`)) return;
     const d = this.pending.get(seq) ?? this.slots.get(seq)?.decided ?? this.recent.get(seq);
     if (d !== undefined) {
       this.emit({
@@ -111,6 +111,20 @@ export abstract class ReplicaRouting extends ReplicaViews {
     } else if (seq < this.nextSeq) {
       this.emit({ type: "serve", to, fromSeq: seq, limit: this.config.fetchLimit });
     }
+  }
+
+  /**
+   * True when we are one of the f + 1 members that hand `to` the decision of `seq` when it is stuck there:
+   * those after it in the ring, starting at an offset that turns with the position. One of them is honest
+   * and up, and the others stay quiet: a member that fell behind in a round of 51 slots used to get each
+   * decision from all 50 peers, 2 550 messages of 2f + 1 votes each, for one re-sent batch.
+   */
+  protected helps(to: string, seq: number): boolean {
+    const n = this.n;
+    const from = this.config.members.indexOf(to);
+    if (from < 0 || n <= 1) return false;
+    const distance = (this.myIndex - from + n) % n; // 1 … n − 1
+    return (distance - 1 - (seq % (n - 1)) + (n - 1)) % (n - 1) <= this.f;
   }
 
   /**

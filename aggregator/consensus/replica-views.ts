@@ -37,6 +37,7 @@ export abstract class ReplicaViews extends ReplicaCore {
     s.inViewChange = true;
     s.ticks = 0;
     s.resends = 0;
+    s.spared = 0;
     this.emit({
       type: "vote",
       record: { seq: s.round * this.n + s.index, kind: "vc", view, hash: null, prepared: s.prepared },
@@ -198,6 +199,7 @@ export abstract class ReplicaViews extends ReplicaCore {
     s.inViewChange = false;
     s.ticks = 0;
     s.resends = 0;
+    s.spared = 0;
     this.armTimer(s);
     this.acceptProposal(s, view, block, hash);
   }

@@ -5,6 +5,9 @@ import { ReplicaRouting } from "./replica-routing.js";
 import type { Slot } from "./slot.js";
 import type { Input, Output, ReplicaConfig, ReplicaDeps, VoteRecord } from "./types.js";
 
+/** Ticks a slot is let off in one view for news taken during them (see onTimer). */
+export const SPARED_TICKS = 6;
+
 /**
  * One aggregator's multi-leader PBFT core (after Mir-BFT / ISS): member i leads slots (r, i); slots are
  * ordered r·n + i; each slot is its own PBFT instance with its own view changes. The class is a pure
@@ -98,17 +101,39 @@ export class Replica extends ReplicaRouting {
     const s = this.slots.get(r * this.n + i);
     if (s === undefined || s.decided !== undefined || !this.active(r)) return;
     s.timerArmed = false;
+    // A slot that took votes in its view from f + 1 peers during the tick, or whose proposal is in and
+    // whose round had votes from f + 1 peers during the tick, is slow, not failed: the tick does not count
+    // towards giving up the view. When every member is starved (51 processes on two cores), rounds take
+    // longer than any tick learnt so far, and counting those ticks set off view changes that doubled the
+    // work of the very rounds they were waiting for. f + 1 voters include an honest one, so faulty members
+    // cannot hold a slot on their own, and the letting off is bounded (SPARED_TICKS a view). A slot whose
+    // leader is gone hears no votes (nobody has its proposal) and times out as before, and so does one
+    // that hears only its side of a partition.
+    // A timer that runs more than half a tick late says that we are behind on our own input: what we
+    // wait for may be queued here, unread. Such a tick counts neither (within the same bound), and nothing
+    // is re-sent: a starved member re-sending each tick cost every peer a message it already had, and
+    // had each peer that decided the slots answer with the decisions.
+    const late = this.now - s.due > this.pace.tickMs() / 2;
+    const spared =
+      s.spared < SPARED_TICKS &&
+      (late ||
+        s.heard.size > this.f ||
+        (s.accepted.has(s.view) && this.votersSince(s.round, this.now - this.pace.tickMs()) > this.f));
+    s.heard.clear();
+    if (spared) s.spared++;
     // PBFT's liveness rule: the clock towards the next view only runs once 2f+1 members have joined this
     // one, so that replicas that entered it at different times do not race ahead of its new leader.
     const joined = (s.viewChanges.get(s.view)?.size ?? 0) >= this.quorum;
-    if (!s.inViewChange || joined) s.ticks++;
+    if (!spared && (!s.inViewChange || joined)) s.ticks++;
     if (s.ticks < this.patience(s) || (s.inViewChange && !joined)) {
       // Until patience runs out, re-send: messages may just have been lost, and peers that already
       // decided the slot answer a re-send with the decision. Re-sends thin out (ticks 1, 2, 4, 8, then
       // every 16th): a starved consortium must not drown in its own retransmissions.
-      s.resends++;
-      if ((s.resends & (s.resends - 1)) === 0 || s.resends % 16 === 0)
-        for (const m of s.mine.values()) this.resend(m);
+      if (!(spared && late)) {
+        s.resends++;
+        if ((s.resends & (s.resends - 1)) === 0 || s.resends % 16 === 0)
+          for (const m of s.mine.values()) this.resend(m, !spared);
+      }
       this.armTimer(s);
     } else {
       this.pace.timedOut(this.now);
@@ -117,12 +142,12 @@ export class Replica extends ReplicaRouting {
   }
 
   /** Re-sends one of our messages; a vote batch shared by many stalled slots goes once per tick. */
-  private resend(m: Message): void {
+  private resend(m: Message, askHelp: boolean): void {
     if (m.t === "vc" && m.sig === "") return; // goes out with its batch
     const at = this.resentAt.get(m);
     if (at !== undefined && this.now - at < this.pace.tickMs()) return;
     this.resentAt.set(m, this.now);
-    this.broadcast({ ...m, re: true } as Message);
+    this.broadcast(askHelp ? ({ ...m, re: true } as Message) : m);
   }
 
   private onRestore(votes: VoteRecord[]): void {
@@ -358,6 +383,7 @@ export class Replica extends ReplicaRouting {
   private advanced(oldBase: number): void {
     const keepFrom = (this.base - this.config.window) * this.n;
     for (const seq of this.slots.keys()) if (seq < this.nextSeq) this.slots.delete(seq);
+    for (const round of this.voters.keys()) if (round < this.base) this.voters.delete(round);
     for (const seq of this.recent.keys()) if (seq < keepFrom) this.recent.delete(seq);
     for (const seq of this.proposers.keys()) if (seq < keepFrom) this.proposers.delete(seq);
     this.armTimers();

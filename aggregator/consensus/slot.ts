@@ -55,7 +55,13 @@ export interface Slot {
   sentNewView: Set<number>;
   decided: Decision | undefined;
   timerArmed: boolean;
+  /** when the armed timer is due (a timer that runs much later means we are behind on our own input) */
+  due: number;
   ticks: number;
+  /** peers whose vote in the slot's view came in since its timer last ran (replica.ts, onTimer) */
+  heard: Set<string>;
+  /** ticks the slot was let off in its view for news (replica.ts, onTimer) */
+  spared: number;
   /** when the slot's timer first ran (for the pace of decisions), and re-sends since the view began */
   startedAt: number | undefined;
   resends: number;
@@ -81,7 +87,10 @@ export function newSlot(round: number, index: number, v0: number): Slot {
     sentNewView: new Set(),
     decided: undefined,
     timerArmed: false,
+    due: 0,
     ticks: 0,
+    heard: new Set(),
+    spared: 0,
     startedAt: undefined,
     resends: 0,
     mine: new Map(),

@@ -3,6 +3,7 @@ import { sha256 } from "../../../protocol/hash.js";
 import type { LedgerEntry } from "../../ledger/block.js";
 import { KvMachine, type KvTx } from "../../ledger/kv-machine.js";
 import {
+  cachingVerifier,
   ed25519Signer,
   ed25519Verifier,
   type Signer,
@@ -191,7 +192,10 @@ export class Simulation<M extends ReplicatedStateMachine = KvMachine> {
     const machine = made.machine;
     const cpu = new CpuMeter();
     const signer = cpu.signer(this.signers.get(id)!);
-    const deps = { signer, verifier: cpu.verifier(this.verifier), machine, validateTx: made.validateTx };
+    // checks that passed are remembered, as the node does (node.ts): a batch signature behind many
+    // certificates costs one check
+    const verifier = cachingVerifier(cpu.verifier(this.verifier));
+    const deps = { signer, verifier, machine, validateTx: made.validateTx };
     const core: Core =
       this.options.mode === "pow"
         ? new PowReplica({ ...DEFAULT_POW, ...this.options.pow, members: this.members, self: id }, deps)
