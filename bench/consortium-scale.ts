@@ -200,12 +200,46 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
       ),
     );
     const regs = agents.map((a) => a.send("wallet.register", { wallet: a.wallet }));
-    await waitFor(
-      "every agent's wallet registered",
-      () => agents.every((a, i) => a.results.has(regs[i])),
-      60_000 + 2_000 * n,
-      50,
-    );
+    const registeredAt = Date.now();
+    try {
+      await waitFor(
+        "every agent's wallet registered",
+        () => agents.every((a, i) => a.results.has(regs[i])),
+        60_000 + 2_000 * n,
+        50,
+      );
+    } catch (e) {
+      // The consortium did not commit the agents' registrations within the start-up budget (51 processes
+      // on two cores): the JSON says how far it got, not only that it timed out.
+      const st = await Promise.all(procs.map((_, i) => status(k.httpUrls[i])));
+      const heights = st.map((x) => x?.height ?? 0).sort((a, b) => a - b);
+      const viewChanges: Record<string, number> = {};
+      for (const x of st)
+        for (const [cause, v] of Object.entries(x?.viewChanges ?? {}))
+          viewChanges[cause] = (viewChanges[cause] ?? 0) + v;
+      const rss = procs.map((p) => rssMb(p.child.pid)).filter((x): x is number => x !== null);
+      const loadAverage1m = Math.round(loadavg()[0] * 100) / 100;
+      const exitCodes: Record<string, number> = {};
+      for (const code of await Promise.all(procs.map((p) => p.stop("SIGTERM"))))
+        exitCodes[String(code)] = (exitCodes[String(code)] ?? 0) + 1;
+      return {
+        bench: "consortium-scale",
+        aggregators: n,
+        completed: false,
+        error: e instanceof Error ? e.message : String(e),
+        registered: agents.filter((a, i) => a.results.has(regs[i])).length,
+        startupMs,
+        waitedMs: Date.now() - registeredAt,
+        heights: { min: heights[0], median: heights[heights.length >> 1], max: heights.at(-1) },
+        membersAnswering: st.filter((x) => x !== null).length,
+        viewChanges,
+        rssMbPerMember: rss.length === 0 ? null : round1(rss.reduce((a, b) => a + b, 0) / rss.length),
+        exitCodes,
+        consensus: { ...DEFAULT_CONFIG, ...o.consensus },
+        cores: cpus().length,
+        loadAverage1m,
+      };
+    }
 
     // ---- the load ----
     const killed = victims(n, o.kill);
@@ -303,6 +337,7 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
     return {
       bench: "consortium-scale",
       aggregators: n,
+      completed: true,
       killed: killed.length,
       killedMembers: killed.map((i) => k.ids[i]),
       killedAtSecond: killAt === null ? null : round1((killAt - t0) / 1000),
@@ -374,6 +409,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (v !== undefined) opts[key] = v;
   }
   if (process.argv.includes("--netns")) opts.netns = true;
-  process.stdout.write(`${JSON.stringify(await run(opts))}\n`);
-  process.exit(0);
+  const result = await run(opts);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(result.completed === false ? 1 : 0);
 }

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { CommandModule } from "yargs";
+import { EXIT_RUNTIME } from "../../protocol/exit-codes.js";
 import { UsageError } from "../exit.js";
 import { Progress } from "../progress.js";
 
@@ -97,6 +98,8 @@ export const benchCommand: CommandModule = {
       const result = await (TAKES_OPTIONS.has(name) ? mod.run(opts) : mod.run());
       progress.done();
       console.log(JSON.stringify(result));
+      // a benchmark that could not measure what it is for says so in its JSON, and the exit code follows
+      if (result.completed === false) process.exitCode = EXIT_RUNTIME;
     }
   },
 };
