@@ -4,6 +4,7 @@
  * through the measurement, and optionally a WAN round trip between members. Prints one JSON object.
  *
  *   gridlet bench consortium-scale --aggregators 16 [--kill 5] [--rtt-ms 40] [--seconds 30] [--rate 10]
+ *     [--slot-timeout-ms 500]
  *
  * The round trip uses network namespaces, veth pairs on a bridge and `tc netem` (root, iproute2, a kernel
  * with sch_netem); where the kernel has no netem, members reach each other's brokers through a userspace
@@ -409,6 +410,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (v !== undefined) opts[key] = v;
   }
   if (process.argv.includes("--netns")) opts.netns = true;
+  const slotTimeoutMs = arg("--slot-timeout-ms");
+  if (slotTimeoutMs !== undefined) opts.consensus = { slotTimeoutMs };
   const result = await run(opts);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(result.completed === false ? 1 : 0);

@@ -162,3 +162,13 @@ describe("progress of long commands", () => {
     assert.match(r.stdout, /^crypto$/m);
   });
 });
+
+describe("bench consortium-scale options", () => {
+  it("refuses a slot timeout that the members' configuration would refuse, with exit 2 and its name", () => {
+    for (const v of ["2.5", "5", "-1"]) {
+      const r = gridlet(["bench", "consortium-scale", "--slot-timeout-ms", v]);
+      assert.equal(r.status, 2, `--slot-timeout-ms ${v}: ${r.stderr}`);
+      assert.match(r.stderr, /--slot-timeout-ms/);
+    }
+  });
+});

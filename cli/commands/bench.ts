@@ -52,12 +52,22 @@ export const benchCommand: CommandModule = {
       .option("seconds", { type: "number", describe: "length of the measurement" })
       .option("rate", { type: "number", describe: "consortium-scale: transactions offered per second" })
       .option("netns", { type: "boolean", describe: "consortium-scale: each member in its own namespace" })
+      .option("slot-timeout-ms", {
+        type: "number",
+        describe: "consortium-scale: the members' consensus slotTimeoutMs (default: the production default)",
+      })
       .check((a) => {
-        for (const k of ["aggregators", "kill", "rtt-ms", "seconds", "rate"]) {
+        for (const k of ["aggregators", "kill", "rtt-ms", "seconds", "rate", "slot-timeout-ms"]) {
           const v = a[k];
           if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0))
             throw new UsageError("USAGE", `--${k}: ${String(v)} is not a non-negative number`);
         }
+        const slot = a["slot-timeout-ms"];
+        if (slot !== undefined && (!Number.isSafeInteger(slot) || (slot as number) < 10))
+          throw new UsageError(
+            "USAGE",
+            `--slot-timeout-ms: ${String(slot)} is not a whole number of at least 10`,
+          );
         return true;
       })
       .example("$0 bench crypto", "ed25519 sign/verify rates of the three implementations")
@@ -86,6 +96,7 @@ export const benchCommand: CommandModule = {
     ]) {
       if (a[flag] !== undefined) opts[key] = a[flag];
     }
+    if (a["slot-timeout-ms"] !== undefined) opts.consensus = { slotTimeoutMs: a["slot-timeout-ms"] };
     // Some benchmarks take tens of seconds: on a terminal, stderr shows which one runs and for how long.
     const progress = new Progress(wanted.length);
     for (const [i, name] of wanted.entries()) {
