@@ -5,6 +5,7 @@ import { KvMachine } from "../ledger/kv-machine.js";
 import { simSigner, simVerifier } from "../ledger/signing.js";
 import type { Message } from "./messages.js";
 import { Replica, SPARED_TICKS } from "./replica.js";
+import { slotTimeoutFor } from "./replica-core.js";
 import { DEFAULT_CONFIG, type Output } from "./types.js";
 
 /*
@@ -158,4 +159,25 @@ test("a timer that runs more than half a tick late neither counts nor re-sends: 
   assert.ok(!viewChanged(r.step({ type: "timer", key: TIMER }, now)));
   now += 2 * tick;
   assert.ok(viewChanged(r.step({ type: "timer", key: TIMER }, now)), "the view is given up after the bound");
+});
+
+test("the slot timeout grows with the consortium beyond 7 members, in proportion", () => {
+  assert.equal(slotTimeoutFor(500, 4), 500);
+  assert.equal(slotTimeoutFor(500, 7), 500);
+  assert.equal(slotTimeoutFor(500, 16), 1_143);
+  assert.equal(slotTimeoutFor(500, 51), 3_643);
+  assert.equal(slotTimeoutFor(60, 51), 437, "a short configured timeout stays short in proportion");
+  // a member of 51 arms its first slot timer with it
+  const ids = Array.from({ length: 51 }, (_, i) => `eag${i}`);
+  const keys = new Map(ids.map((m) => [m, `s-${m}`]));
+  const r = new Replica(
+    { ...DEFAULT_CONFIG, members: ids, self: "eag0" },
+    { signer: simSigner("eag0", keys.get("eag0")!), verifier: simVerifier(keys), machine: new KvMachine() },
+  );
+  r.step({ type: "restart" }, 0);
+  r.step({ type: "submit", tx: { id: "a", key: "k", add: 1 } }, 1);
+  const outs = r.step({ type: "timer", key: "batch" }, 10);
+  const timer = outs.find((o) => o.type === "timer" && o.key === "slot:0:0");
+  assert.ok(timer !== undefined && timer.type === "timer", "the proposal armed its slot's timer");
+  assert.equal(timer.delayMs, 3_643);
 });
