@@ -114,6 +114,15 @@ async function status(url: string): Promise<StatusSample | null> {
   }
 }
 
+/** Stops the members with SIGTERM and counts their exit codes. */
+async function stopAll(members: Proc[]): Promise<Record<string, number>> {
+  const exitCodes: Record<string, number> = {};
+  for (const code of await Promise.all(members.map((p) => p.stop("SIGTERM"))))
+    exitCodes[String(code)] = (exitCodes[String(code)] ?? 0) + 1;
+  return exitCodes;
+}
+
+const loadAverage1m = () => Math.round(loadavg()[0] * 100) / 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -219,10 +228,8 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
         for (const [cause, v] of Object.entries(x?.viewChanges ?? {}))
           viewChanges[cause] = (viewChanges[cause] ?? 0) + v;
       const rss = procs.map((p) => rssMb(p.child.pid)).filter((x): x is number => x !== null);
-      const loadAverage1m = Math.round(loadavg()[0] * 100) / 100;
-      const exitCodes: Record<string, number> = {};
-      for (const code of await Promise.all(procs.map((p) => p.stop("SIGTERM"))))
-        exitCodes[String(code)] = (exitCodes[String(code)] ?? 0) + 1;
+      const load = loadAverage1m();
+      const exitCodes = await stopAll(procs);
       return {
         bench: "consortium-scale",
         aggregators: n,
@@ -238,7 +245,7 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
         exitCodes,
         consensus: { ...DEFAULT_CONFIG, ...o.consensus },
         cores: cpus().length,
-        loadAverage1m,
+        loadAverage1m: load,
       };
     }
 
@@ -330,9 +337,7 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
     const seconds = (t1 - t0) / 1000;
 
     // ---- stop ----
-    const exitCodes: Record<string, number> = {};
-    for (const code of await Promise.all(live().map((i) => procs[i].stop("SIGTERM"))))
-      exitCodes[String(code)] = (exitCodes[String(code)] ?? 0) + 1;
+    const exitCodes = await stopAll(live().map((i) => procs[i]));
 
     const verifies = mean(perRound);
     return {
@@ -376,7 +381,7 @@ export async function run(opts: Partial<ScaleOptions> = {}): Promise<Record<stri
       exitCodes,
       consensus: { ...DEFAULT_CONFIG, ...o.consensus },
       cores: cpus().length,
-      loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
+      loadAverage1m: loadAverage1m(),
     };
   } finally {
     for (const a of agents) await a.close().catch(() => undefined);

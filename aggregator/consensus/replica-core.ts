@@ -3,7 +3,7 @@ import { checkBlock, GENESIS_PREV, voteBytes } from "../ledger/block.js";
 import { isLedgerError } from "../ledger/errors.js";
 import { CheckpointTracker } from "./checkpoints.js";
 import type { BatchedVote, Message, PrePrepare, ViewChange, Vote } from "./messages.js";
-import { Pace } from "./pace.js";
+import { Pace, slotTimeoutFor } from "./pace.js";
 import { restoreSlot } from "./restore.js";
 import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
 import {
@@ -25,17 +25,6 @@ const MAX_BACKOFF_EXP = 5;
  * prepare, commit, votes in batches). Layered on it: the view change (replica-views.ts), routing and
  * catch-up (replica-routing.ts), and inputs, proposing and execution (replica.ts).
  */
-/** The consortium size the configured slot timeout is for; beyond it the timeout grows in proportion. */
-export const SLOT_TIMEOUT_MEMBERS = 7;
-
-/**
- * The slot timeout the pace works from: the configured one for up to 7 members, in proportion to n beyond
- * (a round costs each member about 3n messages): 500 ms becomes 1.1 s at 16 members and 3.6 s at 51.
- */
-export function slotTimeoutFor(configured: number, n: number): number {
-  return Math.round((configured * Math.max(n, SLOT_TIMEOUT_MEMBERS)) / SLOT_TIMEOUT_MEMBERS);
-}
-
 export abstract class ReplicaCore {
   readonly config: ReplicaConfig;
   protected readonly deps: ReplicaDeps;

@@ -4,8 +4,8 @@ import { blockHash, makeBlock, voteBytes } from "../ledger/block.js";
 import { KvMachine } from "../ledger/kv-machine.js";
 import { simSigner, simVerifier } from "../ledger/signing.js";
 import type { Message } from "./messages.js";
+import { slotTimeoutFor } from "./pace.js";
 import { Replica, SPARED_TICKS } from "./replica.js";
-import { slotTimeoutFor } from "./replica-core.js";
 import { DEFAULT_CONFIG, type Output } from "./types.js";
 
 /*
