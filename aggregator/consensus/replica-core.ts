@@ -142,6 +142,16 @@ export abstract class ReplicaCore {
     return count;
   }
 
+  /** Slots of `round` decided here. */
+  protected decidedIn(round: number): number {
+    let count = 0;
+    for (let i = 0; i < this.n; i++) {
+      const seq = round * this.n + i;
+      if (seq < this.nextSeq || this.slots.get(seq)?.decided !== undefined) count++;
+    }
+    return count;
+  }
+
   protected active(round: number): boolean {
     return round >= this.base && round < this.base + this.config.window;
   }

@@ -116,6 +116,43 @@ test("votes from only f peers a tick do not hold the view, nor does a round that
   assert.equal(at, 2, "a slot without its proposal and without votes times out as before");
 });
 
+test("an orphan slot (its round moved on, nobody votes in it) gives up its view at its first tick, late or not", () => {
+  const tick = DEFAULT_CONFIG.slotTimeoutMs;
+  const roundMovedOn = () => {
+    const r = replica();
+    // 5 of the round's 7 slots are decided here (2f + 1): their proposals, prepares and commits are in
+    for (const i of [2, 3, 4, 5, 6]) {
+      const { msg, hash } = proposal(i);
+      r.step({ type: "message", msg }, 10);
+      for (const kind of ["prepare", "commit"] as const)
+        for (const m of ["eag2", "eag3", "eag4", "eag5"])
+          r.step({ type: "message", msg: vote(kind, m, hash, i) }, 10);
+    }
+    return r;
+  };
+  // the timer runs a whole tick late: a slot with its leader's proposal would be let off (test below)
+  const r = roundMovedOn();
+  assert.ok(
+    viewChanged(r.step({ type: "timer", key: TIMER }, 10 + 2 * tick)),
+    "the first tick gave up the view",
+  );
+  // one peer's prepare in the slot says its proposal is out there, lost on its way to us only: the
+  // leader's re-send may bring it, and the slot keeps its patience
+  const lost = roundMovedOn();
+  lost.step({ type: "message", msg: vote("prepare", "eag2", proposal().hash) }, 10);
+  assert.equal(
+    tickUntilViewChange(lost, 10, () => []),
+    2,
+  );
+  // a round that has not moved on (its proposals in, but fewer than 2f + 1 slots decided) is no evidence
+  const early = replica();
+  for (const i of [2, 3, 4, 5, 6]) early.step({ type: "message", msg: proposal(i).msg }, 10);
+  assert.equal(
+    tickUntilViewChange(early, 10, () => []),
+    2,
+  );
+});
+
 test("a slot whose proposal has not reached us yet keeps its view while f + 1 peers vote in it", () => {
   const r = replica();
   const { hash } = proposal();

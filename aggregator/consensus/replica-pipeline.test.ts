@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { blockHash, makeBlock } from "../ledger/block.js";
 import { KvMachine } from "../ledger/kv-machine.js";
 import { simSigner, simVerifier } from "../ledger/signing.js";
+import { batchRoot, batchSigningBytes, voteLeaf } from "../ledger/vote-batch.js";
 import type { Message } from "./messages.js";
 import { Replica } from "./replica.js";
 import { DEFAULT_CONFIG, type Output } from "./types.js";
@@ -45,4 +47,42 @@ test("at light load one round at a time: a batch waits a tick for the round in f
   const outs: Output[] = [];
   for (const id of ["c", "d", "e", "f"]) outs.push(...r.step({ type: "submit", tx: tx(id) }, 600));
   assert.deepEqual(proposedRounds(outs), [2], "a full batch waited for the rounds in flight");
+});
+
+test("a prepare batch that brings a slot nothing it lacks is not signature-checked; a commit batch is", () => {
+  const seven = ["eag0", "eag1", "eag2", "eag3", "eag4", "eag5", "eag6"];
+  const keys = new Map(seven.map((m) => [m, `s-${m}`]));
+  const signer = (m: string) => simSigner(m, keys.get(m)!);
+  const inner = simVerifier(keys);
+  let checks = 0;
+  const r = new Replica(
+    { ...DEFAULT_CONFIG, members: seven, self: "eag0" },
+    {
+      signer: signer("eag0"),
+      verifier: { verify: (m, b, s) => (checks++, inner.verify(m, b, s)) },
+      machine: new KvMachine(),
+    },
+  );
+  r.step({ type: "restart" }, 0);
+  const block = makeBlock({ round: 0, index: 1, view: 0 }, 5, [], signer("eag1"));
+  const hash = blockHash(block.header);
+  const batch = (from: string, kind: "prepare" | "commit"): Message => {
+    const votes = [{ kind, round: 0, index: 1, view: 0, hash }];
+    const root = batchRoot(votes.map((v) => voteLeaf(v.kind, v.round, v.index, v.view, v.hash)));
+    return { t: "votes", from, votes, sig: signer(from).sign(batchSigningBytes(root)) };
+  };
+  r.step({ type: "message", msg: { t: "pp", from: "eag1", block } }, 10);
+  // with our own, four peers' prepares make 2f + 1 = 5: the slot is prepared and we commit
+  for (const m of ["eag2", "eag3", "eag4", "eag5"]) r.step({ type: "message", msg: batch(m, "prepare") }, 20);
+  // the rest of the round has no proposals: our batch goes when its timer runs
+  const sent = r.step({ type: "timer", key: "votes" }, 25);
+  const ours = sent.some(
+    (o) => o.type === "send" && o.msg.t === "votes" && o.msg.votes.some((v) => v.kind === "commit"),
+  );
+  assert.ok(ours, "no commit after 2f + 1 prepares");
+  const before = checks;
+  r.step({ type: "message", msg: batch("eag6", "prepare") }, 30);
+  assert.equal(checks, before, "a prepare batch the slot no longer needs was checked");
+  r.step({ type: "message", msg: batch("eag6", "commit") }, 30);
+  assert.equal(checks, before + 1, "a commit batch it needs was not checked");
 });

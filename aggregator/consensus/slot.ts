@@ -124,6 +124,15 @@ export function votesOf(
   return m;
 }
 
+/** True when some member's prepare or commit in `view` is held, for any block; creates nothing. */
+export function votedIn(slot: Slot, view: number): boolean {
+  for (const byView of slot.votes.values()) {
+    if ((byView.get(voteSlot("prepare", view))?.size ?? 0) > 0) return true;
+    if ((byView.get(voteSlot("commit", view))?.size ?? 0) > 0) return true;
+  }
+  return false;
+}
+
 /** True when `voter`'s vote for (kind, view, hash) is held; creates nothing. */
 export function hasVote(
   slot: Slot,
