@@ -59,7 +59,12 @@ test("a prepare batch that brings a slot nothing it lacks is not signature-check
     { ...DEFAULT_CONFIG, members: seven, self: "eag0" },
     {
       signer: signer("eag0"),
-      verifier: { verify: (m, b, s) => (checks++, inner.verify(m, b, s)) },
+      verifier: {
+        verify: (m, b, s) => {
+          checks++;
+          return inner.verify(m, b, s);
+        },
+      },
       machine: new KvMachine(),
     },
   );
