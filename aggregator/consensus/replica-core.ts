@@ -5,7 +5,7 @@ import { CheckpointTracker } from "./checkpoints.js";
 import type { BatchedVote, Message, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { Pace, slotTimeoutFor } from "./pace.js";
 import { restoreSlot } from "./restore.js";
-import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votesOf } from "./slot.js";
+import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votedIn, votesOf } from "./slot.js";
 import {
   checkConfig,
   type Decision,
@@ -433,6 +433,23 @@ export abstract class ReplicaCore {
     if (s !== undefined) s.decided = d;
     this.pending.set(seq, d);
     this.execute();
+  }
+
+  /**
+   * An orphan slot: its round moved on without it (2f + 1 of the round's slots are decided here) and
+   * nobody has voted in it, so its proposal reached no one, not just us (a proposal lost on its way to us
+   * alone shows in the others' prepares, and the leader's re-send brings it). Its leader failed or fell a
+   * round behind. Giving such a slot up as soon as the round has its 2f + 1 decisions, without waiting for
+   * its tick, was tried: in the simulator at 51 with 16 killed it cut the longest stall from 8.0 to 6.3 s,
+   * but it stalled seed 114 of the suite's lossy n = 4 sweep (crashes and partitions), so it is not done.
+   */
+  protected orphan(s: Slot): boolean {
+    return (
+      !s.inViewChange &&
+      !s.accepted.has(s.view) &&
+      !votedIn(s, s.view) &&
+      this.decidedIn(s.round) >= this.quorum
+    );
   }
 
   protected abstract startViewChange(s: Slot, view: number): void;

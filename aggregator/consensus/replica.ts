@@ -2,7 +2,7 @@ import { hashJson } from "../../protocol/hash.js";
 import { blockHash, type LedgerEntry, linkHash, makeBlock } from "../ledger/block.js";
 import type { Message, PrePrepare } from "./messages.js";
 import { ReplicaRouting } from "./replica-routing.js";
-import { type Slot, votedIn } from "./slot.js";
+import type { Slot } from "./slot.js";
 import type { Input, Output, ReplicaConfig, ReplicaDeps, VoteRecord } from "./types.js";
 
 /** Ticks a slot is let off in one view for news taken during them (see onTimer). */
@@ -114,19 +114,11 @@ export class Replica extends ReplicaRouting {
     // is re-sent: a starved member re-sending each tick cost every peer a message it already had, and
     // had each peer that decided the slots answer with the decisions.
     const late = this.now - s.due > this.pace.tickMs() / 2;
-    // An orphan slot: its round moved on without it (2f + 1 of the round's slots are decided here), and
-    // nobody has voted in it, so its proposal reached no one, not just us (a proposal lost on its way to
-    // us alone shows in the others' prepares, and the leader's re-send brings it). Its leader failed or
-    // fell far behind: the tick gets no let-off and the slot gives up its view now, not after the whole
-    // patience. When 16 of 51 processes were killed, their slots held every round for two ticks and more
-    // otherwise (ticks learnt from starved rounds, let off when late). Counting the round's proposals
-    // instead of its decisions was too eager on a lossy network: slow recoveries in the simulator's
-    // sweeps went from 2 in 2 000 seeds to 5.
-    const orphan =
-      !s.inViewChange &&
-      !s.accepted.has(s.view) &&
-      !votedIn(s, s.view) &&
-      this.decidedIn(s.round) >= this.quorum;
+    // An orphan slot (ReplicaCore.orphan: its round decided without it, nobody voted in it) gets no
+    // let-off and gives up its view now, not after the whole patience. Counting the round's proposals
+    // instead of its decisions was too eager on a lossy network: slow recoveries in the simulator's sweeps
+    // went from 2 in 2 000 seeds to 5.
+    const orphan = this.orphan(s);
     const spared =
       !orphan &&
       s.spared < SPARED_TICKS &&
