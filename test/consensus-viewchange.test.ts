@@ -130,3 +130,44 @@ test("a member cut off and back gets each decision it asks for from f + 1 peers,
     );
   assert.equal(sim.committedIds("eag0").size, 30, "eag0 caught up");
 });
+
+test("probes of a dead leader's lane back off, and the leader gets its lane back at a probe when it returns", () => {
+  const sim = new Simulation({
+    seed: 7,
+    n: 4,
+    signatures: "sim",
+    net: quiet,
+    config: { window: 2, probeInterval: 2 },
+  });
+  // rounds in which lane 3 (eag3's) needed a view change: its first rounds and its probes
+  const changed = new Set<number>();
+  sim.dropIf = (_from, _to, m) => {
+    if (m.t === "vc" && m.index === 3) changed.add(m.round);
+    if (m.t === "vcs") for (const vc of m.vcs) if (vc.index === 3) changed.add(vc.round);
+    return false;
+  };
+  sim.at(0, () => sim.crash("eag3"));
+  for (let i = 0; i < 400; i++)
+    sim.at(10 + i * 20, () => sim.submit(`eag${i % 3}`, { id: `t${i}`, key: "k", add: 1 }));
+  sim.run(6_000);
+  const rounds = Math.floor(sim.replica("eag0").store.length / 4);
+  assert.ok(rounds >= 100, `only ${rounds} rounds`);
+  const probed = [...changed].filter((r) => r >= 2).sort((a, b) => a - b);
+  // every second round before (probeInterval 2); now the spacing doubles up to 2 · 2^4 = 32 rounds
+  assert.ok(probed.length > 0, "the dead leader's lane was never probed");
+  assert.ok(probed.length <= 5 + rounds / 32, `probed in rounds ${probed.join(", ")} of ${rounds}`);
+  // eag3 comes back: it catches up and leads its lane again from a probe on
+  const back = sim.replica("eag0").store.length;
+  sim.at(6_001, () => sim.restart("eag3", "persisted"));
+  for (let i = 400; i < 800; i++)
+    sim.at(6_010 + (i - 400) * 20, () => sim.submit(`eag${i % 3}`, { id: `t${i}`, key: "k", add: 1 }));
+  sim.run(16_000);
+  const led = sim
+    .replica("eag0")
+    .store.slice(back)
+    .filter((e) => e.block.header.index === 3 && e.block.header.proposer === "eag3");
+  assert.ok(led.length > 0, "eag3 never led its lane again");
+  assert.deepEqual(sim.violations, []);
+  for (const m of ["eag0", "eag1", "eag2", "eag3"])
+    assert.equal(sim.committedIds(m).size, 800, `${m} committed all`);
+});

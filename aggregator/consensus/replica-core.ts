@@ -19,6 +19,8 @@ import type { MemberInfo } from "./viewchange.js";
 import { OutgoingVotes } from "./vote-out.js";
 
 const MAX_BACKOFF_EXP = 5;
+/** probes of a passed-over lane are at most probeInterval · 2^4 rounds apart */
+const MAX_PROBE_BACKOFF = 4;
 
 /**
  * The per-slot PBFT machinery shared by the replica: state, quorums and the normal case (pre-prepare,
@@ -163,9 +165,48 @@ export abstract class ReplicaCore {
    * probe rounds where the old leader gets its chance to rejoin.
    */
   protected initialView(round: number, index: number): number {
-    if (round < this.config.window || round % this.config.probeInterval === 0) return 0;
-    const p = this.proposers.get((round - this.config.window) * this.n + index);
-    return p !== undefined && p !== this.config.members[index] ? 1 : 0;
+    const w = this.config.window;
+    if (round < w) return 0;
+    const p = this.proposers.get((round - w) * this.n + index);
+    if (p === undefined || p === this.config.members[index]) return 0;
+    return this.probes(round, index) ? 0 : 1;
+  }
+
+  /**
+   * Probe rounds back off: a lane whose leader has not led one of its slots for a long time is probed
+   * every `probeInterval` · 2^k rounds, the largest k ≤ MAX_PROBE_BACKOFF with that spacing at most the
+   * rounds since the leader last led one (probes at 16, 32, 64, 128, then every 256 rounds by default).
+   * Each probe of a dead leader holds its round a tick. Read from the ledger as executed up to round − W,
+   * like the pass-over rule, so every member agrees.
+   */
+  private probes(round: number, index: number): boolean {
+    const every = this.config.probeInterval;
+    if (round % every !== 0) return false;
+    const since = round - this.lastLed(index, round - this.config.window);
+    let spacing = every;
+    for (let k = 0; k < MAX_PROBE_BACKOFF && spacing * 2 <= since; k++) spacing *= 2;
+    return round % spacing === 0;
+  }
+
+  /** Recent rounds in which each lane's own leader led its slot, oldest first (at most W + 1 of them). */
+  private readonly led = new Map<number, number[]>();
+
+  /** The last round ≤ `upTo` whose slot of lane `index` its own leader led; −1 for none known. */
+  private lastLed(index: number, upTo: number): number {
+    const rounds = this.led.get(index) ?? [];
+    for (let k = rounds.length - 1; k >= 0; k--) if (rounds[k] <= upTo) return rounds[k];
+    return -1;
+  }
+
+  /** Execution order: who led slot `seq`, for the pass-over rule and the probes' back-off. */
+  protected executed(seq: number, proposer: string): void {
+    this.proposers.set(seq, proposer);
+    const index = seq % this.n;
+    if (proposer !== this.config.members[index]) return;
+    const rounds = this.led.get(index) ?? [];
+    rounds.push(Math.floor(seq / this.n));
+    if (rounds.length > this.config.window + 1) rounds.shift();
+    this.led.set(index, rounds);
   }
 
   protected slot(round: number, index: number): Slot {

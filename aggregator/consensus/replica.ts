@@ -359,7 +359,7 @@ export class Replica extends ReplicaRouting {
         ...(adopted ? { adopted: true as const } : {}),
       });
       this.recent.set(seq, entry);
-      this.proposers.set(seq, h.proposer);
+      this.executed(seq, h.proposer);
       const mine = this.myProposals.get(seq);
       if (mine !== undefined) {
         this.myProposals.delete(seq);
