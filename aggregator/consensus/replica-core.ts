@@ -493,7 +493,7 @@ export abstract class ReplicaCore {
     );
   }
 
-  protected abstract startViewChange(s: Slot, view: number): void;
+  protected abstract startViewChange(s: Slot, view: number, orphan?: boolean): void;
   protected abstract storeViewChange(s: Slot, vc: ViewChange): void;
   protected abstract tryPropose(): void;
   protected abstract execute(): void;

@@ -31,7 +31,7 @@ export abstract class ReplicaViews extends ReplicaCore {
   /** view changes split out of a batch whose signature was checked (onViewChangeBatch) */
   protected readonly signatureChecked = new WeakSet<ViewChange>();
 
-  protected startViewChange(s: Slot, view: number): void {
+  protected startViewChange(s: Slot, view: number, orphan = false): void {
     if (view <= s.view && (s.inViewChange || view < s.view)) return;
     s.view = view;
     s.inViewChange = true;
@@ -41,6 +41,7 @@ export abstract class ReplicaViews extends ReplicaCore {
     this.emit({
       type: "vote",
       record: { seq: s.round * this.n + s.index, kind: "vc", view, hash: null, prepared: s.prepared },
+      ...(orphan ? { orphan: true as const } : {}),
     });
     const vc: ViewChange = {
       t: "vc",

@@ -144,7 +144,7 @@ export class Replica extends ReplicaRouting {
       this.armTimer(s);
     } else {
       this.pace.timedOut(this.now);
-      this.startViewChange(s, s.view + 1);
+      this.startViewChange(s, s.view + 1, orphan);
     }
   }
 

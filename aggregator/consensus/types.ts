@@ -76,7 +76,8 @@ export type Output =
   | { type: "commit"; entry: LedgerEntry; hash: string; results: ApplyResult[]; adopted?: true }
   | { type: "checkpoint"; record: CheckpointRecord }
   /** persist before sending what follows it in the same output list */
-  | { type: "vote"; record: VoteRecord }
+  /** `orphan`: a view change of a slot whose leader proposed to no one (ReplicaCore.orphan), for counters */
+  | { type: "vote"; record: VoteRecord; orphan?: true }
   /** answer a peer's fetch from the block store: send it { t: "blocks", entries } */
   | { type: "serve"; to: string; fromSeq: number; limit: number }
   | { type: "rejected"; from: string; reason: string }

@@ -10,11 +10,12 @@ describe("consensus host statistics", () => {
   it("attributes each view change to its cause", () => {
     const s = new HostStats(4);
     s.outputs([vc], "timer");
+    s.outputs([{ ...vc, orphan: true } as Output], "timer");
     s.outputs([{ type: "fault", kind: "equivocation", member: "b", detail: "two proposals" }, vc], "message");
     s.outputs([vc], "message");
     s.outputs([vc], "start");
     s.outputs([{ type: "rejected", from: "c", reason: "bad" }], "message");
-    assert.deepEqual(s.viewChanges, { timeout: 1, equivocation: 1, joined: 1 });
+    assert.deepEqual(s.viewChanges, { timeout: 1, orphan: 1, equivocation: 1, joined: 1 });
     assert.deepEqual(s.faults, { equivocation: 1, divergence: 0 });
     assert.equal(s.rejected, 1);
   });

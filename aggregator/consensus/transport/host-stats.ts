@@ -5,6 +5,8 @@ import type { Output } from "../types.js";
 export type ViewChangeCause =
   /** the slot's leader was silent (or too slow) until patience ran out */
   | "timeout"
+  /** the slot's round was decided without it and nobody had its proposal: its leader is gone */
+  | "orphan"
   /** the leader signed two different proposals for the slot */
   | "equivocation"
   /** f+1 members were already in a later view, so at least one honest one timed out */
@@ -49,7 +51,12 @@ const RECENT_VIEW_CHANGES = 32;
  * decides nothing.
  */
 export class HostStats {
-  readonly viewChanges: Record<ViewChangeCause, number> = { timeout: 0, equivocation: 0, joined: 0 };
+  readonly viewChanges: Record<ViewChangeCause, number> = {
+    timeout: 0,
+    orphan: 0,
+    equivocation: 0,
+    joined: 0,
+  };
   readonly faults = { equivocation: 0, divergence: 0 };
   rejected = 0;
   readonly peers = new Map<string, PeerProgress>();
@@ -96,7 +103,14 @@ export class HostStats {
     if (cause === "submit") return;
     for (const o of outputs) {
       if (o.type !== "vote" || o.record.kind !== "vc") continue;
-      const why: ViewChangeCause = cause === "timer" ? "timeout" : equivocation ? "equivocation" : "joined";
+      const why: ViewChangeCause =
+        o.orphan === true
+          ? "orphan"
+          : cause === "timer"
+            ? "timeout"
+            : equivocation
+              ? "equivocation"
+              : "joined";
       this.viewChanges[why] += 1;
       this.recentViewChanges.push({ at: now, seq: o.record.seq, view: o.record.view, cause: why });
       if (this.recentViewChanges.length > RECENT_VIEW_CHANGES) this.recentViewChanges.shift();

@@ -86,7 +86,7 @@ describe("consensus watch (rate-limited log lines)", () => {
         height: 20,
         roundsPerSec: 0.5,
         blocksPerSec: 2,
-        viewChanges: { timeout: 2, equivocation: 0, joined: 1 },
+        viewChanges: { timeout: 2, orphan: 0, equivocation: 0, joined: 1 },
         heardFrom: "2/3",
         lagging: [],
         silent: ["d"],
@@ -96,7 +96,7 @@ describe("consensus watch (rate-limited log lines)", () => {
     watch.check(20_000);
     const second = msgs("consensus progress")[1];
     assert.equal(second.roundsPerSec, 0);
-    assert.deepEqual(second.viewChanges, { timeout: 0, equivocation: 0, joined: 0 });
+    assert.deepEqual(second.viewChanges, { timeout: 0, orphan: 0, equivocation: 0, joined: 0 });
   });
 
   it("logs a burst of view changes once per cause, and a new burst after a quiet period", () => {

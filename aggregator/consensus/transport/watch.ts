@@ -46,7 +46,15 @@ type Shown = PeerState | "unreachable";
 export class ConsensusWatch {
   private readonly o: WatchOptions;
   private lastReport: number | undefined;
-  private reported = { rounds: 0, blocks: 0, catchUp: 0, timeout: 0, equivocation: 0, joined: 0 };
+  private reported = {
+    rounds: 0,
+    blocks: 0,
+    catchUp: 0,
+    timeout: 0,
+    orphan: 0,
+    equivocation: 0,
+    joined: 0,
+  };
   private readonly shown = new Map<string, Shown>();
   /** per peer: when its last line was written, the state it named, and changes not written since */
   private readonly peerLines = new Map<string, { at: number; state: Shown; muted: number }>();
@@ -91,6 +99,7 @@ export class ConsensusWatch {
       blocksPerSec: round2((st.blocks - this.reported.blocks) / seconds),
       viewChanges: {
         timeout: delta("timeout"),
+        orphan: delta("orphan"),
         equivocation: delta("equivocation"),
         joined: delta("joined"),
       },
