@@ -4,6 +4,9 @@ import type { Message } from "../aggregator/consensus/messages.js";
 import { Simulation } from "../aggregator/consensus/sim/simulator.js";
 
 const quiet = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 3 };
+/** Four members with simulated signatures on a quiet network. */
+const fourOnQuiet = (seed: number, config: { window: number; probeInterval: number }) =>
+  new Simulation({ seed, n: 4, signatures: "sim", net: quiet, config });
 /** A commit vote of slot (0, 0) in view 0, alone or in a vote batch (the whole batch is lost with it). */
 const firstViewCommit = (m: Message) =>
   (m.t === "commit" && m.round === 0 && m.index === 0 && m.view === 0) ||
@@ -43,13 +46,7 @@ test("a slot whose leader is silent from the start is decided empty by the next 
 });
 
 test("a leader that keeps failing is passed over: later rounds of its lane need no view change", () => {
-  const sim = new Simulation({
-    seed: 3,
-    n: 4,
-    signatures: "sim",
-    net: quiet,
-    config: { window: 2, probeInterval: 1000 },
-  });
+  const sim = fourOnQuiet(3, { window: 2, probeInterval: 1000 });
   sim.at(0, () => sim.crash("eag3"));
   for (let i = 0; i < 40; i++)
     sim.at(10 + i * 20, () => sim.submit(`eag${i % 3}`, { id: `t${i}`, key: "k", add: 1 }));
@@ -132,13 +129,7 @@ test("a member cut off and back gets each decision it asks for from f + 1 peers,
 });
 
 test("probes of a dead leader's lane back off, and the leader gets its lane back at a probe when it returns", () => {
-  const sim = new Simulation({
-    seed: 7,
-    n: 4,
-    signatures: "sim",
-    net: quiet,
-    config: { window: 2, probeInterval: 2 },
-  });
+  const sim = fourOnQuiet(7, { window: 2, probeInterval: 2 });
   // rounds in which lane 3 (eag3's) needed a view change: its first rounds and its probes
   const changed = new Set<number>();
   sim.dropIf = (_from, _to, m) => {
