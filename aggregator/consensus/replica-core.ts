@@ -5,7 +5,16 @@ import { CheckpointTracker } from "./checkpoints.js";
 import type { BatchedVote, Message, PrePrepare, ViewChange, Vote } from "./messages.js";
 import { Pace, slotTimeoutFor } from "./pace.js";
 import { restoreSlot } from "./restore.js";
-import { firstVotes, type HeldVote, needsUnsigned, newSlot, type Slot, votedIn, votesOf } from "./slot.js";
+import {
+  firstVotes,
+  type HeldVote,
+  hasVote,
+  needsUnsigned,
+  newSlot,
+  type Slot,
+  votedIn,
+  votesOf,
+} from "./slot.js";
 import {
   checkConfig,
   type Decision,
@@ -352,10 +361,10 @@ export abstract class ReplicaCore {
       this.reject(v.from, "vote with a bad view or hash");
       return;
     }
-    const m = votesOf(s, v.t, v.view, v.hash);
-    if (m.has(v.from)) return;
     // Votes beyond what is needed are not checked: their signatures cost as much as the useful ones.
-    if (v.t === "prepare" && (m.size >= this.quorum || s.sentCommit.has(v.view))) return;
+    if (!this.news(s, v.t, v.view, v.hash, v.from)) return;
+    const m = votesOf(s, v.t, v.view, v.hash);
+    if (v.t === "prepare" && m.size >= this.quorum) return;
     if (!this.deps.verifier.verify(v.from, voteBytes(v.t, s.round, s.index, v.view, v.hash), v.sig)) {
       this.reject(v.from, `bad ${v.t} signature`);
       return;
@@ -363,6 +372,16 @@ export abstract class ReplicaCore {
     m.set(v.from, { sig: v.sig });
     this.noteVoter(s, v.view, v.from);
     this.evaluate(s, v.view, v.hash);
+  }
+
+  /**
+   * A vote this slot can use: one not held yet, and not a prepare of a view in which the slot has its
+   * 2f + 1 prepares already (it has sent its commit there). At 51 members the last third of a round's
+   * prepare batches brings nothing else, and is then not checked at all. Creates nothing.
+   */
+  protected news(s: Slot, kind: "prepare" | "commit", view: number, hash: string, from: string): boolean {
+    if (kind === "prepare" && s.sentCommit.has(view)) return false;
+    return !hasVote(s, kind, view, hash, from);
   }
 
   /** A vote out of a batch whose signature was checked once for all its votes. */

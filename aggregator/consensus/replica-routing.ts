@@ -27,7 +27,7 @@ import {
   viewChangeLeaf,
 } from "./messages.js";
 import { ReplicaViews } from "./replica-views.js";
-import { type BatchRecord, hasVote, type Slot } from "./slot.js";
+import type { BatchRecord } from "./slot.js";
 
 const FUTURE_ROUNDS = 3;
 const MAX_BUFFERED = 20_000;
@@ -152,7 +152,8 @@ export abstract class ReplicaRouting extends ReplicaViews {
       const seq = v.round * this.n + v.index;
       const s = this.slots.get(seq);
       if (seq < this.nextSeq || s?.decided !== undefined) stale.add(seq);
-      else if (this.active(v.round) && (s === undefined || this.news(s, v, msg.from))) fresh = true;
+      else if (this.active(v.round) && (s === undefined || this.news(s, v.kind, v.view, v.hash, msg.from)))
+        fresh = true;
     }
     if (msg.re === true) for (const seq of [...stale].slice(0, this.n)) this.sendDecision(msg.from, seq);
     let rec = this.verifiedBatches.get(msg);
@@ -169,22 +170,12 @@ export abstract class ReplicaRouting extends ReplicaViews {
     votes.forEach((v, at) => {
       if (rec === undefined || !this.active(v.round) || v.round * this.n + v.index < this.nextSeq) return;
       const s = this.slot(v.round, v.index);
-      if (s.decided === undefined && this.news(s, v, msg.from))
+      if (s.decided === undefined && this.news(s, v.kind, v.view, v.hash, msg.from))
         this.applyBatchedVote(s, v, msg.from, { batch: rec, at });
     });
     let later = Number.POSITIVE_INFINITY;
     for (const v of votes) if (v.round >= this.base + this.config.window) later = Math.min(later, v.round);
     if (later !== Number.POSITIVE_INFINITY) this.buffer(later, msg);
-  }
-
-  /**
-   * A vote this slot can use: one not held yet, and not a prepare of a view in which the slot has its
-   * 2f + 1 prepares already (it has sent its commit there). At 51 members the last third of a round's
-   * prepare batches brings nothing else, and is then not checked at all.
-   */
-  private news(s: Slot, v: BatchedVote, from: string): boolean {
-    if (v.kind === "prepare" && s.sentCommit.has(v.view)) return false;
-    return !hasVote(s, v.kind, v.view, v.hash, from);
   }
 
   /**

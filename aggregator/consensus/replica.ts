@@ -115,9 +115,7 @@ export class Replica extends ReplicaRouting {
     // had each peer that decided the slots answer with the decisions.
     const late = this.now - s.due > this.pace.tickMs() / 2;
     // An orphan slot (ReplicaCore.orphan: its round decided without it, nobody voted in it) gets no
-    // let-off and gives up its view now, not after the whole patience. Counting the round's proposals
-    // instead of its decisions was too eager on a lossy network: slow recoveries in the simulator's sweeps
-    // went from 2 in 2 000 seeds to 5.
+    // let-off and gives up its view now, not after the whole patience.
     const orphan = this.orphan(s);
     const spared =
       !orphan &&
